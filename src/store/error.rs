@@ -1,0 +1,61 @@
+//! `StoreError`: what can go wrong reading or writing the store, with the values needed to diagnose.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::digest::Digest;
+use crate::oci::DocumentError;
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// An I/O operation on a store file failed.
+    Io { op: &'static str, path: PathBuf, source: io::Error },
+    /// A blob the caller expected is not in the store.
+    BlobMissing { digest: Digest },
+    /// A blob's length differs from its descriptor's size.
+    SizeMismatch { digest: Digest, expected: u64, found: u64 },
+    /// Bytes hashed to something other than the digest they were stored or offered under.
+    DigestMismatch { expected: Digest, found: Digest },
+    /// `index.json` or a stored document is not what the store wrote.
+    CorruptDocument { path: PathBuf, source: DocumentError },
+    /// The directory holds an OCI layout of a version we do not understand.
+    UnsupportedLayout { path: PathBuf, version: String },
+}
+
+impl StoreError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> StoreError {
+        StoreError::Io { op, path: path.into(), source }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { op, path, .. } => write!(f, "cannot {op} {}", path.display()),
+            Self::BlobMissing { digest } => write!(f, "blob {digest} is not in the store"),
+            Self::SizeMismatch { digest, expected, found } => {
+                write!(f, "blob {digest} has {found} bytes, expected {expected}")
+            }
+            Self::DigestMismatch { expected, found } => {
+                write!(f, "digest mismatch: expected {expected}, content hashes to {found}")
+            }
+            Self::CorruptDocument { path, .. } => write!(f, "corrupt {}", path.display()),
+            Self::UnsupportedLayout { path, version } => write!(
+                f,
+                "{} has imageLayoutVersion {version:?}; only 1.0.0 is supported",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            Self::CorruptDocument { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

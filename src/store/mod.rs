@@ -1,0 +1,397 @@
+//! `Store`: the backing store, an OCI image layout directory (`oci-layout`, `index.json`,
+//! `blobs/sha256/…`) that skopeo and umoci can read as `oci:DIR:TAG`.
+//!
+//! This is the only module that builds paths inside the store, and it builds blob paths from a
+//! validated [`Digest`] alone. It knows digests, bytes and the image list; it does not know
+//! platforms or how images are composed (that is `image`).
+//!
+//! Concurrency: `index.json` is replaced atomically (write, fsync, rename, fsync dir) under an
+//! exclusive `flock` on `index.lock`, so a CLI command and a running mount never lose each other's
+//! updates. Writers of new blobs hold a shared `flock` on `gc.lock` from their first blob until
+//! their refs are published; `gc` takes it exclusively, so it never sweeps blobs of an import in
+//! flight.
+
+mod error;
+mod ingest;
+mod refs;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+pub use error::StoreError;
+pub use ingest::BlobWriter;
+pub use refs::ImageRecord;
+
+use crate::digest::{Digest, Hasher};
+use crate::oci::{self, Descriptor};
+
+pub const OCI_LAYOUT_FILE: &str = "oci-layout";
+pub const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+pub const INDEX_FILE: &str = "index.json";
+pub const BLOB_DIR: &str = "blobs/sha256";
+const INGEST_DIR: &str = "ingest";
+const INDEX_LOCK_FILE: &str = "index.lock";
+const GC_LOCK_FILE: &str = "gc.lock";
+/// Environment variable naming the store when `--store` is not given.
+pub const STORE_ENV: &str = "IMAGEFS_STORE";
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// An advisory lock held until dropped.
+#[derive(Debug)]
+pub struct LockGuard {
+    _file: File,
+}
+
+impl Store {
+    /// The store location: `--store DIR`, else `$IMAGEFS_STORE`, else `$XDG_DATA_HOME/imagefs`,
+    /// else `~/.local/share/imagefs`.
+    pub fn default_location(explicit: Option<&Path>) -> Option<PathBuf> {
+        if let Some(p) = explicit {
+            return Some(p.to_path_buf());
+        }
+        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        env(STORE_ENV)
+            .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("imagefs")))
+            .or_else(|| env("HOME").map(|h| h.join(".local/share/imagefs")))
+    }
+
+    /// Opens the store at `root`, creating an empty layout on first use.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        let store = Store { root: root.into() };
+        for dir in [store.root.clone(), store.root.join(BLOB_DIR), store.ingest_dir()] {
+            fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
+        }
+        let layout = store.root.join(OCI_LAYOUT_FILE);
+        match fs::read(&layout) {
+            Ok(bytes) => check_layout_version(&layout, &bytes)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                store.write_atomically(&layout, OCI_LAYOUT_CONTENT)?;
+            }
+            Err(e) => return Err(StoreError::io("read", &layout, e)),
+        }
+        let index = store.root.join(INDEX_FILE);
+        if !index.exists() {
+            let _lock = store.lock_index()?;
+            if !index.exists() {
+                store.write_atomically(&index, &refs::encode_index(&[]))?;
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The one place a blob path is made: from a validated digest, never from other input.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join(BLOB_DIR).join(digest.hex())
+    }
+
+    fn ingest_dir(&self) -> PathBuf {
+        self.root.join(INGEST_DIR)
+    }
+
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// The stored length of a blob, if present.
+    pub fn blob_size(&self, digest: &Digest) -> Option<u64> {
+        fs::metadata(self.blob_path(digest)).ok().filter(|m| m.is_file()).map(|m| m.len())
+    }
+
+    /// Whether the blob a descriptor names is present with the descriptor's size.
+    pub fn has_descriptor(&self, d: &Descriptor) -> bool {
+        self.blob_size(&d.digest) == Some(d.size)
+    }
+
+    /// Opens a blob for reading; fails if it is absent or its size differs from `d.size`.
+    pub fn open_blob(&self, d: &Descriptor) -> Result<File, StoreError> {
+        ingest::open_checked(self, &d.digest, d.size)
+    }
+
+    /// Reads a small blob (a manifest, index or config) whole, verifying size and digest.
+    pub fn read_document(&self, d: &Descriptor) -> Result<Vec<u8>, StoreError> {
+        if d.size > oci::MAX_DOCUMENT_SIZE {
+            return Err(StoreError::CorruptDocument {
+                path: self.blob_path(&d.digest),
+                source: oci::DocumentError::TooLarge { size: d.size },
+            });
+        }
+        let mut file = self.open_blob(d)?;
+        let mut bytes = Vec::with_capacity(d.size as usize);
+        file.read_to_end(&mut bytes)
+            .map_err(|e| StoreError::io("read", self.blob_path(&d.digest), e))?;
+        let found = Digest::of(&bytes);
+        if found != d.digest {
+            return Err(StoreError::DigestMismatch { expected: d.digest, found });
+        }
+        Ok(bytes)
+    }
+
+    /// Starts writing a new blob. Hold [`Store::lock_ingest`] until the blob is referenced.
+    pub fn blob_writer(&self) -> Result<BlobWriter<'_>, StoreError> {
+        BlobWriter::new(self)
+    }
+
+    /// Stores `bytes` as a blob and returns its digest.
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
+        let mut w = self.blob_writer()?;
+        w.write_all(bytes).map_err(|e| StoreError::io("write", self.ingest_dir(), e))?;
+        w.commit(None)
+    }
+
+    /// Makes blob renames durable; call once after a batch of commits, before publishing refs.
+    pub fn sync_blob_dir(&self) -> Result<(), StoreError> {
+        sync_dir(&self.root.join(BLOB_DIR))
+    }
+
+    /// Every blob file's digest (names that are not digests are ignored).
+    pub fn list_blobs(&self) -> Result<Vec<Digest>, StoreError> {
+        let dir = self.root.join(BLOB_DIR);
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| StoreError::io("list", &dir, e))? {
+            let entry = entry.map_err(|e| StoreError::io("list", &dir, e))?;
+            if let Some(d) = entry.file_name().to_str().and_then(|n| Digest::from_hex(n).ok()) {
+                out.push(d);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Deletes a blob. Only `gc` calls this, holding the exclusive gc lock.
+    pub fn remove_blob(&self, digest: &Digest) -> Result<u64, StoreError> {
+        let path = self.blob_path(digest);
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(size),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(StoreError::io("remove", &path, e)),
+        }
+    }
+
+    /// Re-hashes a blob and compares it with its name. Used by `fsck`.
+    pub fn verify_blob(&self, digest: &Digest) -> Result<u64, StoreError> {
+        let path = self.blob_path(digest);
+        let mut file = File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::BlobMissing { digest: *digest },
+            _ => StoreError::io("open", &path, e),
+        })?;
+        let mut hasher = Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).map_err(|e| StoreError::io("read", &path, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let len = hasher.len();
+        let found = hasher.finish();
+        if found != *digest {
+            return Err(StoreError::DigestMismatch { expected: *digest, found });
+        }
+        Ok(len)
+    }
+
+    /// Removes temp files left by writers that died. Only call under the exclusive gc lock.
+    pub fn remove_abandoned_ingests(&self) -> Result<usize, StoreError> {
+        let dir = self.ingest_dir();
+        let mut removed = 0;
+        for entry in fs::read_dir(&dir).map_err(|e| StoreError::io("list", &dir, e))? {
+            let entry = entry.map_err(|e| StoreError::io("list", &dir, e))?;
+            let is_ours = entry.file_name().to_str().is_some_and(|n| {
+                n.starts_with(ingest::INGEST_PREFIX) || n.starts_with(refs::INDEX_TMP_PREFIX)
+            });
+            if is_ours && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The named and digest-only images, as listed in `index.json`.
+    pub fn images(&self) -> Result<Vec<ImageRecord>, StoreError> {
+        refs::read_index(&self.root.join(INDEX_FILE))
+    }
+
+    /// Applies `change` to the image list and publishes the result atomically. `change` runs
+    /// under the index lock against the current list, so concurrent updates are never lost.
+    pub fn update_images<T>(
+        &self,
+        change: impl FnOnce(&mut Vec<ImageRecord>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let _lock = self.lock_index()?;
+        let path = self.root.join(INDEX_FILE);
+        let mut images = refs::read_index(&path)?;
+        let before = images.clone();
+        let result = change(&mut images)?;
+        refs::sort(&mut images);
+        if images != before {
+            self.write_atomically(&path, &refs::encode_index(&images))?;
+        }
+        Ok(result)
+    }
+
+    /// Shared lock held by anything that writes blobs not yet referenced from `index.json`.
+    pub fn lock_ingest(&self) -> Result<LockGuard, StoreError> {
+        self.lock(GC_LOCK_FILE, libc::LOCK_SH)
+    }
+
+    /// Exclusive lock held by `gc` while it marks and sweeps.
+    pub fn lock_gc(&self) -> Result<LockGuard, StoreError> {
+        self.lock(GC_LOCK_FILE, libc::LOCK_EX)
+    }
+
+    fn lock_index(&self) -> Result<LockGuard, StoreError> {
+        self.lock(INDEX_LOCK_FILE, libc::LOCK_EX)
+    }
+
+    fn lock(&self, name: &str, operation: libc::c_int) -> Result<LockGuard, StoreError> {
+        let path = self.root.join(name);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::io("open lock file", &path, e))?;
+        loop {
+            // SAFETY: flock only reads the fd, which `file` keeps open for the call's duration.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), operation) };
+            if rc == 0 {
+                return Ok(LockGuard { _file: file });
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(StoreError::io("lock", &path, err));
+            }
+        }
+    }
+
+    /// Writes `bytes` to `path` so that readers see either the old or the new file, never a mix.
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let dir = path.parent().unwrap_or(&self.root);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(refs::INDEX_TMP_PREFIX)
+            .tempfile_in(self.ingest_dir())
+            .map_err(|e| StoreError::io("create a temp file in", self.ingest_dir(), e))?;
+        tmp.write_all(bytes).map_err(|e| StoreError::io("write", tmp.path().to_owned(), e))?;
+        tmp.as_file().sync_all().map_err(|e| StoreError::io("sync", tmp.path().to_owned(), e))?;
+        // Layout files are readable by everyone, like the blobs (tempfile creates them 0600).
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(|e| StoreError::io("chmod", tmp.path().to_owned(), e))?;
+        tmp.persist(path).map_err(|e| StoreError::io("replace", path, e.error))?;
+        sync_dir(dir)
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io("sync directory", dir, e))
+}
+
+fn check_layout_version(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Layout {
+        #[serde(rename = "imageLayoutVersion")]
+        version: String,
+    }
+    let layout: Layout = oci::parse_document(bytes)
+        .map_err(|source| StoreError::CorruptDocument { path: path.to_path_buf(), source })?;
+    if layout.version != "1.0.0" {
+        return Err(StoreError::UnsupportedLayout {
+            path: path.to_path_buf(),
+            version: layout.version,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn open_creates_an_oci_layout() {
+        let (_dir, store) = temp_store();
+        assert_eq!(fs::read(store.root().join(OCI_LAYOUT_FILE)).unwrap(), OCI_LAYOUT_CONTENT);
+        let index = fs::read_to_string(store.root().join(INDEX_FILE)).unwrap();
+        assert_eq!(
+            index,
+            r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#
+        );
+        assert!(store.images().unwrap().is_empty());
+    }
+
+    #[test]
+    fn open_rejects_an_unknown_layout_version() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(OCI_LAYOUT_FILE), r#"{"imageLayoutVersion":"2.0.0"}"#).unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::UnsupportedLayout { .. }), "{err}");
+    }
+
+    #[test]
+    fn blob_commit_verifies_digest_and_size() {
+        let (_dir, store) = temp_store();
+        let good = Digest::of(b"hello");
+        let mut w = store.blob_writer().unwrap();
+        w.write_all(b"hello").unwrap();
+        assert_eq!(w.commit(Some((good, 5))).unwrap(), good);
+        assert!(store.has_blob(&good));
+
+        let mut w = store.blob_writer().unwrap();
+        w.write_all(b"hellO").unwrap();
+        let err = w.commit(Some((good, 5))).unwrap_err();
+        assert!(matches!(err, StoreError::DigestMismatch { .. }), "{err}");
+
+        let mut w = store.blob_writer().unwrap();
+        w.write_all(b"hello!").unwrap();
+        let err = w.commit(Some((good, 5))).unwrap_err();
+        assert!(matches!(err, StoreError::SizeMismatch { found: 6, .. }), "{err}");
+        // Failed and dropped writers leave nothing behind in the ingest directory.
+        assert_eq!(fs::read_dir(store.ingest_dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn committing_an_existing_blob_succeeds() {
+        let (_dir, store) = temp_store();
+        let a = store.write_blob(b"same").unwrap();
+        let b = store.write_blob(b"same").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(store.list_blobs().unwrap(), vec![a]);
+    }
+
+    #[test]
+    fn read_document_detects_corruption() {
+        let (_dir, store) = temp_store();
+        let d = store.write_blob(b"{}").unwrap();
+        let desc = Descriptor::new("m", d, 2);
+        assert_eq!(store.read_document(&desc).unwrap(), b"{}");
+        let path = store.blob_path(&d);
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&path, b"[]").unwrap();
+        assert!(matches!(store.read_document(&desc), Err(StoreError::DigestMismatch { .. })));
+        let wrong_size = Descriptor::new("m", d, 3);
+        assert!(matches!(store.open_blob(&wrong_size), Err(StoreError::SizeMismatch { .. })));
+    }
+}
