@@ -12,3 +12,5 @@ pub mod reference;
 pub mod gojson;
 pub mod oci;
 pub mod store;
+pub mod image;
+pub mod archive;

@@ -1,32 +1,1426 @@
-//! TEMPORARY stub: replaced by the real module (helper in progress).
-use crate::digest::Digest;
+//! `Reference`: an image name as Docker writes it (`alpine`, `quay.io/a/b:tag`, `name@sha256:…`),
+//! parsed and normalised exactly as github.com/distribution/reference does, plus its mount path form.
+//!
+//! Names reach us from the command line, from `io.containerd.image.name` annotations and from
+//! `manifest.json` `RepoTags`. All three must agree with Docker on which image is meant, so the
+//! grammar (`reference.go`, `regexp.go`) and the normalisation (`normalize.go`: `docker.io`,
+//! `library/`, `latest`) follow upstream rule by rule, quirks included, rather than being "fixed".
+//! The grammar is written by hand; each check names the upstream production it stands for.
+//! This module knows nothing of the store, of platforms or of the filesystem.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::digest::{Digest, ParseDigestError};
+
+/// Docker Hub's canonical domain: `alpine` means `docker.io/library/alpine`.
+const DEFAULT_DOMAIN: &str = "docker.io";
+/// Docker Hub's old "Docker Index" name, folded into [`DEFAULT_DOMAIN`].
+const LEGACY_DEFAULT_DOMAIN: &str = "index.docker.io";
+/// The namespace of official images, added only for one-component paths on Docker Hub.
+const OFFICIAL_REPO_PREFIX: &str = "library/";
+const DEFAULT_TAG: &str = "latest";
+/// Always a domain when it is the first of several components, though it has no `.` or `:`.
+const LOCALHOST: &str = "localhost";
+/// Upstream `RepositoryNameTotalLengthMax`. Since distribution/reference v0.6 it limits the path
+/// alone: the domain does not count.
+const NAME_TOTAL_LENGTH_MAX: usize = 255;
+/// `[\w][\w.-]{0,127}`
+const TAG_LENGTH_MAX: usize = 128;
+
+/// A named image reference: `domain/path[:tag][@digest]`, normalised.
+///
+/// `domain` is empty only in one upstream corner: a first component that looks like a domain to
+/// the normaliser (it has a `.` or `:`) but fails the domain grammar while passing the path grammar,
+/// e.g. `a_b.com/foo`. Upstream then keeps the whole name as the path with no domain; so do we.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Reference { domain: String, path: String, tag: Option<String>, digest: Option<Digest> }
-#[derive(Debug)]
-pub struct ParseReferenceError(String);
-impl std::fmt::Display for ParseReferenceError { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(&self.0) } }
-impl std::error::Error for ParseReferenceError {}
-impl Reference {
-    pub fn parse_normalized(s: &str) -> Result<Reference, ParseReferenceError> {
-        if s.is_empty() { return Err(ParseReferenceError("empty".into())); }
-        let (rest, digest) = match s.split_once('@') { Some((a, d)) => (a, Some(d.parse().map_err(|_| ParseReferenceError(s.into()))?)), None => (s, None) };
-        let (name, tag) = match rest.rsplit_once(':') { Some((n, t)) if !t.contains('/') => (n, Some(t.to_string())), _ => (rest, None) };
-        let (domain, path) = match name.split_once('/') { Some((d, p)) if d.contains('.') || d.contains(':') || d == "localhost" => (d.to_string(), p.to_string()), _ => ("docker.io".to_string(), if name.contains('/') { name.to_string() } else { format!("library/{name}") }) };
-        Ok(Reference { domain, path, tag, digest })
-    }
-    pub fn parse_docker_ref(s: &str) -> Result<Reference, ParseReferenceError> { let mut r = Self::parse_normalized(s)?; if r.digest.is_some() { r.tag = None; } Ok(r.with_default_tag()) }
-    pub fn domain(&self) -> &str { &self.domain }
-    pub fn path(&self) -> &str { &self.path }
-    pub fn name(&self) -> String { format!("{}/{}", self.domain, self.path) }
-    pub fn tag(&self) -> Option<&str> { self.tag.as_deref() }
-    pub fn digest(&self) -> Option<&Digest> { self.digest.as_ref() }
-    pub fn with_default_tag(&self) -> Reference { let mut r = self.clone(); if r.tag.is_none() && r.digest.is_none() { r.tag = Some("latest".into()); } r }
-    pub fn with_tag(&self, tag: &str) -> Result<Reference, ParseReferenceError> { let mut r = self.clone(); r.tag = Some(tag.into()); Ok(r) }
-    pub fn without_tag_and_digest(&self) -> Reference { Reference { domain: self.domain.clone(), path: self.path.clone(), tag: None, digest: None } }
-    pub fn familiar_name(&self) -> String { if self.domain == "docker.io" { self.path.strip_prefix("library/").unwrap_or(&self.path).to_string() } else { self.name() } }
-    pub fn familiar_string(&self) -> String { let mut s = self.familiar_name(); if let Some(t) = &self.tag { s += ":"; s += t; } if let Some(d) = &self.digest { s += "@"; s += &d.to_string(); } s }
-    pub fn is_name_only(&self) -> bool { self.tag.is_none() && self.digest.is_none() }
+pub struct Reference {
+    domain: String,
+    path: String,
+    tag: Option<String>,
+    digest: Option<Digest>,
 }
-impl std::fmt::Display for Reference { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{}", self.name())?; if let Some(t) = &self.tag { write!(f, ":{t}")?; } if let Some(d) = &self.digest { write!(f, "@{d}")?; } Ok(()) } }
-impl std::str::FromStr for Reference { type Err = ParseReferenceError; fn from_str(s: &str) -> Result<Self, Self::Err> { Self::parse_normalized(s) } }
-pub fn is_valid_tag(s: &str) -> bool { !s.is_empty() && s.len() <= 128 }
+
+/// Why a string is not an image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseReferenceError {
+    /// The empty string.
+    Empty,
+    /// 64 lowercase hex characters alone: upstream refuses them because they read as an image ID.
+    NameIsHexIdentifier(String),
+    /// The string does not match the reference grammar.
+    InvalidFormat(String),
+    /// The repository name has uppercase letters (only a domain and a tag may).
+    NameContainsUppercase(String),
+    /// The repository path is longer than 255 characters.
+    NameTooLong(String),
+    /// A tag that is not `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`; holds the tag alone.
+    InvalidTag(String),
+    /// The part after `@` is shaped like a digest but is not one we accept.
+    InvalidDigest {
+        reference: String,
+        source: ParseDigestError,
+    },
+    /// Path components that parse, but not to a reference whose own components they are.
+    NotCanonical(String),
+}
+
+impl fmt::Display for ParseReferenceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => write!(f, "invalid reference: empty string"),
+            Self::NameIsHexIdentifier(s) => write!(
+                f,
+                "invalid repository name {s:?}: cannot specify 64-byte hexadecimal strings"
+            ),
+            Self::InvalidFormat(s) => write!(f, "invalid reference format {s:?}"),
+            Self::NameContainsUppercase(s) => {
+                write!(
+                    f,
+                    "invalid reference format {s:?}: repository name must be lowercase"
+                )
+            }
+            Self::NameTooLong(s) => write!(
+                f,
+                "invalid reference {s:?}: repository name must not be more than \
+                 {NAME_TOTAL_LENGTH_MAX} characters"
+            ),
+            Self::InvalidTag(s) => write!(f, "invalid tag {s:?}"),
+            Self::InvalidDigest { reference, .. } => {
+                write!(f, "invalid digest in reference {reference:?}")
+            }
+            Self::NotCanonical(s) => write!(f, "reference {s:?} is not in canonical form"),
+        }
+    }
+}
+
+impl std::error::Error for ParseReferenceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::InvalidDigest { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl Reference {
+    /// Upstream `ParseNormalizedNamed`: `alpine` → `docker.io/library/alpine`, no tag added.
+    /// Accepts `name`, `name:tag`, `name@digest` and `name:tag@digest`.
+    pub fn parse_normalized(s: &str) -> Result<Reference, ParseReferenceError> {
+        if s.is_empty() {
+            return Err(ParseReferenceError::Empty);
+        }
+        if is_identifier(s) {
+            return Err(ParseReferenceError::NameIsHexIdentifier(s.to_string()));
+        }
+        let (domain, remainder) = split_docker_domain(s);
+        // Upstream cuts at the first ':' only, so for `name@sha256:…` the checked part runs up to
+        // the algorithm; an uppercase algorithm is therefore reported as an uppercase name.
+        let remote = remainder
+            .split_once(':')
+            .map_or(remainder.as_str(), |(r, _)| r);
+        if remote.to_lowercase() != remote {
+            return Err(ParseReferenceError::NameContainsUppercase(s.to_string()));
+        }
+        parse_reference(&format!("{domain}/{remainder}"), s)
+    }
+
+    /// Upstream `ParseDockerRef`: normalised, `latest` when there is neither tag nor digest, and
+    /// the tag dropped when both are present (the digest is what gets pulled).
+    pub fn parse_docker_ref(s: &str) -> Result<Reference, ParseReferenceError> {
+        let mut reference = Reference::parse_normalized(s)?;
+        if reference.digest.is_some() {
+            reference.tag = None;
+        }
+        Ok(reference.with_default_tag())
+    }
+
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The repository path without the domain, e.g. `library/alpine`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The full repository name, e.g. `docker.io/library/alpine`.
+    pub fn name(&self) -> String {
+        if self.domain.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}/{}", self.domain, self.path)
+        }
+    }
+
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    pub fn digest(&self) -> Option<&Digest> {
+        self.digest.as_ref()
+    }
+
+    /// Upstream `TagNameOnly`: adds `latest` iff there is no tag and no digest.
+    pub fn with_default_tag(&self) -> Reference {
+        let mut reference = self.clone();
+        if reference.is_name_only() {
+            reference.tag = Some(DEFAULT_TAG.to_string());
+        }
+        reference
+    }
+
+    /// Upstream `WithTag`: replaces the tag and keeps any digest.
+    pub fn with_tag(&self, tag: &str) -> Result<Reference, ParseReferenceError> {
+        if !is_valid_tag(tag) {
+            return Err(ParseReferenceError::InvalidTag(tag.to_string()));
+        }
+        let mut reference = self.clone();
+        reference.tag = Some(tag.to_string());
+        Ok(reference)
+    }
+
+    /// Upstream `TrimNamed`: the repository alone.
+    pub fn without_tag_and_digest(&self) -> Reference {
+        Reference {
+            domain: self.domain.clone(),
+            path: self.path.clone(),
+            tag: None,
+            digest: None,
+        }
+    }
+
+    /// Upstream `FamiliarName`: `alpine`, `foo/bar`, `localhost:5000/x`, `quay.io/a/b`.
+    pub fn familiar_name(&self) -> String {
+        if self.domain != DEFAULT_DOMAIN {
+            return self.name();
+        }
+        // `library/` is only dropped when one component remains, so `library/a/b` stays as is
+        // (otherwise it would read back as `docker.io/a/b`).
+        match self.path.strip_prefix(OFFICIAL_REPO_PREFIX) {
+            Some(rest) if !rest.contains('/') => rest.to_string(),
+            _ => self.path.clone(),
+        }
+    }
+
+    /// Upstream `FamiliarString`: the familiar name plus `:tag` and `@digest` as present.
+    /// This is the form of `manifest.json` `RepoTags` and of `Loaded image: …`.
+    pub fn familiar_string(&self) -> String {
+        let mut s = self.familiar_name();
+        self.push_tag_and_digest(&mut s);
+        s
+    }
+
+    /// Upstream `IsNameOnly`: no tag and no digest.
+    pub fn is_name_only(&self) -> bool {
+        self.tag.is_none() && self.digest.is_none()
+    }
+
+    /// The full string form split on `/`: `["docker.io", "library", "alpine:3.20"]`.
+    /// No component is empty, `.` or `..`, or contains `/`, so each is a safe directory name.
+    pub fn to_path_components(&self) -> Vec<String> {
+        self.to_string().split('/').map(str::to_string).collect()
+    }
+
+    /// The inverse of [`Reference::to_path_components`]. Components that parse but are not the
+    /// canonical components of what they parse to (`["alpine"]`, `["docker.io", "library"]`) are
+    /// refused, so that each reference has exactly one path in the mount.
+    pub fn from_path_components(parts: &[&str]) -> Result<Reference, ParseReferenceError> {
+        let joined = parts.join("/");
+        let reference = Reference::parse_normalized(&joined)?;
+        let canonical = reference.to_path_components();
+        if !canonical
+            .iter()
+            .map(String::as_str)
+            .eq(parts.iter().copied())
+        {
+            return Err(ParseReferenceError::NotCanonical(joined));
+        }
+        Ok(reference)
+    }
+
+    fn push_tag_and_digest(&self, s: &mut String) {
+        if let Some(tag) = &self.tag {
+            s.push(':');
+            s.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            s.push('@');
+            s.push_str(&digest.to_string());
+        }
+    }
+}
+
+/// The full normalised string: `docker.io/library/alpine:3.20`, `name@sha256:…`, `name:tag@sha256:…`.
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = self.name();
+        self.push_tag_and_digest(&mut s);
+        f.write_str(&s)
+    }
+}
+
+impl FromStr for Reference {
+    type Err = ParseReferenceError;
+
+    fn from_str(s: &str) -> Result<Reference, ParseReferenceError> {
+        Reference::parse_normalized(s)
+    }
+}
+
+/// The tag grammar alone: `[\w][\w.-]{0,127}` (`\w` is ASCII `[0-9A-Za-z_]`).
+pub fn is_valid_tag(s: &str) -> bool {
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    match s.as_bytes() {
+        [first, rest @ ..] => {
+            s.len() <= TAG_LENGTH_MAX
+                && is_word(*first)
+                && rest.iter().all(|&b| is_word(b) || b == b'.' || b == b'-')
+        }
+        [] => false,
+    }
+}
+
+/// Upstream `splitDockerDomain`, applied to the whole input (tag and digest included, as upstream
+/// does). The first component is a domain if it is `localhost`, contains `.` or `:`, or contains
+/// an uppercase letter (repository paths may not, so it cannot be one).
+fn split_docker_domain(name: &str) -> (&str, String) {
+    let Some((maybe_domain, maybe_remote)) = name.split_once('/') else {
+        // A single component is always a Docker Hub official image, even `localhost` or
+        // `example.com`: upstream must not read `ubuntu:latest` as host:port.
+        return (DEFAULT_DOMAIN, format!("{OFFICIAL_REPO_PREFIX}{name}"));
+    };
+    let (domain, remote) = if maybe_domain == LOCALHOST
+        || maybe_domain.contains(['.', ':'])
+        || maybe_domain.to_lowercase() != maybe_domain
+    {
+        let domain = if maybe_domain == LEGACY_DEFAULT_DOMAIN {
+            DEFAULT_DOMAIN
+        } else {
+            maybe_domain
+        };
+        (domain, maybe_remote)
+    } else {
+        (DEFAULT_DOMAIN, name)
+    };
+    if domain == DEFAULT_DOMAIN && !remote.contains('/') {
+        (domain, format!("{OFFICIAL_REPO_PREFIX}{remote}"))
+    } else {
+        (domain, remote.to_string())
+    }
+}
+
+/// Upstream `Parse`: the grammar without normalisation. `input` is what the caller was given,
+/// quoted in errors.
+fn parse_reference(s: &str, input: &str) -> Result<Reference, ParseReferenceError> {
+    if s.is_empty() {
+        return Err(ParseReferenceError::Empty);
+    }
+    let parts = match match_reference(s) {
+        Ok(parts) => parts,
+        Err(mismatch) => {
+            // Upstream reports uppercase only when lowercasing would have made it valid.
+            let lower = s.to_lowercase();
+            if lower != s && match_reference(&lower).is_ok() {
+                return Err(ParseReferenceError::NameContainsUppercase(
+                    input.to_string(),
+                ));
+            }
+            return Err(match mismatch {
+                Mismatch::Format => ParseReferenceError::InvalidFormat(input.to_string()),
+                Mismatch::Tag(tag) => ParseReferenceError::InvalidTag(tag.to_string()),
+            });
+        }
+    };
+    if parts.path.len() > NAME_TOTAL_LENGTH_MAX {
+        return Err(ParseReferenceError::NameTooLong(input.to_string()));
+    }
+    let digest = match parts.digest {
+        Some(d) => {
+            Some(
+                d.parse::<Digest>()
+                    .map_err(|source| ParseReferenceError::InvalidDigest {
+                        reference: input.to_string(),
+                        source,
+                    })?,
+            )
+        }
+        None => None,
+    };
+    Ok(Reference {
+        domain: parts.domain.unwrap_or_default().to_string(),
+        path: parts.path.to_string(),
+        tag: parts.tag.map(str::to_string),
+        digest,
+    })
+}
+
+/// The pieces of a string matching upstream `ReferenceRegexp` plus `anchoredNameRegexp`.
+#[derive(Debug, PartialEq, Eq)]
+struct Parts<'a> {
+    domain: Option<&'a str>,
+    path: &'a str,
+    tag: Option<&'a str>,
+    digest: Option<&'a str>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Mismatch<'a> {
+    Format,
+    Tag(&'a str),
+}
+
+/// `name [":" tag] ["@" digest]`. The split points are unambiguous, which is what lets a
+/// hand-written matcher agree with the regexp: no production but the digest may contain `@`, and a
+/// `:` followed by no `/` cannot belong to the name (a port or an IPv6 address in the domain is
+/// always followed by the `/` that ends the domain), so it must start the tag.
+fn match_reference(s: &str) -> Result<Parts<'_>, Mismatch<'_>> {
+    let (rest, digest) = match s.split_once('@') {
+        Some((rest, digest)) if is_digest_pattern(digest) => (rest, Some(digest)),
+        Some(_) => return Err(Mismatch::Format),
+        None => (s, None),
+    };
+    let (name, tag) = match rest.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, Some(tag)),
+        _ => (rest, None),
+    };
+    let (domain, path) = split_name(name).ok_or(Mismatch::Format)?;
+    // Blamed on the tag only when the name is good, so `[::1]` is a bad format, not a bad tag `1]`.
+    if let Some(tag) = tag
+        && !is_valid_tag(tag)
+    {
+        return Err(Mismatch::Tag(tag));
+    }
+    Ok(Parts {
+        domain,
+        path,
+        tag,
+        digest,
+    })
+}
+
+/// `anchoredNameRegexp`: `[domainAndPort "/"] remoteName`. The regexp prefers the domain branch;
+/// if the first component is a valid domain, the rest is a valid remote name with it exactly when
+/// it is without it, so taking the domain whenever it is valid gives the regexp's answer.
+fn split_name(name: &str) -> Option<(Option<&str>, &str)> {
+    if let Some((first, rest)) = name.split_once('/')
+        && is_domain_and_port(first)
+    {
+        return is_remote_name(rest).then_some((Some(first), rest));
+    }
+    is_remote_name(name).then_some((None, name))
+}
+
+/// `remoteName`: `pathComponent ("/" pathComponent)*`.
+fn is_remote_name(s: &str) -> bool {
+    s.split('/').all(is_path_component)
+}
+
+/// `pathComponent`: `[a-z0-9]+ (separator [a-z0-9]+)*` with `separator` = `[._] | __ | -+`.
+fn is_path_component(s: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = s.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    if !alnum(first) || !alnum(last) {
+        return false;
+    }
+    // Alphanumeric runs are maximal, so each run between them must be one whole separator.
+    bytes
+        .split(|&b| alnum(b))
+        .filter(|sep| !sep.is_empty())
+        .all(|sep| matches!(sep, b"." | b"_" | b"__") || sep.iter().all(|&b| b == b'-'))
+}
+
+/// `domainAndPort`: `(domainName | "[" [a-fA-F0-9:]+ "]") (":" [0-9]+)?`.
+fn is_domain_and_port(s: &str) -> bool {
+    let (host_ok, port) = if let Some(bracketed) = s.strip_prefix('[') {
+        match bracketed.split_once(']') {
+            Some((address, port)) => (
+                !address.is_empty() && address.bytes().all(|b| b.is_ascii_hexdigit() || b == b':'),
+                port,
+            ),
+            None => return false,
+        }
+    } else {
+        match s.find(':') {
+            Some(i) => (is_domain_name(&s[..i]), &s[i..]),
+            None => (is_domain_name(s), ""),
+        }
+    };
+    host_ok
+        && (port.is_empty()
+            || port
+                .strip_prefix(':')
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+}
+
+/// `domainName`: components of `[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?` joined by `.`.
+/// Uppercase is allowed here, unlike in paths.
+fn is_domain_name(s: &str) -> bool {
+    s.split('.').all(|component| {
+        let bytes = component.as_bytes();
+        match (bytes.first(), bytes.last()) {
+            (Some(first), Some(last)) => {
+                first.is_ascii_alphanumeric()
+                    && last.is_ascii_alphanumeric()
+                    && bytes
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            }
+            _ => false,
+        }
+    })
+}
+
+/// `digestPat`: `[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)* ":" [[:xdigit:]]{32,}`.
+/// Only the shape: whether we support the algorithm is [`Digest`]'s decision, made later.
+fn is_digest_pattern(s: &str) -> bool {
+    let Some((algorithm, encoded)) = s.split_once(':') else {
+        return false;
+    };
+    let component_ok = |c: &str| {
+        let bytes = c.as_bytes();
+        bytes.first().is_some_and(u8::is_ascii_alphabetic)
+            && bytes.iter().all(u8::is_ascii_alphanumeric)
+    };
+    encoded.len() >= 32
+        && encoded.bytes().all(|b| b.is_ascii_hexdigit())
+        && algorithm.split(['-', '_', '+', '.']).all(component_ok)
+}
+
+/// `identifier`: `[a-f0-9]{64}`, what an image ID looks like.
+fn is_identifier(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    const HEX_F: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+    const BUSYBOX_DIGEST: &str =
+        "sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa";
+    const DOCKER_REF_DIGEST: &str =
+        "sha256:e6693c20186f837fc393390135d8a598a96a833917917789d63766cab6c59582";
+
+    fn parse(s: &str) -> Reference {
+        Reference::parse_normalized(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+    }
+
+    // ---- normalize_test.go ----
+
+    #[test]
+    fn parse_normalized_adds_library_for_docker_hub() {
+        let r = parse("alpine");
+        assert_eq!(r.domain(), "docker.io");
+        assert_eq!(r.path(), "library/alpine");
+        assert_eq!(r.name(), "docker.io/library/alpine");
+        assert_eq!(r.tag(), None);
+        assert_eq!(r.digest(), None);
+        assert!(r.is_name_only());
+        assert_eq!(r.to_string(), "docker.io/library/alpine");
+    }
+
+    #[test]
+    fn parse_normalized_accepts_upstream_valid_repo_names() {
+        // TestValidateReferenceName (valid) and TestValidateRemoteName (valid).
+        for name in [
+            "docker/docker",
+            "library/debian",
+            "debian",
+            "docker.io/docker/docker",
+            "docker.io/library/debian",
+            "docker.io/debian",
+            "index.docker.io/docker/docker",
+            "index.docker.io/library/debian",
+            "index.docker.io/debian",
+            "127.0.0.1:5000/docker/docker",
+            "127.0.0.1:5000/library/debian",
+            "127.0.0.1:5000/debian",
+            "192.168.0.1",
+            "192.168.0.1:80",
+            "192.168.0.1:8/debian",
+            "192.168.0.2:25000/debian",
+            "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev",
+            "[fc00::1]:5000/docker",
+            "[fc00::1]:5000/docker/docker",
+            "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
+            "docker.io/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
+            "Docker/docker",
+            "DOCKER/docker",
+            "docker-rules/docker",
+            "docker---rules/docker",
+            "doc/docker",
+            "d/docker",
+            "jess/t",
+            "dock__er/docker",
+        ] {
+            assert!(
+                Reference::parse_normalized(name).is_ok(),
+                "{name:?} rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_normalized_rejects_upstream_invalid_repo_names() {
+        // TestValidateReferenceName (invalid) and TestValidateRemoteName (invalid).
+        let too_long_namespace = format!("{}/docker", "this_is_not_a_valid_namespace".repeat(9));
+        for name in [
+            "https://github.com/docker/docker",
+            "docker/Docker",
+            "-docker",
+            "-docker/docker",
+            "-docker.io/docker/docker",
+            "docker///docker",
+            "docker.io/docker/Docker",
+            "docker.io/docker///docker",
+            "[fc00::1]",
+            "[fc00::1]:5000",
+            "fc00::1:5000/debian",
+            "[fe80::1%eth0]:5000/debian",
+            "[2001:db8:3:4::192.0.2.33]:5000/debian",
+            "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
+            "docker-/docker",
+            "-docker-/docker",
+            "____/____",
+            "_docker/_docker",
+            "dock..er/docker",
+            "dock_.er/docker",
+            "dock-.er/docker",
+            "docker/",
+            too_long_namespace.as_str(),
+        ] {
+            assert!(
+                Reference::parse_normalized(name).is_err(),
+                "{name:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn parse_normalized_matches_upstream_repository_info_table() {
+        // TestParseRepositoryInfo: (path, familiar, full, ambiguous, domain).
+        let table = [
+            ("fooo/bar", "fooo/bar", "docker.io/fooo/bar", "index.docker.io/fooo/bar", "docker.io"),
+            ("library/ubuntu", "ubuntu", "docker.io/library/ubuntu", "library/ubuntu", "docker.io"),
+            ("nonlibrary/ubuntu", "nonlibrary/ubuntu", "docker.io/nonlibrary/ubuntu", "", "docker.io"),
+            ("other/library", "other/library", "docker.io/other/library", "", "docker.io"),
+            ("private/moonbase", "127.0.0.1:8000/private/moonbase", "127.0.0.1:8000/private/moonbase", "", "127.0.0.1:8000"),
+            ("privatebase", "127.0.0.1:8000/privatebase", "127.0.0.1:8000/privatebase", "", "127.0.0.1:8000"),
+            ("private/moonbase", "example.com/private/moonbase", "example.com/private/moonbase", "", "example.com"),
+            ("privatebase", "example.com/privatebase", "example.com/privatebase", "", "example.com"),
+            ("private/moonbase", "example.com:8000/private/moonbase", "example.com:8000/private/moonbase", "", "example.com:8000"),
+            ("privatebasee", "example.com:8000/privatebasee", "example.com:8000/privatebasee", "", "example.com:8000"),
+            ("library/ubuntu-12.04-base", "ubuntu-12.04-base", "docker.io/library/ubuntu-12.04-base", "index.docker.io/library/ubuntu-12.04-base", "docker.io"),
+            ("library/foo", "foo", "docker.io/library/foo", "docker.io/foo", "docker.io"),
+            ("library/foo/bar", "library/foo/bar", "docker.io/library/foo/bar", "", "docker.io"),
+            ("store/foo/bar", "store/foo/bar", "docker.io/store/foo/bar", "", "docker.io"),
+            ("bar", "Foo/bar", "Foo/bar", "", "Foo"),
+            ("bar", "FOO/bar", "FOO/bar", "", "FOO"),
+        ];
+        for (path, familiar, full, ambiguous, domain) in table {
+            for input in [familiar, full, ambiguous] {
+                if input.is_empty() {
+                    continue;
+                }
+                let r = parse(input);
+                assert_eq!(r.familiar_name(), familiar, "familiar name of {input:?}");
+                assert_eq!(r.to_string(), full, "full name of {input:?}");
+                assert_eq!(r.domain(), domain, "domain of {input:?}");
+                assert_eq!(r.path(), path, "path of {input:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn parse_normalized_keeps_both_tag_and_digest() {
+        // TestParseReferenceWithTagAndDigest.
+        let short = format!("busybox:latest@{BUSYBOX_DIGEST}");
+        let r = parse(&short);
+        assert_eq!(r.to_string(), format!("docker.io/library/{short}"));
+        assert_eq!(r.tag(), Some("latest"));
+        assert_eq!(
+            r.digest().map(ToString::to_string).as_deref(),
+            Some(BUSYBOX_DIGEST)
+        );
+        assert_eq!(r.familiar_string(), short);
+    }
+
+    #[test]
+    fn parse_normalized_rejects_invalid_components() {
+        // TestInvalidReferenceComponents.
+        assert!(Reference::parse_normalized("-foo").is_err());
+        let r = parse("busybox");
+        assert_eq!(
+            r.with_tag("-foo"),
+            Err(ParseReferenceError::InvalidTag("-foo".to_string()))
+        );
+    }
+
+    #[test]
+    fn parse_normalized_matches_upstream_any_reference_table() {
+        // TestParseAnyReference, the rows that go through ParseNormalizedNamed.
+        let d = "sha256:dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9c";
+        let table = [
+            ("redis".to_string(), "docker.io/library/redis".to_string()),
+            (
+                "redis:latest".into(),
+                "docker.io/library/redis:latest".into(),
+            ),
+            (
+                "docker.io/library/redis:latest".into(),
+                "docker.io/library/redis:latest".into(),
+            ),
+            (format!("redis@{d}"), format!("docker.io/library/redis@{d}")),
+            (
+                format!("docker.io/library/redis@{d}"),
+                format!("docker.io/library/redis@{d}"),
+            ),
+            ("dmcgowan/myapp".into(), "docker.io/dmcgowan/myapp".into()),
+            (
+                "dmcgowan/myapp:latest".into(),
+                "docker.io/dmcgowan/myapp:latest".into(),
+            ),
+            (
+                "docker.io/mcgowan/myapp:latest".into(),
+                "docker.io/mcgowan/myapp:latest".into(),
+            ),
+            (
+                format!("dmcgowan/myapp@{d}"),
+                format!("docker.io/dmcgowan/myapp@{d}"),
+            ),
+            (
+                format!("docker.io/dmcgowan/myapp@{d}"),
+                format!("docker.io/dmcgowan/myapp@{d}"),
+            ),
+            (
+                "dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9".into(),
+                "docker.io/library/dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9"
+                    .into(),
+            ),
+            ("dbcc1".into(), "docker.io/library/dbcc1".into()),
+        ];
+        for (input, expected) in table {
+            let r = parse(&input);
+            assert_eq!(r.to_string(), expected, "{input:?}");
+            assert_eq!(parse_reference(&expected, &expected), Ok(r), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn parse_normalized_splits_domain_like_upstream() {
+        // TestNormalizedSplitHostname.
+        for (input, domain, path) in [
+            ("test.com/foo", "test.com", "foo"),
+            ("test_com/foo", "docker.io", "test_com/foo"),
+            ("docker/migrator", "docker.io", "docker/migrator"),
+            ("test.com:8080/foo", "test.com:8080", "foo"),
+            ("test-com:8080/foo", "test-com:8080", "foo"),
+            ("foo", "docker.io", "library/foo"),
+            ("xn--n3h.com/foo", "xn--n3h.com", "foo"),
+            ("xn--n3h.com:18080/foo", "xn--n3h.com:18080", "foo"),
+            ("docker.io/foo", "docker.io", "library/foo"),
+            ("docker.io/library/foo", "docker.io", "library/foo"),
+            ("docker.io/library/foo/bar", "docker.io", "library/foo/bar"),
+            ("index.docker.io/foo", "docker.io", "library/foo"),
+            ("localhost/x", "localhost", "x"),
+            ("localhost:5000/x", "localhost:5000", "x"),
+            ("localhost", "docker.io", "library/localhost"),
+            ("example.com:8080/a/b:tag", "example.com:8080", "a/b"),
+            ("[::1]:5000/foo", "[::1]:5000", "foo"),
+            ("foo/bar", "docker.io", "foo/bar"),
+        ] {
+            let r = parse(input);
+            assert_eq!((r.domain(), r.path()), (domain, path), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn parse_docker_ref_matches_upstream_table() {
+        // TestParseDockerRef.
+        for (input, expected) in [
+            (
+                "busybox".to_string(),
+                "docker.io/library/busybox:latest".to_string(),
+            ),
+            (
+                "busybox:latest".into(),
+                "docker.io/library/busybox:latest".into(),
+            ),
+            (
+                format!("busybox@{DOCKER_REF_DIGEST}"),
+                format!("docker.io/library/busybox@{DOCKER_REF_DIGEST}"),
+            ),
+            (
+                "library/busybox".into(),
+                "docker.io/library/busybox:latest".into(),
+            ),
+            (
+                "docker.io/busybox".into(),
+                "docker.io/library/busybox:latest".into(),
+            ),
+            (
+                "docker.io/library/busybox".into(),
+                "docker.io/library/busybox:latest".into(),
+            ),
+            (
+                "docker.io/busybox:latest".into(),
+                "docker.io/library/busybox:latest".into(),
+            ),
+            (
+                "library/busybox:latest".into(),
+                "docker.io/library/busybox:latest".into(),
+            ),
+            (
+                "docker.io/library/busybox:latest".into(),
+                "docker.io/library/busybox:latest".into(),
+            ),
+            (
+                "gcr.io/library/busybox".into(),
+                "gcr.io/library/busybox:latest".into(),
+            ),
+            (
+                format!("gcr.io/library/busybox:latest@{DOCKER_REF_DIGEST}"),
+                format!("gcr.io/library/busybox@{DOCKER_REF_DIGEST}"),
+            ),
+        ] {
+            let r = Reference::parse_docker_ref(&input).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(r.to_string(), expected, "{input:?}");
+            assert!(
+                parse_reference(&expected, &expected).is_ok(),
+                "{expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_normalized_rejects_hex_identifier_but_not_near_misses() {
+        let id = "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a";
+        assert_eq!(
+            Reference::parse_normalized(id),
+            Err(ParseReferenceError::NameIsHexIdentifier(id.to_string()))
+        );
+        assert_eq!(parse(&id[..63]).path(), format!("library/{}", &id[..63]));
+        assert_eq!(
+            parse(&format!("docker.io/{id}")).path(),
+            format!("library/{id}")
+        );
+        // Uppercase hex is not an identifier, but then it is an uppercase name.
+        assert!(matches!(
+            Reference::parse_normalized(&id.to_uppercase()),
+            Err(ParseReferenceError::NameContainsUppercase(_))
+        ));
+    }
+
+    #[test]
+    fn parse_normalized_reads_bare_digest_as_name_and_tag() {
+        // Upstream quirk: without ParseAnyReference, `sha256:<hex>` is repository `sha256`,
+        // tag `<hex>`.
+        let r = parse(&format!("sha256:{HEX_F}"));
+        assert_eq!(r.name(), "docker.io/library/sha256");
+        assert_eq!(r.tag(), Some(HEX_F));
+    }
+
+    #[test]
+    fn parse_normalized_keeps_path_of_invalid_domain_without_domain() {
+        // `a_b.com` has a '.', so the normaliser takes it for a domain; the grammar refuses it as
+        // one and upstream keeps it as a path component with no domain at all.
+        let r = parse("a_b.com/foo:1");
+        assert_eq!(
+            (r.domain(), r.path(), r.tag()),
+            ("", "a_b.com/foo", Some("1"))
+        );
+        assert_eq!(r.to_string(), "a_b.com/foo:1");
+        assert_eq!(r.familiar_string(), "a_b.com/foo:1");
+        assert_eq!(parse(&r.to_string()), r);
+    }
+
+    // ---- reference_test.go: TestReferenceParse (upstream Parse, no normalisation) ----
+
+    #[test]
+    #[rustfmt::skip]
+    fn parse_reference_matches_upstream_table() {
+        // TestReferenceParse, valid rows: (input, domain, name, tag, digest). `<F>` stands for
+        // `sha256:` and 64 'f's.
+        let a127 = format!("{}a", "a/".repeat(127));
+        let a255 = "a".repeat(255);
+        let long_tagged = format!("{a127}:tag-puts-this-over-max");
+        let long_path = format!("example.com/{a255}:tag");
+        let long_name = format!("example.com/{a255}");
+        let table = [
+            ("test_com", "", "test_com", "", ""),
+            ("test.com:tag", "", "test.com", "tag", ""),
+            ("test.com:5000", "", "test.com", "5000", ""),
+            ("test.com/repo:tag", "test.com", "test.com/repo", "tag", ""),
+            ("test:5000/repo", "test:5000", "test:5000/repo", "", ""),
+            ("test:5000/repo:tag", "test:5000", "test:5000/repo", "tag", ""),
+            ("test:5000/repo@<F>", "test:5000", "test:5000/repo", "", "<F>"),
+            ("test:5000/repo:tag@<F>", "test:5000", "test:5000/repo", "tag", "<F>"),
+            ("lowercase:Uppercase", "", "lowercase", "Uppercase", ""),
+            (&long_tagged, "a", &a127, "tag-puts-this-over-max", ""),
+            ("sub-dom1.foo.com/bar/baz/quux", "sub-dom1.foo.com", "sub-dom1.foo.com/bar/baz/quux", "", ""),
+            ("sub-dom1.foo.com/bar/baz/quux:some-long-tag", "sub-dom1.foo.com", "sub-dom1.foo.com/bar/baz/quux", "some-long-tag", ""),
+            ("b.gcr.io/test.example.com/my-app:test.example.com", "b.gcr.io", "b.gcr.io/test.example.com/my-app", "test.example.com", ""),
+            ("xn--n3h.com/myimage:xn--n3h.com", "xn--n3h.com", "xn--n3h.com/myimage", "xn--n3h.com", ""),
+            ("foo_bar.com:8080", "", "foo_bar.com", "8080", ""),
+            ("foo/foo_bar.com:8080", "foo", "foo/foo_bar.com", "8080", ""),
+            ("192.168.1.1", "", "192.168.1.1", "", ""),
+            ("192.168.1.1:tag", "", "192.168.1.1", "tag", ""),
+            ("192.168.1.1:5000", "", "192.168.1.1", "5000", ""),
+            ("192.168.1.1/repo", "192.168.1.1", "192.168.1.1/repo", "", ""),
+            ("192.168.1.1:5000/repo", "192.168.1.1:5000", "192.168.1.1:5000/repo", "", ""),
+            ("192.168.1.1:5000/repo:5050", "192.168.1.1:5000", "192.168.1.1:5000/repo", "5050", ""),
+            ("[2001:db8::1]/repo", "[2001:db8::1]", "[2001:db8::1]/repo", "", ""),
+            ("[2001:db8:1:2:3:4:5:6]/repo:tag", "[2001:db8:1:2:3:4:5:6]", "[2001:db8:1:2:3:4:5:6]/repo", "tag", ""),
+            ("[2001:db8::1]:5000/repo", "[2001:db8::1]:5000", "[2001:db8::1]:5000/repo", "", ""),
+            ("[2001:db8::1]:5000/repo:tag", "[2001:db8::1]:5000", "[2001:db8::1]:5000/repo", "tag", ""),
+            ("[2001:db8::1]:5000/repo@<F>", "[2001:db8::1]:5000", "[2001:db8::1]:5000/repo", "", "<F>"),
+            ("[2001:db8::1]:5000/repo:tag@<F>", "[2001:db8::1]:5000", "[2001:db8::1]:5000/repo", "tag", "<F>"),
+            ("[2001:db8::]:5000/repo", "[2001:db8::]:5000", "[2001:db8::]:5000/repo", "", ""),
+            ("[::1]:5000/repo", "[::1]:5000", "[::1]:5000/repo", "", ""),
+            (&long_path, "example.com", &long_name, "tag", ""),
+        ];
+        let expand = |s: &str| s.replace("<F>", &format!("sha256:{HEX_F}"));
+        for (input, domain, name, tag, digest) in table {
+            let input = expand(input);
+            let r = parse_reference(&input, &input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+            assert_eq!(r.to_string(), input);
+            assert_eq!(r.domain(), domain, "{input:?}");
+            assert_eq!(r.name(), name, "{input:?}");
+            assert_eq!(r.tag().unwrap_or(""), tag, "{input:?}");
+            let found = r.digest().map(ToString::to_string).unwrap_or_default();
+            assert_eq!(found, expand(digest), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn parse_reference_reports_upstream_errors() {
+        use ParseReferenceError as E;
+        let too_long = format!("domain/{}:tag", "a".repeat(256));
+        let format_errors = [
+            ":justtag".to_string(),
+            format!("@sha256:{HEX_F}"),
+            "aa/asdf$$^/aa".into(),
+            "[2001:db8::1]".into(),
+            "[2001:db8::1]:5000".into(),
+            "[2001:db8::1]:tag".into(),
+            "[fe80::1%eth0]:5000/repo".into(),
+            "[fe80::1%@invalidzone]:5000/repo".into(),
+        ];
+        for input in format_errors {
+            assert_eq!(
+                parse_reference(&input, &input),
+                Err(E::InvalidFormat(input.clone()))
+            );
+        }
+        for input in ["Uppercase:tag", "test:5000/Uppercase/lowercase:tag"] {
+            assert_eq!(
+                parse_reference(input, input),
+                Err(E::NameContainsUppercase(input.to_string()))
+            );
+        }
+        assert_eq!(parse_reference("", ""), Err(E::Empty));
+        assert_eq!(
+            parse_reference(&too_long, &too_long),
+            Err(E::NameTooLong(too_long.clone()))
+        );
+        assert_eq!(
+            parse_reference("repo:invalid~tag", "repo:invalid~tag"),
+            Err(E::InvalidTag("invalid~tag".into()))
+        );
+        // The grammar accepts these digests' shape; the digest type then refuses them.
+        for input in [
+            "repo@sha256:ffffffffffffffffffffffffffffffffff".to_string(),
+            format!("validname@invaliddigest:{HEX_F}"),
+            // Upstream accepts sha512; the store holds sha256 only (see crate::digest).
+            format!("xn--7o8h.com/myimage:xn--7o8h.com@sha512:{HEX_F}{HEX_F}"),
+        ] {
+            assert!(
+                matches!(
+                    parse_reference(&input, &input),
+                    Err(E::InvalidDigest { ref reference, .. }) if *reference == input
+                ),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_limits_path_not_domain_to_255() {
+        let ok = format!("example.com/{}", "a".repeat(255));
+        assert_eq!(parse(&ok).path().len(), 255);
+        let too_long = format!("example.com/{}", "a".repeat(256));
+        assert_eq!(
+            Reference::parse_normalized(&too_long),
+            Err(ParseReferenceError::NameTooLong(too_long.clone()))
+        );
+        // `library/` counts: a 248-character official name is already too long.
+        assert!(Reference::parse_normalized(&"a".repeat(247)).is_ok());
+        assert!(Reference::parse_normalized(&"a".repeat(248)).is_err());
+    }
+
+    // ---- regexp_test.go ----
+
+    #[test]
+    fn domain_grammar_matches_upstream_table() {
+        for (input, expected) in [
+            ("test.com", true),
+            ("test.com:10304", true),
+            ("test.com:http", false),
+            ("localhost", true),
+            ("localhost:8080", true),
+            ("a", true),
+            ("a.b", true),
+            ("ab.cd.com", true),
+            ("a-b.com", true),
+            ("-ab.com", false),
+            ("ab-.com", false),
+            ("ab.c-om", true),
+            ("ab.-com", false),
+            ("ab.com-", false),
+            ("0101.com", true),
+            ("001a.com", true),
+            ("b.gbc.io:443", true),
+            ("b.gbc.io", true),
+            ("xn--n3h.com", true),
+            ("Asdf.com", true),
+            ("192.168.1.1:75050", true),
+            ("192.168.1.1:750050", true),
+            ("[fd00:1:2::3]:75050", true),
+            ("[fd00:1:2::3]75050", false),
+            ("[fd00:1:2::3]::75050", false),
+            ("[fd00:1:2::3%eth0]:75050", false),
+            ("[fd00123123123]:75050", true),
+            ("[2001:0db8:85a3:0000:0000:8a2e:0370:7334]:75050", true),
+            ("[2001:0db8:85a3:0000:0000:8a2e:0370:7334]:750505", true),
+            ("fd00:1:2::3:75050", false),
+            ("", false),
+            ("a..b", false),
+            ("[]", false),
+            ("a:", false),
+        ] {
+            assert_eq!(is_domain_and_port(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn name_grammar_matches_upstream_table() {
+        let a128 = format!("{}a", "a/".repeat(128));
+        let a127 = format!("{}a", "a/".repeat(127));
+        // (input, Some((domain, path))) or None for no match.
+        let table: Vec<(&str, Option<(&str, &str)>)> = vec![
+            ("", None),
+            ("short", Some(("", "short"))),
+            ("simple/name", Some(("simple", "name"))),
+            ("library/ubuntu", Some(("library", "ubuntu"))),
+            ("docker/stevvooe/app", Some(("docker", "stevvooe/app"))),
+            (
+                "aa/aa/aa/aa/aa/aa/aa/aa/aa/bb/bb/bb/bb/bb/bb",
+                Some(("aa", "aa/aa/aa/aa/aa/aa/aa/aa/bb/bb/bb/bb/bb/bb")),
+            ),
+            ("aa/aa/bb/bb/bb", Some(("aa", "aa/bb/bb/bb"))),
+            ("a/a/a/a", Some(("a", "a/a/a"))),
+            ("a/a/a/a/", None),
+            ("a//a/a", None),
+            ("a", Some(("", "a"))),
+            ("a/aa", Some(("a", "aa"))),
+            ("a/aa/a", Some(("a", "aa/a"))),
+            ("foo.com", Some(("", "foo.com"))),
+            ("foo.com/", None),
+            ("foo.com:8080/bar", Some(("foo.com:8080", "bar"))),
+            ("foo.com:http/bar", None),
+            ("foo.com/bar", Some(("foo.com", "bar"))),
+            ("foo.com/bar/baz", Some(("foo.com", "bar/baz"))),
+            ("localhost:8080/bar", Some(("localhost:8080", "bar"))),
+            (
+                "sub-dom1.foo.com/bar/baz/quux",
+                Some(("sub-dom1.foo.com", "bar/baz/quux")),
+            ),
+            ("blog.foo.com/bar/baz", Some(("blog.foo.com", "bar/baz"))),
+            ("a^a", None),
+            ("aa/asdf$$^/aa", None),
+            ("asdf$$^/aa", None),
+            ("aa-a/a", Some(("aa-a", "a"))),
+            (a128.as_str(), Some(("a", a127.as_str()))),
+            ("a-/a/a/a", None),
+            ("foo.com/a-/a/a", None),
+            ("-foo/bar", None),
+            ("foo/bar-", None),
+            ("foo-/bar", None),
+            ("foo/-bar", None),
+            ("_foo/bar", None),
+            ("foo_bar", Some(("", "foo_bar"))),
+            ("foo_bar.com", Some(("", "foo_bar.com"))),
+            ("foo_bar.com:8080", None),
+            ("foo_bar.com:8080/app", None),
+            ("foo.com/foo_bar", Some(("foo.com", "foo_bar"))),
+            ("____/____", None),
+            ("_docker/_docker", None),
+            ("docker_/docker_", None),
+            (
+                "b.gcr.io/test.example.com/my-app",
+                Some(("b.gcr.io", "test.example.com/my-app")),
+            ),
+            ("xn--n3h.com/myimage", Some(("xn--n3h.com", "myimage"))),
+            ("xn--7o8h.com/myimage", Some(("xn--7o8h.com", "myimage"))),
+            (
+                "example.com/xn--7o8h.com/myimage",
+                Some(("example.com", "xn--7o8h.com/myimage")),
+            ),
+            (
+                "example.com/some_separator__underscore/myimage",
+                Some(("example.com", "some_separator__underscore/myimage")),
+            ),
+            ("example.com/__underscore/myimage", None),
+            ("example.com/..dots/myimage", None),
+            ("example.com/.dots/myimage", None),
+            ("example.com/nodouble..dots/myimage", None),
+            ("docker./docker", None),
+            (".docker/docker", None),
+            ("docker-/docker", None),
+            ("-docker/docker", None),
+            ("do..cker/docker", None),
+            ("do__cker:8080/docker", None),
+            ("do__cker/docker", Some(("", "do__cker/docker"))),
+            (
+                "registry.io/foo/project--id.module--name.ver---sion--name",
+                Some((
+                    "registry.io",
+                    "foo/project--id.module--name.ver---sion--name",
+                )),
+            ),
+            ("Asdf.com/foo/bar", Some(("Asdf.com", "foo/bar"))),
+            ("Foo/FarB", None),
+            ("a___b", None),
+        ];
+        for (input, expected) in table {
+            let found = split_name(input).map(|(d, p)| (d.unwrap_or(""), p));
+            assert_eq!(found, expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn reference_grammar_matches_upstream_table() {
+        let d = "sha256:be178c0543eb17f5f3043021c9e5fcf30285e557a4fc309cce97ff9ca6182912";
+        // (input, Some((name, tag, digest))) or None for no match.
+        // (name, tag, digest) when it matches.
+        type Matched<'a> = Option<(String, &'a str, &'a str)>;
+        let table: Vec<(String, Matched)> = vec![
+            (
+                "registry.com:8080/myapp:tag".into(),
+                Some(("registry.com:8080/myapp".into(), "tag", "")),
+            ),
+            (
+                format!("registry.com:8080/myapp@{d}"),
+                Some(("registry.com:8080/myapp".into(), "", d)),
+            ),
+            (
+                format!("registry.com:8080/myapp:tag2@{d}"),
+                Some(("registry.com:8080/myapp".into(), "tag2", d)),
+            ),
+            ("registry.com:8080/myapp@sha256:badbadbadbad".into(), None),
+            ("registry.com:8080/myapp:invalid~tag".into(), None),
+            ("bad_hostname.com:8080/myapp:tag".into(), None),
+            (
+                format!("localhost:8080@{d}"),
+                Some(("localhost".into(), "8080", d)),
+            ),
+            (
+                format!("localhost:8080/name@{d}"),
+                Some(("localhost:8080/name".into(), "", d)),
+            ),
+            (format!("localhost:http/name@{d}"), None),
+            (format!("localhost@{d}"), Some(("localhost".into(), "", d))),
+            ("registry.com:8080/myapp@bad".into(), None),
+            ("registry.com:8080/myapp@2bad".into(), None),
+            (format!("a@{d}@{d}"), None),
+        ];
+        for (input, expected) in table {
+            let found = match_reference(&input).ok().map(|p| {
+                let name = match p.domain {
+                    Some(domain) => format!("{domain}/{}", p.path),
+                    None => p.path.to_string(),
+                };
+                (name, p.tag.unwrap_or(""), p.digest.unwrap_or(""))
+            });
+            assert_eq!(found, expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn identifier_grammar_matches_upstream_table() {
+        for (input, expected) in [
+            (
+                "da304e823d8ca2b9d863a3c897baeb852ba21ea9a9f1414736394ae7fcaf9821",
+                true,
+            ),
+            (
+                "7EC43B381E5AEFE6E04EFB0B3F0693FF2A4A50652D64AEC573905F2DB5889A1C",
+                false,
+            ),
+            (
+                "da304e823d8ca2b9d863a3c897baeb852ba21ea9a9f1414736394ae7fcaf",
+                false,
+            ),
+            (
+                "sha256:da304e823d8ca2b9d863a3c897baeb852ba21ea9a9f1414736394ae7fcaf9821",
+                false,
+            ),
+            (
+                "da304e823d8ca2b9d863a3c897baeb852ba21ea9a9f1414736394ae7fcaf98218482",
+                false,
+            ),
+        ] {
+            assert_eq!(is_identifier(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn is_valid_tag_follows_upstream_grammar() {
+        for tag in [
+            "latest",
+            "3.20",
+            "TAG5",
+            "_x",
+            "a-b.c_d",
+            "5000",
+            &"a".repeat(128),
+        ] {
+            assert!(is_valid_tag(tag), "{tag:?} rejected");
+        }
+        for tag in [
+            "",
+            "-foo",
+            ".foo",
+            "invalid~tag",
+            "a/b",
+            "a:b",
+            "a@b",
+            "é",
+            &"a".repeat(129),
+        ] {
+            assert!(!is_valid_tag(tag), "{tag:?} accepted");
+        }
+    }
+
+    // ---- our own API ----
+
+    #[test]
+    fn parse_normalized_rejects_malformed_separators() {
+        for input in [
+            "",
+            "/foo",
+            "foo/",
+            "foo//bar",
+            "foo:",
+            "foo@",
+            ":tag",
+            "foo:tag:tag",
+            "foo@sha256:",
+            "foo::tag",
+            "foo/bar:",
+            "foo..bar",
+            "foo.-bar",
+            "localhost:/x",
+            "docker.io/",
+        ] {
+            assert!(
+                Reference::parse_normalized(input).is_err(),
+                "{input:?} accepted"
+            );
+        }
+        assert_eq!(
+            Reference::parse_normalized(""),
+            Err(ParseReferenceError::Empty)
+        );
+        assert_eq!(
+            Reference::parse_normalized("foo:"),
+            Err(ParseReferenceError::InvalidTag(String::new()))
+        );
+    }
+
+    #[test]
+    fn familiar_string_round_trips_familiar_inputs() {
+        for input in [
+            "alpine".to_string(),
+            "alpine:latest".into(),
+            "alpine:3.20".into(),
+            "foo/bar".into(),
+            "foo/bar:1".into(),
+            "library/foo/bar".into(),
+            "localhost/x".into(),
+            "localhost:5000/x".into(),
+            "quay.io/a/b".into(),
+            "example.com:8080/a/b:tag".into(),
+            "[::1]:5000/foo:tag".into(),
+            "Foo/bar".into(),
+            format!("alpine@{BUSYBOX_DIGEST}"),
+            format!("alpine:3.20@{BUSYBOX_DIGEST}"),
+            format!("quay.io/a/b@{BUSYBOX_DIGEST}"),
+        ] {
+            assert_eq!(parse(&input).familiar_string(), input);
+        }
+        assert_eq!(
+            parse("docker.io/library/alpine:latest").familiar_string(),
+            "alpine:latest"
+        );
+        assert_eq!(parse("index.docker.io/foo/bar").familiar_name(), "foo/bar");
+    }
+
+    #[test]
+    fn display_round_trips_through_parse_normalized() {
+        for input in [
+            "alpine".to_string(),
+            "alpine:3.20".into(),
+            "localhost/x:y".into(),
+            "[2001:db8::1]/repo".into(),
+            "Foo/bar:T".into(),
+            format!("alpine:3.20@{BUSYBOX_DIGEST}"),
+            format!("library/a/b@{BUSYBOX_DIGEST}"),
+        ] {
+            let r = parse(&input);
+            assert_eq!(parse(&r.to_string()), r, "{input:?}");
+            assert_eq!(r.to_string().parse::<Reference>(), Ok(r.clone()));
+        }
+        assert_eq!(
+            parse("alpine:3.20").to_string(),
+            "docker.io/library/alpine:3.20"
+        );
+        assert_eq!(
+            parse(&format!("alpine@{BUSYBOX_DIGEST}")).to_string(),
+            format!("docker.io/library/alpine@{BUSYBOX_DIGEST}")
+        );
+    }
+
+    #[test]
+    fn default_tag_added_only_to_name_only_references() {
+        let name_only = parse("alpine");
+        assert_eq!(name_only.with_default_tag().tag(), Some("latest"));
+        assert_eq!(parse("alpine:3").with_default_tag().tag(), Some("3"));
+        let digested = parse(&format!("alpine@{BUSYBOX_DIGEST}"));
+        assert_eq!(digested.with_default_tag(), digested);
+        assert!(!digested.is_name_only());
+        assert!(!parse("alpine:3").is_name_only());
+    }
+
+    #[test]
+    fn with_tag_replaces_tag_and_keeps_digest() {
+        // TestWithTag: a digest survives WithTag.
+        let r = parse(&format!("test.com:8000/foo@{BUSYBOX_DIGEST}"));
+        let tagged = r.with_tag("TAG5").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            tagged.to_string(),
+            format!("test.com:8000/foo:TAG5@{BUSYBOX_DIGEST}")
+        );
+        assert_eq!(
+            parse("foo:a").with_tag("b").map(|r| r.familiar_string()),
+            Ok("foo:b".into())
+        );
+        assert!(r.with_tag("no/slash").is_err());
+    }
+
+    #[test]
+    fn without_tag_and_digest_leaves_the_repository() {
+        let r = parse(&format!("quay.io/a/b:1@{BUSYBOX_DIGEST}")).without_tag_and_digest();
+        assert_eq!(r.to_string(), "quay.io/a/b");
+        assert!(r.is_name_only());
+    }
+
+    #[test]
+    fn path_components_round_trip() {
+        let tagged = parse("alpine:3.20");
+        assert_eq!(
+            tagged.to_path_components(),
+            ["docker.io", "library", "alpine:3.20"]
+        );
+        let digested = parse(&format!("alpine@{BUSYBOX_DIGEST}"));
+        let last = format!("alpine@{BUSYBOX_DIGEST}");
+        assert_eq!(
+            digested.to_path_components(),
+            ["docker.io", "library", last.as_str()]
+        );
+        for input in [
+            "alpine".to_string(),
+            "alpine:3.20".into(),
+            "foo/bar/baz:x".into(),
+            "localhost:5000/x".into(),
+            "[::1]:5000/foo:tag".into(),
+            "Foo/bar".into(),
+            "a_b.com/foo".into(),
+            format!("alpine@{BUSYBOX_DIGEST}"),
+            format!("quay.io/a/b:1@{BUSYBOX_DIGEST}"),
+        ] {
+            let r = parse(&input);
+            let components = r.to_path_components();
+            assert!(
+                components
+                    .iter()
+                    .all(|c| !c.is_empty() && c != "." && c != "..")
+            );
+            let borrowed: Vec<&str> = components.iter().map(String::as_str).collect();
+            assert_eq!(
+                Reference::from_path_components(&borrowed),
+                Ok(r),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn from_path_components_rejects_non_canonical_paths() {
+        for parts in [
+            &["alpine"][..],
+            &["docker.io", "library"],
+            &["docker.io", "foo"],
+            &["index.docker.io", "library", "alpine"],
+            &["library", "alpine"],
+        ] {
+            assert_eq!(
+                Reference::from_path_components(parts),
+                Err(ParseReferenceError::NotCanonical(parts.join("/"))),
+                "{parts:?}"
+            );
+        }
+        assert_eq!(
+            Reference::from_path_components(&[]),
+            Err(ParseReferenceError::Empty)
+        );
+        assert!(Reference::from_path_components(&["docker.io", "", "alpine"]).is_err());
+        assert!(Reference::from_path_components(&["docker.io", "..", "alpine"]).is_err());
+    }
+
+    #[test]
+    fn errors_are_lowercase_and_quote_the_input() {
+        let err = Reference::parse_normalized("docker/Docker").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid reference format \"docker/Docker\": repository name must be lowercase"
+        );
+        let input = "repo@sha256:ffffffffffffffffffffffffffffffffff";
+        let err = Reference::parse_normalized(input).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid digest in reference \"repo@sha256:ffffffffffffffffffffffffffffffffff\""
+        );
+        assert!(err.source().is_some());
+        for err in [
+            ParseReferenceError::Empty,
+            ParseReferenceError::NameIsHexIdentifier("x".into()),
+            ParseReferenceError::InvalidFormat("x".into()),
+            ParseReferenceError::NameTooLong("x".into()),
+            ParseReferenceError::InvalidTag("x".into()),
+            ParseReferenceError::NotCanonical("x".into()),
+        ] {
+            let message = err.to_string();
+            assert!(message.starts_with(|c: char| c.is_lowercase()), "{message}");
+            assert!(!message.ends_with('.'), "{message}");
+        }
+    }
+}

@@ -136,6 +136,15 @@ impl Store {
         Ok(bytes)
     }
 
+    /// Reads a document blob if it is within the document size limit (`None` if larger, which
+    /// for a descriptor claiming to be a manifest means it is not one we will parse).
+    pub fn read_document_if_small(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, StoreError> {
+        if d.size > oci::MAX_DOCUMENT_SIZE {
+            return Ok(None);
+        }
+        self.read_document(d).map(Some)
+    }
+
     /// Starts writing a new blob. Hold [`Store::lock_ingest`] until the blob is referenced.
     pub fn blob_writer(&self) -> Result<BlobWriter<'_>, StoreError> {
         BlobWriter::new(self)

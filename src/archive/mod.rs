@@ -1,0 +1,11 @@
+//! Image archives: planning and writing `docker save`-exact exports, serving them at any offset,
+//! and importing OCI-layout and docker-archive tars into the store.
+
+mod error;
+mod export;
+mod plan;
+mod tar_header;
+
+pub use error::ArchiveError;
+pub use export::{Progress, write_archive};
+pub use plan::{ArchivePlan, ExportRequest};

@@ -1,0 +1,502 @@
+//! Images as graphs of stored documents: which platform manifests an image lists, which of them
+//! the store holds completely, how a platform request selects among them, and how a REF given by a
+//! user names images in the store.
+//!
+//! Knows descriptors and platforms; reads through `Store`; knows nothing of tar or FUSE.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::digest::Digest;
+use crate::oci::{
+    self, ANNOTATION_REFERENCE_DIGEST, ConfigPlatform, Descriptor, DocumentKind, Index, Manifest,
+};
+use crate::platform::{self, Only, Platform};
+use crate::reference::Reference;
+use crate::store::{ImageRecord, Store, StoreError};
+
+/// Nested indexes deeper than this are treated as broken (a cycle cannot occur with content
+/// addressing, but a hostile document can still nest absurdly).
+const MAX_INDEX_DEPTH: usize = 8;
+
+/// Where an image graph's documents come from: the store, or an archive being imported.
+pub trait ContentSource {
+    /// Whether the blob is present with the descriptor's size.
+    fn has(&self, d: &Descriptor) -> Result<bool, ImageError>;
+    /// A present document within [`oci::MAX_DOCUMENT_SIZE`], verified against its digest;
+    /// `None` when absent or larger than any document we parse.
+    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, ImageError>;
+}
+
+impl ContentSource for Store {
+    fn has(&self, d: &Descriptor) -> Result<bool, ImageError> {
+        Ok(self.has_descriptor(d))
+    }
+
+    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, ImageError> {
+        if !self.has_descriptor(d) {
+            return Ok(None);
+        }
+        Ok(self.read_document_if_small(d)?)
+    }
+}
+
+#[derive(Debug)]
+pub enum ImageError {
+    Store(StoreError),
+    /// Reading from a content source other than the store failed.
+    Content(Box<dyn std::error::Error + Send + Sync>),
+    /// A stored document does not parse as the kind its descriptor says.
+    BadDocument { digest: Digest, source: oci::DocumentError },
+    /// Indexes nested deeper than [`MAX_INDEX_DEPTH`].
+    TooDeep { digest: Digest },
+    /// The image's top-level document is not in the store.
+    TargetMissing { image: String, digest: Digest },
+    /// A requested platform is not among the image's complete platforms.
+    PlatformNotFound { image: String, requested: Platform, available: Vec<Platform> },
+    /// The image lists the platform but the store lacks some of its blobs.
+    PlatformIncomplete { image: String, requested: Platform, missing: Digest },
+    /// More than one manifest matches a single requested platform.
+    AmbiguousPlatform { image: String, requested: Platform, digests: Vec<Digest> },
+    /// A REF that names no image in the store.
+    NoSuchImage { query: String },
+    /// A REF that is neither a reference nor a digest.
+    BadReference { query: String, reason: String },
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(_) => write!(f, "store error"),
+            Self::Content(e) => write!(f, "{e}"),
+            Self::BadDocument { digest, .. } => write!(f, "stored document {digest} is invalid"),
+            Self::TooDeep { digest } => {
+                write!(f, "index {digest} nests indexes deeper than {MAX_INDEX_DEPTH} levels")
+            }
+            Self::TargetMissing { image, digest } => {
+                write!(f, "image {image}: its top-level document {digest} is not in the store")
+            }
+            Self::PlatformNotFound { image, requested, available } => write!(
+                f,
+                "image {image} does not provide platform {}; it has: {}",
+                requested.format_all(),
+                format_platforms(available)
+            ),
+            Self::PlatformIncomplete { image, requested, missing } => write!(
+                f,
+                "image {image} lists platform {} but the store lacks its blob {missing}",
+                requested.format_all()
+            ),
+            Self::AmbiguousPlatform { image, requested, digests } => write!(
+                f,
+                "image {image} has {} manifests for platform {}: {}",
+                digests.len(),
+                requested.format_all(),
+                digests.iter().map(Digest::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            Self::NoSuchImage { query } => write!(f, "no such image: {query}"),
+            Self::BadReference { query, reason } => write!(f, "invalid reference {query:?}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ImageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Store(e) => Some(e),
+            Self::Content(e) => e.source(),
+            Self::BadDocument { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for ImageError {
+    fn from(e: StoreError) -> ImageError {
+        ImageError::Store(e)
+    }
+}
+
+/// `linux/amd64, linux/arm64` or `none`, for messages.
+pub fn format_platforms(platforms: &[Platform]) -> String {
+    if platforms.is_empty() {
+        return "none".to_string();
+    }
+    platforms.iter().map(Platform::format_all).collect::<Vec<_>>().join(", ")
+}
+
+/// How much of a manifest's closure the store holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Availability {
+    /// Manifest, config and every layer are present.
+    Complete,
+    /// The manifest is present, these children are not.
+    Partial { missing: Vec<Digest> },
+    /// The manifest itself is absent.
+    Absent,
+    /// Present, but not read because its platform was not requested.
+    NotExamined,
+}
+
+/// Which children of an index to read for `requested` platforms: all when none are requested;
+/// else those whose listed platform matches (or is not listed, so only the config can tell),
+/// nested indexes, and attestations of wanted children.
+fn wanted_children(children: &[Descriptor], requested: &[Platform]) -> Vec<bool> {
+    if requested.is_empty() {
+        return vec![true; children.len()];
+    }
+    let direct: Vec<bool> = children
+        .iter()
+        .map(|c| {
+            if c.is_attestation() {
+                return false;
+            }
+            match &c.platform {
+                None => true,
+                Some(p) => requested.iter().any(|r| platform::matches_exact(r, p)),
+            }
+        })
+        .collect();
+    let wanted_digests: BTreeSet<Digest> =
+        children.iter().zip(&direct).filter(|(_, w)| **w).map(|(c, _)| c.digest).collect();
+    children
+        .iter()
+        .zip(direct)
+        .map(|(c, w)| {
+            w || (c.is_attestation()
+                && c.annotations
+                    .get(ANNOTATION_REFERENCE_DIGEST)
+                    .and_then(|s| s.parse::<Digest>().ok())
+                    .is_some_and(|s| wanted_digests.contains(&s)))
+        })
+        .collect()
+}
+
+/// A platform manifest reachable from an image's top-level document.
+#[derive(Clone, Debug)]
+pub struct PlatformManifest {
+    /// The descriptor as listed by its parent index (or the image's target).
+    pub descriptor: Descriptor,
+    /// From the descriptor, else from the config; `None` when neither is readable.
+    pub platform: Option<Platform>,
+    pub availability: Availability,
+    /// The config and layers, when the manifest is present.
+    pub children: Vec<Descriptor>,
+    /// The config's `created` time, when readable.
+    pub created: Option<String>,
+}
+
+impl PlatformManifest {
+    pub fn is_complete(&self) -> bool {
+        self.availability == Availability::Complete
+    }
+
+    pub fn is_attestation(&self) -> bool {
+        self.descriptor.is_attestation()
+    }
+
+    /// For an attestation manifest, the digest of the manifest it describes.
+    pub fn attests(&self) -> Option<Digest> {
+        self.descriptor.annotations.get(ANNOTATION_REFERENCE_DIGEST)?.parse().ok()
+    }
+}
+
+/// An image's graph as far as the store holds it.
+#[derive(Clone, Debug)]
+pub struct ImageGraph {
+    /// How the image is called in messages: its name, else its digest.
+    pub label: String,
+    pub target: Descriptor,
+    /// Present indexes reachable from the target (the target first when it is an index).
+    pub indexes: Vec<Descriptor>,
+    /// Leaf manifests in walk order, attestations included.
+    pub manifests: Vec<PlatformManifest>,
+}
+
+impl ImageGraph {
+    /// Walks the image whose top-level descriptor is `target`.
+    pub fn load(
+        store: &dyn ContentSource,
+        label: &str,
+        target: &Descriptor,
+    ) -> Result<ImageGraph, ImageError> {
+        ImageGraph::load_selective(store, label, target, &[])
+    }
+
+    /// Like [`ImageGraph::load`], but manifests whose index entry names a platform outside
+    /// `requested` are not read (they are recorded as [`Availability::NotExamined`]), so that a
+    /// broken blob of a platform nobody asked for cannot fail the walk. Empty `requested`
+    /// examines everything.
+    pub fn load_selective(
+        store: &dyn ContentSource,
+        label: &str,
+        target: &Descriptor,
+        requested: &[Platform],
+    ) -> Result<ImageGraph, ImageError> {
+        if !store.has(target)? {
+            return Err(ImageError::TargetMissing {
+                image: label.to_string(),
+                digest: target.digest,
+            });
+        }
+        let mut graph = ImageGraph {
+            label: label.to_string(),
+            target: target.clone(),
+            indexes: Vec::new(),
+            manifests: Vec::new(),
+        };
+        graph.walk(store, target, 0, requested, true)?;
+        Ok(graph)
+    }
+
+    /// Loads the graph of a store record.
+    pub fn of_record(store: &Store, record: &ImageRecord) -> Result<ImageGraph, ImageError> {
+        let label = match record.name() {
+            Some(n) => n.to_string(),
+            None => record.target.digest.to_string(),
+        };
+        ImageGraph::load(store, &label, &record.bare_target())
+    }
+
+    fn walk(
+        &mut self,
+        store: &dyn ContentSource,
+        d: &Descriptor,
+        depth: usize,
+        requested: &[Platform],
+        examine: bool,
+    ) -> Result<(), ImageError> {
+        if !examine {
+            let present = store.has(d)?;
+            self.manifests.push(PlatformManifest {
+                descriptor: d.clone(),
+                platform: d.platform.clone(),
+                availability: if present { Availability::NotExamined } else { Availability::Absent },
+                children: Vec::new(),
+                created: None,
+            });
+            return Ok(());
+        }
+        let mut kind = d.kind();
+        let bytes = store.read_document(d)?;
+        if kind == DocumentKind::Leaf {
+            // Older tools leave mediaType out of descriptors; look at the document itself.
+            kind = bytes.as_deref().map(oci::sniff_kind).unwrap_or(DocumentKind::Manifest);
+        }
+        match kind {
+            DocumentKind::Index => {
+                let Some(bytes) = bytes else { return Ok(()) };
+                if depth >= MAX_INDEX_DEPTH {
+                    return Err(ImageError::TooDeep { digest: d.digest });
+                }
+                let index: Index = oci::parse_document(&bytes)
+                    .map_err(|source| ImageError::BadDocument { digest: d.digest, source })?;
+                self.indexes.push(d.clone());
+                let wanted = wanted_children(&index.manifests, requested);
+                for (child, examine) in index.manifests.iter().zip(wanted) {
+                    self.walk(store, child, depth + 1, requested, examine)?;
+                }
+            }
+            DocumentKind::Manifest | DocumentKind::Leaf => {
+                let manifest = self.describe_manifest(store, d, bytes)?;
+                self.manifests.push(manifest);
+            }
+        }
+        Ok(())
+    }
+
+    fn describe_manifest(
+        &self,
+        store: &dyn ContentSource,
+        d: &Descriptor,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<PlatformManifest, ImageError> {
+        let Some(bytes) = bytes else {
+            return Ok(PlatformManifest {
+                descriptor: d.clone(),
+                platform: d.platform.clone(),
+                availability: Availability::Absent,
+                children: Vec::new(),
+                created: None,
+            });
+        };
+        let manifest: Manifest = oci::parse_document(&bytes)
+            .map_err(|source| ImageError::BadDocument { digest: d.digest, source })?;
+        let children: Vec<Descriptor> = manifest.children().cloned().collect();
+        let mut missing = Vec::new();
+        for c in &children {
+            if !store.has(c)? {
+                missing.push(c.digest);
+            }
+        }
+        let config = store
+            .read_document(&manifest.config)?
+            .and_then(|b| oci::parse_document::<ConfigPlatform>(&b).ok());
+        let platform = d.platform.clone().or_else(|| config.as_ref().map(ConfigPlatform::platform));
+        Ok(PlatformManifest {
+            descriptor: d.clone(),
+            platform,
+            availability: if missing.is_empty() {
+                Availability::Complete
+            } else {
+                Availability::Partial { missing }
+            },
+            children,
+            created: config.and_then(|c| c.created),
+        })
+    }
+
+    /// True when the image's target is a single manifest rather than an index.
+    pub fn is_single_manifest(&self) -> bool {
+        self.indexes.is_empty()
+    }
+
+    /// The platforms the store holds completely (attestations aside), in walk order, deduplicated.
+    pub fn available_platforms(&self) -> Vec<Platform> {
+        let mut seen = BTreeSet::new();
+        self.manifests
+            .iter()
+            .filter(|m| {
+                !m.is_attestation()
+                    && matches!(m.availability, Availability::Complete | Availability::NotExamined)
+            })
+            .filter_map(|m| m.platform.as_ref())
+            .map(Platform::normalize)
+            .filter(|p| seen.insert(p.clone()))
+            .collect()
+    }
+
+    /// The complete manifest for exactly `requested` (containerd `OnlyStrict`), attestations
+    /// excluded, as `docker save --platform` with one platform chooses it.
+    pub fn select_one(&self, requested: &Platform) -> Result<&PlatformManifest, ImageError> {
+        let matching: Vec<&PlatformManifest> = self
+            .manifests
+            .iter()
+            .filter(|m| !m.is_attestation())
+            .filter(|m| m.platform.as_ref().is_some_and(|p| platform::matches_exact(requested, p)))
+            .collect();
+        let complete: Vec<&PlatformManifest> =
+            matching.iter().copied().filter(|m| m.is_complete()).collect();
+        match complete.as_slice() {
+            [one] => Ok(one),
+            [] => match matching.iter().find_map(|m| match &m.availability {
+                Availability::Partial { missing } => missing.first().copied(),
+                Availability::Absent => Some(m.descriptor.digest),
+                Availability::Complete | Availability::NotExamined => None,
+            }) {
+                Some(missing) => Err(ImageError::PlatformIncomplete {
+                    image: self.label.clone(),
+                    requested: requested.clone(),
+                    missing,
+                }),
+                None => Err(ImageError::PlatformNotFound {
+                    image: self.label.clone(),
+                    requested: requested.clone(),
+                    available: self.available_platforms(),
+                }),
+            },
+            many => Err(ImageError::AmbiguousPlatform {
+                image: self.label.clone(),
+                requested: requested.clone(),
+                digests: many.iter().map(|m| m.descriptor.digest).collect(),
+            }),
+        }
+    }
+
+    /// The manifests to carry for `requested` platforms: with none, every complete manifest;
+    /// otherwise one complete manifest per platform (strict: each must exist), plus the complete
+    /// attestation manifests of the selected ones.
+    pub fn select(&self, requested: &[Platform]) -> Result<Vec<&PlatformManifest>, ImageError> {
+        if requested.is_empty() {
+            return Ok(self.manifests.iter().filter(|m| m.is_complete()).collect());
+        }
+        let mut chosen: BTreeSet<Digest> = BTreeSet::new();
+        for p in requested {
+            chosen.insert(self.select_one(p)?.descriptor.digest);
+        }
+        let attestations: Vec<Digest> = self
+            .manifests
+            .iter()
+            .filter(|m| m.is_attestation() && m.is_complete())
+            .filter(|m| m.attests().is_some_and(|s| chosen.contains(&s)))
+            .map(|m| m.descriptor.digest)
+            .collect();
+        chosen.extend(attestations);
+        let mut seen = BTreeSet::new();
+        Ok(self
+            .manifests
+            .iter()
+            .filter(|m| chosen.contains(&m.descriptor.digest) && seen.insert(m.descriptor.digest))
+            .collect())
+    }
+
+    /// Among `candidates`, the one `manifest.json` should describe: the host platform's best
+    /// match (`Only(host)` order), never an attestation; stable for ties.
+    pub fn preferred<'a>(candidates: &[&'a PlatformManifest]) -> Option<&'a PlatformManifest> {
+        let host = Only::host();
+        let mut best: Option<(usize, &PlatformManifest)> = None;
+        for m in candidates.iter().copied().filter(|m| !m.is_attestation() && m.is_complete()) {
+            // Children without a platform go last, as in containerd's stable sort.
+            let rank = match &m.platform {
+                Some(p) => host.rank(p).unwrap_or(usize::MAX - 1),
+                None => usize::MAX,
+            };
+            if best.is_none_or(|(r, _)| rank < r) {
+                best = Some((rank, m));
+            }
+        }
+        best.map(|(_, m)| m)
+    }
+}
+
+/// What a user's REF asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageQuery {
+    /// `sha256:<hex>`, or `name@sha256:<hex>`: the image with that top-level digest.
+    Digest(Digest),
+    /// `name:tag` (or `name`, which means `name:latest` for single-image commands).
+    Tagged(Reference),
+    /// `name` for commands that take every tag of a repository (`export`, like `docker save`).
+    Repository(Reference),
+}
+
+impl ImageQuery {
+    /// Parses a REF. `whole_repository` makes a bare name mean every tag (Docker's save rule).
+    pub fn parse(query: &str, whole_repository: bool) -> Result<ImageQuery, ImageError> {
+        if let Ok(d) = query.parse::<Digest>() {
+            return Ok(ImageQuery::Digest(d));
+        }
+        let reference = Reference::parse_normalized(query).map_err(|e| ImageError::BadReference {
+            query: query.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(match (reference.digest(), reference.is_name_only()) {
+            (Some(d), _) => ImageQuery::Digest(*d),
+            (None, true) if whole_repository => ImageQuery::Repository(reference),
+            (None, _) => ImageQuery::Tagged(reference.with_default_tag()),
+        })
+    }
+
+    /// The store records this query names; an error if none.
+    pub fn find(&self, store: &Store, query: &str) -> Result<Vec<ImageRecord>, ImageError> {
+        let images = store.images()?;
+        let found: Vec<ImageRecord> = images
+            .into_iter()
+            .filter(|r| match self {
+                ImageQuery::Digest(d) => r.target.digest == *d,
+                ImageQuery::Tagged(want) => r.name().as_ref() == Some(want),
+                ImageQuery::Repository(repo) => {
+                    r.name().is_some_and(|n| n.without_tag_and_digest() == *repo)
+                }
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(ImageError::NoSuchImage { query: query.to_string() });
+        }
+        Ok(match self {
+            // Several names may share a digest; a digest query means the one image.
+            ImageQuery::Digest(_) => found.into_iter().take(1).map(|r| ImageRecord::unnamed(r.target)).collect(),
+            _ => found,
+        })
+    }
+}
