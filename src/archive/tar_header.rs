@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(h.len(), 1536);
         assert_eq!(&h[0..32], b"blobs/sha256/PaxHeaders.0/abc\0\0\0");
         assert_eq!(h[156], b'x');
-        let record = format!("{} size={size}\n", 6 + 11 + 3 + 2);
+        let record = format!("19 size={size}\n");
         assert_eq!(&h[512..512 + record.len()], record.as_bytes());
         assert_eq!(&h[1024 + 124..1024 + 136], b"00000000000\0");
         // tar-rs applies the PAX size to the entry, as every reader must.
@@ -178,7 +178,10 @@ mod tests {
 
     #[test]
     fn pax_record_length_counts_itself() {
-        assert_eq!(pax_record("size", "1"), "11 size=1\n");
-        assert_eq!(pax_record("path", &"a".repeat(92)), format!("100 path={}\n", "a".repeat(92)));
+        assert_eq!(pax_record("size", "1"), "9 size=1\n");
+        // Adding the length field pushes this record from 2 to 3 length digits.
+        let long = pax_record("path", &"a".repeat(92));
+        assert_eq!(long, format!("102 path={}\n", "a".repeat(92)));
+        assert_eq!(long.len(), 102);
     }
 }
