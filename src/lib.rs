@@ -14,3 +14,6 @@ pub mod oci;
 pub mod store;
 pub mod image;
 pub mod archive;
+pub mod gc;
+pub mod cli;
+pub mod logger;

@@ -1,1 +1,38 @@
-fn main() {}
+//! The `imagefs` binary: parse arguments, set up logging, run, and map the outcome to an exit
+//! code (0 success, 1 error, 2 usage error from clap).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use imagefs::cli::{self, Cli};
+use imagefs::logger;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logger::init(cli.verbose, cli.quiet);
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`imagefs ls | head`) is the reader's choice, not an error to report.
+            if is_broken_pipe(e.as_ref()) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("imagefs: error: {}", imagefs::gc::error_chain(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return true;
+            }
+        }
+        current = err.source();
+    }
+    false
+}

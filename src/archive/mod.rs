@@ -3,9 +3,13 @@
 
 mod error;
 mod export;
+mod import;
 mod plan;
+mod scan;
 mod tar_header;
 
 pub use error::ArchiveError;
 pub use export::{Progress, write_archive};
 pub use plan::{ArchivePlan, ExportRequest};
+pub use import::{ImportOptions, LoadedImage, import_file, import_stream};
+pub use scan::Compression;

@@ -41,6 +41,11 @@ impl<'s> BlobWriter<'s> {
         self.hasher.is_empty()
     }
 
+    /// The temp file holding the bytes so far (for reading them back before commit).
+    pub fn path(&self) -> &std::path::Path {
+        self.file.path()
+    }
+
     /// The digest of what has been written, without publishing it.
     pub fn digest(&self) -> Digest {
         self.hasher.clone().finish()

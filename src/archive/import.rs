@@ -1,0 +1,445 @@
+//! Importing image archives: OCI layouts (docker ≥ 25, ctr, skopeo, podman) and legacy
+//! docker-archives (`manifest.json` + `<id>/layer.tar`), filtered to platforms like
+//! `docker load --platform`, but strict and all-or-nothing:
+//!
+//! 1. scan the tar into a [`Catalog`] (every entry validated);
+//! 2. decide, per image, which manifests to keep, and check every requested platform is there;
+//! 3. stage the selected blobs (verifying digests and sizes), then publish them all;
+//! 4. update the image list in one atomic `index.json` write.
+//!
+//! Any failure before step 4 leaves no new blob visible and no ref changed. Blobs of platforms
+//! that were filtered out are never published.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use serde::Deserialize;
+
+use super::ArchiveError;
+use super::scan::{Catalog, Compression, OCI_LAYOUT};
+use crate::digest::Digest;
+use crate::gojson::ObjectWriter;
+use crate::image::{ContentSource, ImageError, ImageGraph};
+use crate::oci::{
+    self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, ConfigPlatform, Descriptor,
+    Index, MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_LAYER_GZIP,
+    MEDIA_TYPE_DOCKER_LAYER_ZSTD, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_INDEX,
+    MEDIA_TYPE_OCI_MANIFEST,
+};
+use crate::platform::{self, Platform};
+use crate::reference::Reference;
+use crate::store::{ImageRecord, Store};
+
+/// Index entries with this annotation are referrers (signatures, attestations) of another
+/// entry, not images (moby `LoadImage`).
+const ANNOTATION_MANIFEST_SUBJECT: &str = "io.containerd.manifest.subject";
+
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Load only these platforms; every one must be present in every image. Empty: load every
+    /// platform the archive holds completely.
+    pub platforms: Vec<Platform>,
+}
+
+/// One image loaded by an import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadedImage {
+    /// `None` for an image the archive does not name (stored by digest).
+    pub name: Option<Reference>,
+    pub digest: Digest,
+    /// The platforms now stored for it, normalised.
+    pub platforms: Vec<Platform>,
+}
+
+impl LoadedImage {
+    /// `docker load`'s line: `Loaded image: alpine:latest` or `Loaded image ID: sha256:…`.
+    pub fn describe(&self) -> String {
+        match &self.name {
+            Some(n) => format!("Loaded image: {}", n.familiar_string()),
+            None => format!("Loaded image ID: {}", self.digest),
+        }
+    }
+}
+
+/// Imports an archive read from a stream (a pipe, stdin, a FUSE write), in one pass.
+pub fn import_stream(
+    store: &Store,
+    input: impl Read,
+    options: &ImportOptions,
+    progress: &Arc<AtomicU64>,
+) -> Result<Vec<LoadedImage>, ArchiveError> {
+    let _ingest = store.lock_ingest()?;
+    let catalog = Catalog::from_stream(store, input, progress)?;
+    load(store, catalog, options)
+}
+
+/// Imports an archive file. An uncompressed file is read by seeking: only headers and the
+/// selected blobs are read, once each.
+pub fn import_file(
+    store: &Store,
+    path: &Path,
+    options: &ImportOptions,
+    progress: &Arc<AtomicU64>,
+) -> Result<Vec<LoadedImage>, ArchiveError> {
+    let file = File::open(path).map_err(ArchiveError::Input)?;
+    let meta = file.metadata().map_err(ArchiveError::Input)?;
+    let mut probe = BufReader::new(file.try_clone().map_err(ArchiveError::Input)?);
+    let compression = Compression::sniff(probe.fill_buf().map_err(ArchiveError::Input)?);
+    drop(probe);
+    if !meta.is_file() || compression != Compression::None {
+        return import_stream(store, file, options, progress);
+    }
+    let _ingest = store.lock_ingest()?;
+    let catalog = Catalog::from_file(store, file, progress)?;
+    load(store, catalog, options)
+}
+
+/// A reference to load under, or none.
+type Naming = Vec<Option<Reference>>;
+
+/// What one image of the archive becomes in the store.
+struct Planned {
+    target: Descriptor,
+    names: Naming,
+    platforms: Vec<Platform>,
+    /// A document we generated (a docker-archive's manifest), published with the blobs.
+    generated: Option<Vec<u8>>,
+}
+
+fn load(
+    store: &Store,
+    mut catalog: Catalog<'_>,
+    options: &ImportOptions,
+) -> Result<Vec<LoadedImage>, ArchiveError> {
+    let planned = if catalog.oci_layout.is_some() || catalog.index_json.is_some() {
+        plan_oci(&mut catalog, options)?
+    } else if catalog.manifest_json.is_some() {
+        plan_docker_archive(&mut catalog, options)?
+    } else {
+        return Err(ArchiveError::UnrecognizedFormat);
+    };
+    // Everything is verified; make it visible, then name it.
+    let mut published = catalog.commit_staged()?;
+    for document in planned.iter().filter_map(|p| p.generated.as_deref()) {
+        let new = !store.has_blob(&Digest::of(document));
+        let digest = store.write_blob(document)?;
+        if new {
+            published.push(digest);
+        }
+    }
+    let result = store.sync_blob_dir().map_err(ArchiveError::from).and_then(|()| {
+        store
+            .update_images(|images| {
+                for p in &planned {
+                    for name in &p.names {
+                        record(images, &p.target, name.as_ref());
+                    }
+                }
+                Ok(())
+            })
+            .map_err(ArchiveError::from)
+    });
+    if let Err(e) = result {
+        // Nothing refers to what we published; take it back so the store is as it was.
+        for d in published {
+            let _ = store.remove_blob(&d);
+        }
+        return Err(e);
+    }
+    Ok(planned
+        .into_iter()
+        .flat_map(|p| {
+            let (digest, platforms) = (p.target.digest, p.platforms);
+            p.names.into_iter().map(move |name| LoadedImage { name, digest, platforms: platforms.clone() })
+        })
+        .collect())
+}
+
+/// Adds or re-points one image in the store's list.
+fn record(images: &mut Vec<ImageRecord>, target: &Descriptor, name: Option<&Reference>) {
+    match name {
+        Some(name) => {
+            images.retain(|r| r.name().as_ref() != Some(name));
+            images.push(ImageRecord::named(target.clone(), name));
+        }
+        None => {
+            // An unnamed image already present (named or not) needs no second entry.
+            if !images.iter().any(|r| r.target.digest == target.digest) {
+                images.push(ImageRecord::unnamed(target.clone()));
+            }
+        }
+    }
+}
+
+/// The catalog as a content source for image graphs: blobs by `blobs/sha256/<hex>`.
+struct ArchiveContent<'c, 's> {
+    catalog: &'c Catalog<'s>,
+}
+
+impl ContentSource for ArchiveContent<'_, '_> {
+    fn has(&self, d: &Descriptor) -> Result<bool, ImageError> {
+        let Some(path) = self.catalog.blob_path(&d.digest) else { return Ok(false) };
+        match self.catalog.size_of(&path) {
+            Some(size) if size == d.size => Ok(true),
+            Some(found) => Err(ImageError::Content(Box::new(ArchiveError::SizeMismatch {
+                entry: path,
+                digest: d.digest,
+                expected: d.size,
+                found,
+            }))),
+            None => Ok(false),
+        }
+    }
+
+    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, ImageError> {
+        if !self.has(d)? || d.size > oci::MAX_DOCUMENT_SIZE {
+            return Ok(None);
+        }
+        let path = self.catalog.blob_path(&d.digest).expect("has() found it");
+        let bytes = self.catalog.read_file(&path, oci::MAX_DOCUMENT_SIZE).map_err(boxed)?;
+        let found = Digest::of(&bytes);
+        if found != d.digest {
+            return Err(boxed(ArchiveError::DigestMismatch { entry: path, expected: d.digest, found }));
+        }
+        Ok(Some(bytes))
+    }
+}
+
+fn boxed(e: ArchiveError) -> ImageError {
+    ImageError::Content(Box::new(e))
+}
+
+/// Turns a graph error about the archive into the archive error it is.
+fn unbox(e: ImageError) -> ArchiveError {
+    match e {
+        ImageError::Content(inner) => match inner.downcast::<ArchiveError>() {
+            Ok(archive_error) => *archive_error,
+            Err(other) => ArchiveError::Image(ImageError::Content(other)),
+        },
+        ImageError::TargetMissing { image, digest } => {
+            ArchiveError::MissingBlob { image, digest, role: "top-level manifest or index" }
+        }
+        ImageError::PlatformNotFound { image, requested, available } => {
+            ArchiveError::PlatformNotInArchive { image, requested, available }
+        }
+        ImageError::PlatformIncomplete { image, missing, .. } => {
+            ArchiveError::MissingBlob { image, digest: missing, role: "manifest, config or layer" }
+        }
+        other => ArchiveError::Image(other),
+    }
+}
+
+fn plan_oci(catalog: &mut Catalog<'_>, options: &ImportOptions) -> Result<Vec<Planned>, ArchiveError> {
+    if let Some(layout) = &catalog.oci_layout {
+        #[derive(Deserialize)]
+        struct Layout {
+            #[serde(rename = "imageLayoutVersion")]
+            version: String,
+        }
+        let layout: Layout = oci::parse_document(layout)
+            .map_err(|source| ArchiveError::BadDocument { entry: OCI_LAYOUT.into(), source })?;
+        if layout.version != "1.0.0" {
+            return Err(ArchiveError::UnsupportedLayout { version: layout.version });
+        }
+    }
+    let Some(index_bytes) = &catalog.index_json else {
+        return Err(ArchiveError::MissingEntry {
+            entry: "index.json".into(),
+            needed_by: "the OCI layout (oci-layout is present)".into(),
+        });
+    };
+    let index: Index = oci::parse_document(index_bytes)
+        .map_err(|source| ArchiveError::BadDocument { entry: "index.json".into(), source })?;
+
+    // Several index.json entries may name the same image; walk each target once.
+    let mut by_target: BTreeMap<Digest, (Descriptor, Naming)> = BTreeMap::new();
+    let mut order = Vec::new();
+    for entry in index.manifests.iter().filter(|d| !d.annotations.contains_key(ANNOTATION_MANIFEST_SUBJECT)) {
+        let name = entry_name(entry)?;
+        let slot = by_target.entry(entry.digest).or_insert_with(|| {
+            order.push(entry.digest);
+            (entry.clone(), Vec::new())
+        });
+        if !slot.1.contains(&name) {
+            slot.1.push(name);
+        }
+    }
+    if order.is_empty() {
+        return Err(ArchiveError::NoImages);
+    }
+
+    let mut planned = Vec::new();
+    let mut to_stage: Vec<Descriptor> = Vec::new();
+    for digest in order {
+        let (entry, mut names) = by_target.remove(&digest).expect("ordered targets are mapped");
+        // A named entry makes a digest-only entry of the same image redundant.
+        if names.iter().any(Option::is_some) {
+            names.retain(Option::is_some);
+        }
+        let label = names
+            .iter()
+            .flatten()
+            .next()
+            .map_or_else(|| entry.digest.to_string(), |n| n.familiar_string());
+        let content = ArchiveContent { catalog };
+        let graph = ImageGraph::load_selective(&content, &label, &entry, &options.platforms)
+            .map_err(unbox)?;
+        let selected = graph.select(&options.platforms).map_err(unbox)?;
+        if selected.iter().all(|m| m.is_attestation()) {
+            return Err(ArchiveError::NothingComplete { image: label });
+        }
+        to_stage.extend(graph.indexes.iter().cloned());
+        let mut platforms = Vec::new();
+        for m in &selected {
+            to_stage.push(m.descriptor.clone());
+            to_stage.extend(m.children.iter().cloned());
+            if let (false, Some(p)) = (m.is_attestation(), &m.platform) {
+                platforms.push(p.normalize());
+            }
+        }
+        platforms.sort();
+        platforms.dedup();
+        let mut target = entry.clone();
+        target.annotations.remove(ANNOTATION_IMAGE_NAME);
+        target.annotations.remove(ANNOTATION_REF_NAME);
+        if target.media_type.is_empty() {
+            target.media_type = match graph.is_single_manifest() {
+                true => MEDIA_TYPE_OCI_MANIFEST.into(),
+                false => MEDIA_TYPE_OCI_INDEX.into(),
+            };
+        }
+        planned.push(Planned { target, names, platforms, generated: None });
+    }
+    for d in to_stage {
+        let path = catalog.blob_path(&d.digest).ok_or_else(|| ArchiveError::MissingEntry {
+            entry: format!("blobs/sha256/{}", d.digest.hex()),
+            needed_by: "a selected image".into(),
+        })?;
+        catalog.stage(&path, Some((d.digest, d.size)))?;
+    }
+    Ok(planned)
+}
+
+/// The name an `index.json` entry gives its image: `io.containerd.image.name`, else an
+/// `org.opencontainers.image.ref.name` that is a full reference. A bare tag (`latest`), as
+/// skopeo writes for `oci:DIR:TAG`, names no repository, so such an image is stored by digest.
+fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ArchiveError> {
+    let candidate = match (entry.annotations.get(ANNOTATION_IMAGE_NAME), entry.annotations.get(ANNOTATION_REF_NAME)) {
+        (Some(name), _) => name,
+        (None, Some(r)) if r.contains(':') || r.contains('/') => r,
+        _ => return Ok(None),
+    };
+    let reference = Reference::parse_normalized(candidate)
+        .map_err(|e| ArchiveError::BadName { name: candidate.clone(), reason: e.to_string() })?;
+    if reference.digest().is_some() && reference.tag().is_none() {
+        // name@digest carries no tag to list the image under; the digest is the image.
+        return Ok(None);
+    }
+    Ok(Some(reference.with_default_tag()))
+}
+
+/// One entry of a docker-archive's `manifest.json`.
+#[derive(Deserialize)]
+struct LegacyEntry {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "RepoTags", default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(rename = "Layers", default)]
+    layers: Option<Vec<String>>,
+}
+
+fn plan_docker_archive(
+    catalog: &mut Catalog<'_>,
+    options: &ImportOptions,
+) -> Result<Vec<Planned>, ArchiveError> {
+    let bytes = catalog.manifest_json.clone().expect("caller checked");
+    let entries: Vec<LegacyEntry> = oci::parse_document(&bytes)
+        .map_err(|source| ArchiveError::BadDocument { entry: "manifest.json".into(), source })?;
+    if entries.is_empty() {
+        return Err(ArchiveError::NoImages);
+    }
+    let mut planned = Vec::new();
+    for entry in &entries {
+        let find = |catalog: &Catalog<'_>, p: &str| {
+            let cleaned = p.trim_start_matches("./");
+            catalog.resolve(cleaned).filter(|_| !cleaned.split('/').any(|c| c == "..")).ok_or_else(|| {
+                ArchiveError::MissingEntry { entry: p.to_string(), needed_by: "manifest.json".into() }
+            })
+        };
+        let config_path = find(catalog, &entry.config)?;
+        let config_bytes = catalog.read_file(&config_path, oci::MAX_DOCUMENT_SIZE)?;
+        let config: ConfigPlatform = oci::parse_document(&config_bytes)
+            .map_err(|source| ArchiveError::BadDocument { entry: config_path.clone(), source })?;
+        let names: Vec<Option<Reference>> = match &entry.repo_tags {
+            Some(tags) if !tags.is_empty() => tags
+                .iter()
+                .map(|t| {
+                    Reference::parse_normalized(t)
+                        .map(|r| Some(r.with_default_tag()))
+                        .map_err(|e| ArchiveError::BadName { name: t.clone(), reason: e.to_string() })
+                })
+                .collect::<Result<_, _>>()?,
+            _ => vec![None],
+        };
+        let label = names.iter().flatten().next().map_or_else(|| config_path.clone(), |n| n.familiar_string());
+        let image_platform = config.platform();
+        for requested in &options.platforms {
+            if !platform::matches_exact(requested, &image_platform) {
+                return Err(ArchiveError::PlatformNotInArchive {
+                    image: label,
+                    requested: requested.clone(),
+                    available: vec![image_platform.normalize()],
+                });
+            }
+        }
+        let config_digest = catalog.stage(&config_path, None)?;
+        let config_desc = Descriptor::new(MEDIA_TYPE_DOCKER_CONFIG, config_digest, config_bytes.len() as u64);
+        let mut layers = Vec::new();
+        for layer in entry.layers.iter().flatten() {
+            let path = find(catalog, layer)?;
+            let size = catalog.size_of(&path).expect("resolved paths are files");
+            let mut magic = [0u8; 6];
+            let n = magic.len().min(size as usize);
+            catalog.read_range(&path, 0, &mut magic[..n])?;
+            let media_type = match Compression::sniff(&magic[..n]) {
+                Compression::Gzip => MEDIA_TYPE_DOCKER_LAYER_GZIP,
+                Compression::Zstd => MEDIA_TYPE_DOCKER_LAYER_ZSTD,
+                _ => MEDIA_TYPE_DOCKER_LAYER,
+            };
+            let digest = catalog.stage(&path, None)?;
+            layers.push(Descriptor::new(media_type, digest, size));
+        }
+        // The manifest containerd's importer generates for a docker-archive image, byte for
+        // byte, so the image gets the same digest it would get from `docker load`.
+        let manifest = encode_docker_manifest(&config_desc, &layers);
+        let mut target = Descriptor::new(MEDIA_TYPE_DOCKER_MANIFEST, Digest::of(&manifest), manifest.len() as u64);
+        target.platform = Some(image_platform.clone());
+        let platforms = vec![image_platform.normalize()];
+        planned.push(Planned { target, names, platforms, generated: Some(manifest) });
+    }
+    Ok(planned)
+}
+
+fn encode_docker_manifest(config: &Descriptor, layers: &[Descriptor]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut o = ObjectWriter::begin(&mut out);
+    o.number("schemaVersion", 2);
+    o.string("mediaType", MEDIA_TYPE_DOCKER_MANIFEST);
+    config.write_json(o.key("config"));
+    let list = o.key("layers");
+    list.push(b'[');
+    for (i, l) in layers.iter().enumerate() {
+        if i > 0 {
+            list.push(b',');
+        }
+        l.write_json(list);
+    }
+    list.push(b']');
+    o.end();
+    out
+}

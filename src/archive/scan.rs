@@ -1,0 +1,559 @@
+//! Reading an image tar into a [`Catalog`]: decompression chosen by magic number, validation of
+//! every entry (paths, links, types, duplicates, truncation), and a record of where each file's
+//! content is, so the importer can decide what to keep only after `index.json` (which Docker
+//! writes after the blobs) has been seen.
+//!
+//! Two ways in. From a pipe, each file is spooled into a temp file inside the store while it is
+//! hashed (one pass, constant memory). From an uncompressed regular file, only headers and the
+//! metadata files are read; blob bytes are copied later, and only for what is selected.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::ArchiveError;
+use crate::digest::Digest;
+use crate::oci::{self, Descriptor};
+use crate::store::{BlobWriter, Store};
+
+/// Metadata files read into memory as they pass (everything else is content).
+pub(super) const OCI_LAYOUT: &str = "oci-layout";
+pub(super) const INDEX_JSON: &str = "index.json";
+pub(super) const MANIFEST_JSON: &str = "manifest.json";
+/// Written by old docker-archives; never needed, never stored.
+const REPOSITORIES: &str = "repositories";
+/// Symlink chains longer than this are treated as loops.
+const MAX_LINK_HOPS: usize = 32;
+const COPY_BUFFER: usize = 1 << 20;
+
+/// The compression of an input, from its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+    Xz,
+    Bzip2,
+}
+
+impl Compression {
+    pub fn sniff(prefix: &[u8]) -> Compression {
+        match prefix {
+            [0x1f, 0x8b, ..] => Compression::Gzip,
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+            [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Compression::Xz,
+            [b'B', b'Z', b'h', ..] => Compression::Bzip2,
+            _ => Compression::None,
+        }
+    }
+
+    /// Wraps `input` in the matching decoder. Concatenated streams are decoded whole, as
+    /// `gzip -d` and friends do.
+    pub fn decoder<'a>(self, input: impl BufRead + 'a) -> io::Result<Box<dyn Read + 'a>> {
+        Ok(match self {
+            Compression::None => Box::new(input),
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
+            Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
+            Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
+        })
+    }
+}
+
+/// Where a file's content is.
+enum Content<'s> {
+    /// Spooled into the store's ingest directory, hashed; `None` once published.
+    Spooled { writer: Option<BlobWriter<'s>>, digest: Digest },
+    /// Not copied because the store already holds the blob its path names.
+    AlreadyStored { digest: Digest },
+    /// At this offset of the (seekable, uncompressed) archive file.
+    InArchive { offset: u64 },
+}
+
+struct FileEntry<'s> {
+    size: u64,
+    content: Content<'s>,
+}
+
+/// What an archive holds, by validated path.
+pub(super) struct Catalog<'s> {
+    store: &'s Store,
+    archive: Option<File>,
+    files: BTreeMap<String, FileEntry<'s>>,
+    links: BTreeMap<String, String>,
+    pub oci_layout: Option<Vec<u8>>,
+    pub index_json: Option<Vec<u8>>,
+    pub manifest_json: Option<Vec<u8>>,
+    /// Paths staged for publishing, in staging order.
+    staged: Vec<String>,
+}
+
+/// Counts bytes read, for progress and for locating the end of the tar stream.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Counting<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let to = self.inner.seek(pos)?;
+        self.count.store(to, Ordering::Relaxed);
+        Ok(to)
+    }
+}
+
+impl<'s> Catalog<'s> {
+    /// Reads a tar stream (compressed or not) in one pass, spooling every content file.
+    pub fn from_stream(
+        store: &'s Store,
+        input: impl Read,
+        progress: &Arc<AtomicU64>,
+    ) -> Result<Catalog<'s>, ArchiveError> {
+        let raw = Counting { inner: input, count: progress.clone() };
+        let mut buffered = BufReader::with_capacity(COPY_BUFFER, raw);
+        let compression = Compression::sniff(buffered.fill_buf().map_err(ArchiveError::Input)?);
+        let decoded = compression.decoder(buffered).map_err(ArchiveError::Input)?;
+        let consumed = Arc::new(AtomicU64::new(0));
+        let mut tar_input = Counting { inner: decoded, count: consumed.clone() };
+        let mut catalog = Catalog::empty(store, None);
+        let last_end = {
+            let mut archive = tar::Archive::new(&mut tar_input);
+            let entries = archive.entries().map_err(|e| tar_error(None, e))?;
+            catalog.scan(entries, |entry, path, catalog| {
+                catalog.spool(entry, path)
+            })?
+        };
+        check_trailer(last_end, consumed.load(Ordering::Relaxed))?;
+        // Read to the end so decoders verify their checksums and writers into a pipe finish.
+        io::copy(&mut tar_input, &mut io::sink()).map_err(|e| tar_error(None, e))?;
+        Ok(catalog)
+    }
+
+    /// Reads the headers of an uncompressed tar file, seeking past content.
+    pub fn from_file(
+        store: &'s Store,
+        file: File,
+        progress: &Arc<AtomicU64>,
+    ) -> Result<Catalog<'s>, ArchiveError> {
+        let len = file.metadata().map_err(ArchiveError::Input)?.len();
+        let reader = file.try_clone().map_err(ArchiveError::Input)?;
+        let mut catalog = Catalog::empty(store, Some(file));
+        let mut input = Counting { inner: BufReader::new(reader), count: progress.clone() };
+        let last_end = {
+            let mut archive = tar::Archive::new(&mut input);
+            let entries = archive.entries_with_seek().map_err(|e| tar_error(None, e))?;
+            catalog.scan(entries, |entry, path, catalog| {
+                let offset = entry.raw_file_position();
+                let size = entry.size();
+                if offset + size > len {
+                    return Err(ArchiveError::Truncated { entry: Some(path.to_string()) });
+                }
+                catalog.insert(path, FileEntry { size, content: Content::InArchive { offset } })
+            })?
+        };
+        // The header scan stopped at a zero block, or at the end of the file.
+        check_trailer(last_end, if len >= last_end + 512 { last_end + 512 } else { len })?;
+        progress.store(len, Ordering::Relaxed);
+        Ok(catalog)
+    }
+
+    fn empty(store: &'s Store, archive: Option<File>) -> Catalog<'s> {
+        Catalog {
+            store,
+            archive,
+            files: BTreeMap::new(),
+            links: BTreeMap::new(),
+            oci_layout: None,
+            index_json: None,
+            manifest_json: None,
+            staged: Vec::new(),
+        }
+    }
+
+    /// Validates every entry; hands regular content files to `on_file`. Returns the offset just
+    /// past the last entry's data, in the decompressed stream.
+    fn scan<R: Read>(
+        &mut self,
+        entries: tar::Entries<'_, R>,
+        mut on_file: impl FnMut(&mut tar::Entry<'_, R>, &str, &mut Self) -> Result<(), ArchiveError>,
+    ) -> Result<u64, ArchiveError> {
+        let mut last_end = 0u64;
+        let mut count = 0usize;
+        let mut previous: Option<String> = None;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| tar_error(previous.clone(), e))?;
+            count += 1;
+            let raw_path = entry.path_bytes().into_owned();
+            let shown = String::from_utf8_lossy(&raw_path).into_owned();
+            let path = clean_path(&raw_path, &shown)?;
+            let size = entry.size();
+            last_end = entry.raw_file_position() + size.next_multiple_of(512);
+            previous = Some(shown.clone());
+            let kind = entry.header().entry_type();
+            match kind {
+                tar::EntryType::Directory => {}
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    if path.is_empty() {
+                        return Err(ArchiveError::UnsafePath { entry: shown, reason: "a file named like the archive root" });
+                    }
+                    match path.as_str() {
+                        OCI_LAYOUT | INDEX_JSON | MANIFEST_JSON => {
+                            let bytes = read_metadata(&mut entry, &path, size)?;
+                            self.insert_metadata(&path, bytes)?;
+                        }
+                        REPOSITORIES => {}
+                        _ => on_file(&mut entry, &path, self)?,
+                    }
+                }
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    let target_raw = entry
+                        .link_name_bytes()
+                        .map(|b| b.into_owned())
+                        .unwrap_or_default();
+                    let target_shown = String::from_utf8_lossy(&target_raw).into_owned();
+                    let base = if kind == tar::EntryType::Symlink {
+                        path.rsplit_once('/').map_or("", |(dir, _)| dir).to_string()
+                    } else {
+                        // Hard link targets are archive paths, not relative to the entry.
+                        String::new()
+                    };
+                    let target = resolve_link_target(&base, &target_raw).ok_or_else(|| {
+                        ArchiveError::LinkEscapes { entry: shown.clone(), target: target_shown.clone() }
+                    })?;
+                    if self.links.insert(path.clone(), target).is_some() || self.files.contains_key(&path) {
+                        return Err(ArchiveError::DuplicateEntry { entry: shown });
+                    }
+                }
+                tar::EntryType::XGlobalHeader => {}
+                tar::EntryType::Char => return Err(special(shown, "character device")),
+                tar::EntryType::Block => return Err(special(shown, "block device")),
+                tar::EntryType::Fifo => return Err(special(shown, "fifo")),
+                _ => return Err(special(shown, "entry of an unsupported type")),
+            }
+        }
+        if count == 0 {
+            return Err(ArchiveError::EmptyArchive);
+        }
+        Ok(last_end)
+    }
+
+    fn insert_metadata(&mut self, path: &str, bytes: Vec<u8>) -> Result<(), ArchiveError> {
+        let slot = match path {
+            OCI_LAYOUT => &mut self.oci_layout,
+            INDEX_JSON => &mut self.index_json,
+            _ => &mut self.manifest_json,
+        };
+        if slot.replace(bytes).is_some() {
+            return Err(ArchiveError::DuplicateEntry { entry: path.to_string() });
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, path: &str, entry: FileEntry<'s>) -> Result<(), ArchiveError> {
+        if self.links.contains_key(path) || self.files.insert(path.to_string(), entry).is_some() {
+            return Err(ArchiveError::DuplicateEntry { entry: path.to_string() });
+        }
+        Ok(())
+    }
+
+    /// Copies one entry's content into a temp file in the store, hashing it.
+    fn spool<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, path: &str) -> Result<(), ArchiveError> {
+        let size = entry.size();
+        // A blob the store already holds need not be copied again (re-importing is a no-op).
+        if let Some(digest) = blob_path_digest(path) {
+            if self.store.blob_size(&digest) == Some(size) {
+                let copied = io::copy(entry, &mut io::sink()).map_err(|e| tar_error(Some(path.into()), e))?;
+                if copied != size {
+                    return Err(ArchiveError::Truncated { entry: Some(path.to_string()) });
+                }
+                return self.insert(path, FileEntry { size, content: Content::AlreadyStored { digest } });
+            }
+        }
+        let mut writer = self.store.blob_writer()?;
+        let mut buf = vec![0u8; COPY_BUFFER.min(size.max(1) as usize)];
+        loop {
+            let n = match entry.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(tar_error(Some(path.into()), e)),
+            };
+            writer.write_all(&buf[..n]).map_err(|e| ingest_error(self.store, e))?;
+        }
+        // tar-rs returns a short count rather than an error when the input ends mid-entry.
+        if writer.len() != size {
+            return Err(ArchiveError::Truncated { entry: Some(path.to_string()) });
+        }
+        let digest = writer.digest();
+        self.insert(path, FileEntry { size, content: Content::Spooled { writer: Some(writer), digest } })
+    }
+
+    /// Follows symlinks and hard links (also in leading components) to a file path.
+    pub fn resolve(&self, path: &str) -> Option<String> {
+        let mut current = path.to_string();
+        for _ in 0..MAX_LINK_HOPS {
+            if self.files.contains_key(&current) {
+                return Some(current);
+            }
+            // Find the longest prefix (whole components) that is a link, and substitute it.
+            let mut substituted = None;
+            let mut prefix_end = current.len();
+            loop {
+                let prefix = &current[..prefix_end];
+                if let Some(target) = self.links.get(prefix) {
+                    substituted = Some(format!("{target}{}", &current[prefix_end..]));
+                    break;
+                }
+                match prefix.rfind('/') {
+                    Some(i) => prefix_end = i,
+                    None => break,
+                }
+            }
+            current = substituted?;
+        }
+        None
+    }
+
+    /// The archive path of the blob a digest names (`blobs/sha256/<hex>`), links followed.
+    pub fn blob_path(&self, digest: &Digest) -> Option<String> {
+        self.resolve(&format!("blobs/sha256/{}", digest.hex()))
+    }
+
+    /// Size of a file, links followed.
+    pub fn size_of(&self, path: &str) -> Option<u64> {
+        self.files.get(path).map(|f| f.size)
+    }
+
+    /// Reads a whole (small) file; `limit` guards memory.
+    pub fn read_file(&self, path: &str, limit: u64) -> Result<Vec<u8>, ArchiveError> {
+        let entry = self.files.get(path).ok_or_else(|| ArchiveError::MissingEntry {
+            entry: path.to_string(),
+            needed_by: "the archive metadata".to_string(),
+        })?;
+        if entry.size > limit {
+            return Err(ArchiveError::BadDocument {
+                entry: path.to_string(),
+                source: oci::DocumentError::TooLarge { size: entry.size },
+            });
+        }
+        let mut bytes = vec![0u8; entry.size as usize];
+        self.read_range(path, 0, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Reads `buf.len()` bytes of a file from `offset`.
+    pub fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<(), ArchiveError> {
+        let entry = self.files.get(path).expect("callers resolve paths through the catalog");
+        let read = |file: &File, at: u64, buf: &mut [u8]| file.read_exact_at(buf, at);
+        let result = match &entry.content {
+            Content::Spooled { writer: Some(w), .. } => {
+                read(&File::open(w.path()).map_err(ArchiveError::Input)?, offset, buf)
+            }
+            Content::Spooled { writer: None, digest } | Content::AlreadyStored { digest } => {
+                let d = Descriptor::new("", *digest, entry.size);
+                read(&self.store.open_blob(&d)?, offset, buf)
+            }
+            Content::InArchive { offset: start } => {
+                let file = self.archive.as_ref().expect("in-archive content implies a file");
+                read(file, start + offset, buf)
+            }
+        };
+        result.map_err(ArchiveError::Input)
+    }
+
+    /// Makes the file at `path` ready to publish, verified against `expected` (digest and size)
+    /// when given: spooled content is compared, in-archive content is copied into a temp file in
+    /// the store while hashing. Nothing becomes visible until [`Catalog::commit_staged`]. Returns
+    /// the content's digest.
+    pub fn stage(&mut self, path: &str, expected: Option<(Digest, u64)>) -> Result<Digest, ArchiveError> {
+        if let Some((digest, size)) = expected {
+            // The store's copy is verified; the archive's need not be read at all.
+            if self.store.blob_size(&digest) == Some(size) {
+                return Ok(digest);
+            }
+        }
+        let store = self.store;
+        let entry = self.files.get_mut(path).expect("callers resolve paths through the catalog");
+        if let Some((digest, size)) = expected {
+            if entry.size != size {
+                return Err(ArchiveError::SizeMismatch { entry: path.to_string(), digest, expected: size, found: entry.size });
+            }
+        }
+        if let Content::InArchive { offset } = entry.content {
+            let file = self.archive.as_ref().expect("in-archive content implies a file");
+            let mut writer = store.blob_writer()?;
+            let mut buf = vec![0u8; COPY_BUFFER.min(entry.size.max(1) as usize)];
+            let mut done = 0u64;
+            while done < entry.size {
+                let n = (buf.len() as u64).min(entry.size - done) as usize;
+                file.read_exact_at(&mut buf[..n], offset + done).map_err(ArchiveError::Input)?;
+                writer.write_all(&buf[..n]).map_err(|e| ingest_error(store, e))?;
+                done += n as u64;
+            }
+            let digest = writer.digest();
+            entry.content = Content::Spooled { writer: Some(writer), digest };
+        }
+        let digest = match &entry.content {
+            Content::Spooled { digest, .. } | Content::AlreadyStored { digest } => *digest,
+            Content::InArchive { .. } => unreachable!("copied just above"),
+        };
+        if let Some((want, _)) = expected {
+            if digest != want {
+                return Err(ArchiveError::DigestMismatch { entry: path.to_string(), expected: want, found: digest });
+            }
+        }
+        self.staged.push(path.to_string());
+        Ok(digest)
+    }
+
+    /// Publishes every staged file into the store. Returns the digests that were new, so a
+    /// failure later can take them back.
+    pub fn commit_staged(&mut self) -> Result<Vec<Digest>, ArchiveError> {
+        let mut published = Vec::new();
+        for path in std::mem::take(&mut self.staged) {
+            let entry = self.files.get_mut(&path).expect("staged paths are catalogued");
+            if let Content::Spooled { writer, digest } = &mut entry.content {
+                if let Some(w) = writer.take() {
+                    let new = !self.store.has_blob(digest);
+                    w.commit(Some((*digest, entry.size)))?;
+                    if new {
+                        published.push(*digest);
+                    }
+                }
+                entry.content = Content::AlreadyStored { digest: *digest };
+            }
+        }
+        Ok(published)
+    }
+}
+
+fn ingest_error(store: &Store, e: io::Error) -> ArchiveError {
+    ArchiveError::Store(crate::store::StoreError::Io {
+        op: "write into",
+        path: store.root().join("ingest"),
+        source: e,
+    })
+}
+
+/// The digest a `blobs/sha256/<hex>` path names, if it is one.
+fn blob_path_digest(path: &str) -> Option<Digest> {
+    Digest::from_hex(path.strip_prefix("blobs/sha256/")?).ok()
+}
+
+fn special(entry: String, kind: &'static str) -> ArchiveError {
+    ArchiveError::SpecialEntry { entry, kind }
+}
+
+fn tar_error(entry: Option<String>, e: io::Error) -> ArchiveError {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        ArchiveError::Truncated { entry }
+    } else {
+        ArchiveError::MalformedTar { entry, source: e }
+    }
+}
+
+/// A tar stream must end with a zero block; one that simply stops after an entry was cut short.
+fn check_trailer(last_end: u64, consumed: u64) -> Result<(), ArchiveError> {
+    if consumed < last_end + 512 {
+        return Err(ArchiveError::Truncated { entry: None });
+    }
+    Ok(())
+}
+
+fn read_metadata<R: Read>(entry: &mut tar::Entry<'_, R>, path: &str, size: u64) -> Result<Vec<u8>, ArchiveError> {
+    if size > oci::MAX_DOCUMENT_SIZE {
+        return Err(ArchiveError::BadDocument {
+            entry: path.to_string(),
+            source: oci::DocumentError::TooLarge { size },
+        });
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    entry.read_to_end(&mut bytes).map_err(|e| tar_error(Some(path.into()), e))?;
+    if bytes.len() as u64 != size {
+        return Err(ArchiveError::Truncated { entry: Some(path.to_string()) });
+    }
+    Ok(bytes)
+}
+
+/// Normalises an entry path: no leading `./`, no empty or `.` components. Absolute paths and
+/// `..` components are refused outright, whatever they would resolve to.
+fn clean_path(raw: &[u8], shown: &str) -> Result<String, ArchiveError> {
+    let unsafe_path = |reason| ArchiveError::UnsafePath { entry: shown.to_string(), reason };
+    let path = std::str::from_utf8(raw).map_err(|_| unsafe_path("not valid UTF-8"))?;
+    if path.starts_with('/') {
+        return Err(unsafe_path("absolute path"));
+    }
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err(unsafe_path("parent-directory component")),
+            p if p.contains('\\') => return Err(unsafe_path("backslash in path")),
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Resolves a link target against `base` (the link's directory); `None` if it leaves the archive.
+fn resolve_link_target(base: &str, target: &[u8]) -> Option<String> {
+    let target = std::str::from_utf8(target).ok()?;
+    if target.starts_with('/') || target.is_empty() {
+        return None;
+    }
+    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_path_normalises_and_refuses_escapes() {
+        assert_eq!(clean_path(b"./blobs//sha256/x", "").unwrap(), "blobs/sha256/x");
+        assert_eq!(clean_path(b"index.json", "").unwrap(), "index.json");
+        for bad in [&b"/etc/passwd"[..], b"../x", b"blobs/../../x", b"a/..", b"\xff"] {
+            assert!(clean_path(bad, "x").is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn link_targets_resolve_inside_the_archive_only() {
+        assert_eq!(resolve_link_target("abc", b"../def/layer.tar").as_deref(), Some("def/layer.tar"));
+        assert_eq!(resolve_link_target("", b"./x").as_deref(), Some("x"));
+        assert_eq!(resolve_link_target("abc", b"../../etc/passwd"), None);
+        assert_eq!(resolve_link_target("abc", b"/etc/passwd"), None);
+        assert_eq!(resolve_link_target("", b".."), None);
+    }
+
+    #[test]
+    fn compression_is_recognised_by_magic() {
+        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]), Compression::Gzip);
+        assert_eq!(Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]), Compression::Zstd);
+        assert_eq!(Compression::sniff(b"\xfd7zXZ\0"), Compression::Xz);
+        assert_eq!(Compression::sniff(b"BZh9"), Compression::Bzip2);
+        assert_eq!(Compression::sniff(b"blobs/"), Compression::None);
+        assert_eq!(Compression::sniff(b""), Compression::None);
+    }
+}

@@ -1,0 +1,127 @@
+//! The command line: clap types, and one function per subcommand that turns validated arguments
+//! into calls on the library. The only module that knows clap.
+
+mod maintenance;
+mod progress;
+mod query;
+mod transfer;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::platform::Platform;
+use crate::store::Store;
+
+pub type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+#[derive(Debug, Parser)]
+#[command(name = "imagefs", version, about = "A store of OCI container images: import, export and browse them, filtered by platform")]
+pub struct Cli {
+    /// The store directory (default: $IMAGEFS_STORE, else $XDG_DATA_HOME/imagefs, else ~/.local/share/imagefs)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
+    /// More log output on stderr (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load an image archive (OCI layout or docker-archive; plain, gzip, zstd, xz or bzip2)
+    Import(ImportArgs),
+    /// Write images as a `docker save`-style archive
+    Export(ExportArgs),
+    /// List images: name, digest, platforms present
+    Ls(LsArgs),
+    /// Print an image's manifest and config for one platform, as JSON
+    Inspect(InspectArgs),
+    /// Remove image names (their blobs go with the next `gc`)
+    Rm(RmArgs),
+    /// Delete blobs no image references
+    Gc,
+    /// Verify every blob's digest and every image's completeness
+    Fsck,
+}
+
+#[derive(Debug, Args)]
+pub struct PlatformArgs {
+    /// Platform (docker syntax: linux/arm64, linux/arm/v7); repeat or comma-separate for several
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platform: Vec<String>,
+}
+
+impl PlatformArgs {
+    pub fn parse(&self) -> Result<Vec<Platform>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Platform::parse_list(&self.platform)?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The archive to load; `-` or nothing reads standard input
+    #[arg(value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub platforms: PlatformArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Images: names (alpine, docker.io/library/alpine:3.20) or digests (sha256:…); a name
+    /// without tag exports every tag of that repository
+    #[arg(required = true, value_name = "REF")]
+    pub refs: Vec<String>,
+    #[command(flatten)]
+    pub platforms: PlatformArgs,
+    /// Write to FILE instead of standard output (`-` is standard output)
+    #[arg(short, long, value_name = "FILE|-")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// Platform to describe (default: the best match for this host among those present)
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    #[arg(required = true, value_name = "REF")]
+    pub refs: Vec<String>,
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> CliResult {
+    let root = Store::default_location(cli.store.as_deref())
+        .ok_or("cannot choose a store directory: set --store, IMAGEFS_STORE or HOME")?;
+    let store = Store::open(&root)?;
+    let show_progress = !cli.quiet;
+    match cli.command {
+        Command::Import(args) => transfer::import(&store, &args, show_progress),
+        Command::Export(args) => transfer::export(&store, &args, show_progress),
+        Command::Ls(args) => query::ls(&store, &args),
+        Command::Inspect(args) => query::inspect(&store, &args),
+        Command::Rm(args) => maintenance::rm(&store, &args),
+        Command::Gc => maintenance::gc(&store),
+        Command::Fsck => maintenance::fsck(&store),
+    }
+}

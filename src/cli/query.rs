@@ -1,0 +1,78 @@
+//! `imagefs ls` and `imagefs inspect`.
+
+use std::io::{self, Write};
+
+use serde_json::value::RawValue;
+
+use super::{CliResult, InspectArgs, LsArgs};
+use crate::image::{ImageGraph, ImageQuery};
+use crate::platform::Platform;
+use crate::store::Store;
+
+pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
+    let mut rows = Vec::new();
+    for record in store.images()? {
+        let name = record.name().map(|n| n.to_string());
+        let platforms = match ImageGraph::of_record(store, &record) {
+            Ok(graph) => graph.available_platforms().iter().map(Platform::format_all).collect(),
+            Err(e) => {
+                log::warn!(target: "store", "{}: {}", record.target.digest, crate::gc::error_chain(&e));
+                Vec::new()
+            }
+        };
+        rows.push((name, record.target.digest.to_string(), record.target.size, platforms));
+    }
+    let mut out = io::stdout().lock();
+    if args.json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(name, digest, size, platforms)| {
+                serde_json::json!({ "name": name, "digest": digest, "size": size, "platforms": platforms })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &list)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let width = rows.iter().map(|r| r.0.as_deref().unwrap_or("<none>").len()).max().unwrap_or(4).max(4);
+    writeln!(out, "{:width$}  {:71}  PLATFORMS", "NAME", "DIGEST")?;
+    for (name, digest, _, platforms) in &rows {
+        let platforms = if platforms.is_empty() { "-".to_string() } else { platforms.join(",") };
+        writeln!(out, "{:width$}  {digest:71}  {platforms}", name.as_deref().unwrap_or("<none>"))?;
+    }
+    Ok(())
+}
+
+pub fn inspect(store: &Store, args: &InspectArgs) -> CliResult {
+    let records = ImageQuery::parse(&args.reference, false)?.find(store, &args.reference)?;
+    let record = &records[0];
+    let graph = ImageGraph::of_record(store, record)?;
+    let chosen = match &args.platform {
+        Some(p) => graph.select_one(&Platform::parse(p)?)?,
+        None => {
+            let complete: Vec<_> = graph.manifests.iter().filter(|m| m.is_complete()).collect();
+            ImageGraph::preferred(&complete)
+                .ok_or_else(|| format!("image {} has no complete platform", graph.label))?
+        }
+    };
+    let manifest = store.read_document(&chosen.descriptor)?;
+    let config_desc = chosen.children.first().ok_or("manifest has no config")?;
+    let config = store.read_document(config_desc)?;
+    // The documents are embedded as stored, not re-serialized.
+    let raw = |bytes: Vec<u8>| -> Result<Box<RawValue>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(RawValue::from_string(String::from_utf8(bytes)?)?)
+    };
+    let doc = serde_json::json!({
+        "name": record.name().map(|n| n.to_string()),
+        "digest": record.target.digest.to_string(),
+        "platform": chosen.platform.as_ref().map(|p| p.normalize().format_all()),
+        "manifestDigest": chosen.descriptor.digest.to_string(),
+        "manifest": raw(manifest)?,
+        "configDigest": config_desc.digest.to_string(),
+        "config": raw(config)?,
+    });
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &doc)?;
+    writeln!(out)?;
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `imagefs import` and `imagefs export`.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use super::progress::ProgressLine;
+use super::{CliResult, ExportArgs, ImportArgs};
+use crate::archive::{self, ArchivePlan, ExportRequest, ImportOptions};
+use crate::image::ImageQuery;
+use crate::store::{ImageRecord, Store};
+
+pub fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> CliResult {
+    let options = ImportOptions { platforms: args.platforms.parse()? };
+    let loaded = match args.input.as_deref().filter(|p| *p != Path::new("-")) {
+        Some(path) => {
+            let total = std::fs::metadata(path).ok().map(|m| m.len());
+            let progress = ProgressLine::start("importing", total, show_progress);
+            archive::import_file(store, path, &options, progress.counter())
+                .map_err(|e| with_context(e, &path.display().to_string()))?
+        }
+        None => {
+            let progress = ProgressLine::start("importing", None, show_progress);
+            let stdin = io::stdin().lock();
+            archive::import_stream(store, stdin, &options, progress.counter())
+                .map_err(|e| with_context(e, "standard input"))?
+        }
+    };
+    let mut out = io::stdout().lock();
+    for image in &loaded {
+        writeln!(out, "{}", image.describe())?;
+    }
+    Ok(())
+}
+
+fn with_context(e: archive::ArchiveError, input: &str) -> Box<dyn std::error::Error + Send + Sync> {
+    format!("cannot import {input}: {}", crate::gc::error_chain(&e)).into()
+}
+
+pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResult {
+    let platforms = args.platforms.parse()?;
+    let mut images: Vec<ImageRecord> = Vec::new();
+    for r in &args.refs {
+        for record in ImageQuery::parse(r, true)?.find(store, r)? {
+            if !images.contains(&record) {
+                images.push(record);
+            }
+        }
+    }
+    let plan = ArchivePlan::build(store, &ExportRequest { images, platforms })?;
+    let to_stdout = args.output.as_deref().is_none_or(|p| p == Path::new("-"));
+    let progress = ProgressLine::start("exporting", Some(plan.size()), show_progress && !to_stdout);
+    let counter = progress.counter().clone();
+    let mut report = |n: u64| counter.store(n, Ordering::Relaxed);
+    if to_stdout {
+        let stdout = io::stdout();
+        if stdout.is_terminal() {
+            return Err("refusing to write an archive to a terminal; use -o FILE or redirect the output".into());
+        }
+        let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+        return match archive::write_archive(&plan, &mut out, &mut report) {
+            // The reader went away (`| head`): not our failure to report.
+            Err(e) if e.is_broken_pipe() => Ok(()),
+            other => Ok(other?),
+        };
+    }
+    let path = args.output.as_deref().expect("checked above");
+    // Write beside the target and rename, so a failed export never leaves a partial archive.
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".imagefs-export-")
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+    let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file());
+    archive::write_archive(&plan, &mut out, &mut report)?;
+    drop(out);
+    tmp.as_file().sync_all()?;
+    use std::os::unix::fs::PermissionsExt;
+    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    tmp.persist(path).map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}
