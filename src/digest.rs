@@ -33,10 +33,16 @@ impl fmt::Display for ParseDigestError {
         match self {
             Self::MissingAlgorithm(s) => write!(f, "invalid digest {s:?}: expected sha256:<hex>"),
             Self::UnsupportedAlgorithm(s) => {
-                write!(f, "unsupported digest algorithm in {s:?}: only sha256 is supported")
+                write!(
+                    f,
+                    "unsupported digest algorithm in {s:?}: only sha256 is supported"
+                )
             }
             Self::BadEncoding(s) => {
-                write!(f, "invalid digest {s:?}: expected 64 lowercase hexadecimal characters")
+                write!(
+                    f,
+                    "invalid digest {s:?}: expected 64 lowercase hexadecimal characters"
+                )
             }
         }
     }
@@ -48,7 +54,9 @@ impl Digest {
     /// Parses the 64-character hex part alone (as found in `blobs/sha256/<hex>`).
     pub fn from_hex(hex_part: &str) -> Result<Digest, ParseDigestError> {
         let valid = hex_part.len() == HEX_LEN
-            && hex_part.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && hex_part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !valid {
             return Err(ParseDigestError::BadEncoding(hex_part.to_string()));
         }

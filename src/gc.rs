@@ -29,7 +29,10 @@ pub fn collect_garbage(store: &Store) -> Result<GcReport, StoreError> {
     if !warnings.is_empty() {
         // A graph we cannot read may reference anything: sweeping now could destroy an image
         // that a repair would have saved.
-        return Ok(GcReport { warnings, ..GcReport::default() });
+        return Ok(GcReport {
+            warnings,
+            ..GcReport::default()
+        });
     }
     let mut report = GcReport::default();
     for digest in store.list_blobs()? {
@@ -76,7 +79,9 @@ pub fn check(store: &Store) -> Result<(usize, Vec<Problem>), StoreError> {
         }
     }
     for record in store.images()? {
-        let label = record.name().map_or_else(|| record.target.digest.to_string(), |n| n.to_string());
+        let label = record
+            .name()
+            .map_or_else(|| record.target.digest.to_string(), |n| n.to_string());
         match ImageGraph::of_record(store, &record) {
             Ok(graph) => {
                 if graph.available_platforms().is_empty() {

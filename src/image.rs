@@ -47,55 +47,107 @@ pub enum ImageError {
     /// Reading from a content source other than the store failed.
     Content(Box<dyn std::error::Error + Send + Sync>),
     /// A stored document does not parse as the kind its descriptor says.
-    BadDocument { digest: Digest, source: oci::DocumentError },
+    BadDocument {
+        digest: Digest,
+        source: oci::DocumentError,
+    },
     /// Indexes nested deeper than [`MAX_INDEX_DEPTH`].
-    TooDeep { digest: Digest },
+    TooDeep {
+        digest: Digest,
+    },
     /// The image's top-level document is not in the store.
-    TargetMissing { image: String, digest: Digest },
+    TargetMissing {
+        image: String,
+        digest: Digest,
+    },
     /// A requested platform is not among the image's complete platforms.
-    PlatformNotFound { image: String, requested: Platform, available: Vec<Platform> },
+    PlatformNotFound {
+        image: String,
+        requested: Platform,
+        available: Vec<Platform>,
+    },
     /// The image lists the platform but the store lacks some of its blobs.
-    PlatformIncomplete { image: String, requested: Platform, missing: Digest },
+    PlatformIncomplete {
+        image: String,
+        requested: Platform,
+        missing: Digest,
+        available: Vec<Platform>,
+    },
     /// More than one manifest matches a single requested platform.
-    AmbiguousPlatform { image: String, requested: Platform, digests: Vec<Digest> },
+    AmbiguousPlatform {
+        image: String,
+        requested: Platform,
+        digests: Vec<Digest>,
+    },
     /// A REF that names no image in the store.
-    NoSuchImage { query: String },
+    NoSuchImage {
+        query: String,
+    },
     /// A REF that is neither a reference nor a digest.
-    BadReference { query: String, reason: String },
+    BadReference {
+        query: String,
+        reason: String,
+    },
 }
 
 impl fmt::Display for ImageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Store(_) => write!(f, "store error"),
+            Self::Store(e) => write!(f, "{e}"),
             Self::Content(e) => write!(f, "{e}"),
             Self::BadDocument { digest, .. } => write!(f, "stored document {digest} is invalid"),
             Self::TooDeep { digest } => {
-                write!(f, "index {digest} nests indexes deeper than {MAX_INDEX_DEPTH} levels")
+                write!(
+                    f,
+                    "index {digest} nests indexes deeper than {MAX_INDEX_DEPTH} levels"
+                )
             }
             Self::TargetMissing { image, digest } => {
-                write!(f, "image {image}: its top-level document {digest} is not in the store")
+                write!(
+                    f,
+                    "image {image}: its top-level document {digest} is not in the store"
+                )
             }
-            Self::PlatformNotFound { image, requested, available } => write!(
+            Self::PlatformNotFound {
+                image,
+                requested,
+                available,
+            } => write!(
                 f,
                 "image {image} does not provide platform {}; it has: {}",
                 requested.format_all(),
                 format_platforms(available)
             ),
-            Self::PlatformIncomplete { image, requested, missing } => write!(
+            Self::PlatformIncomplete {
+                image,
+                requested,
+                missing,
+                available,
+            } => write!(
                 f,
-                "image {image} lists platform {} but the store lacks its blob {missing}",
-                requested.format_all()
+                "image {image} holds platform {} incompletely (blob {missing} is missing); complete platforms: {}",
+                requested.format_all(),
+                format_platforms(available)
             ),
-            Self::AmbiguousPlatform { image, requested, digests } => write!(
+            Self::AmbiguousPlatform {
+                image,
+                requested,
+                digests,
+            } => write!(
                 f,
                 "image {image} has {} manifests for platform {}: {}",
                 digests.len(),
                 requested.format_all(),
-                digests.iter().map(Digest::to_string).collect::<Vec<_>>().join(", ")
+                digests
+                    .iter()
+                    .map(Digest::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Self::NoSuchImage { query } => write!(f, "no such image: {query}"),
-            Self::BadReference { query, reason } => write!(f, "invalid reference {query:?}: {reason}"),
+            Self::BadReference { query, reason } => {
+                write!(f, "invalid reference {query:?}: {reason}")
+            }
         }
     }
 }
@@ -103,7 +155,7 @@ impl fmt::Display for ImageError {
 impl std::error::Error for ImageError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Store(e) => Some(e),
+            Self::Store(e) => e.source(),
             Self::Content(e) => e.source(),
             Self::BadDocument { source, .. } => Some(source),
             _ => None,
@@ -122,7 +174,11 @@ pub fn format_platforms(platforms: &[Platform]) -> String {
     if platforms.is_empty() {
         return "none".to_string();
     }
-    platforms.iter().map(Platform::format_all).collect::<Vec<_>>().join(", ")
+    platforms
+        .iter()
+        .map(Platform::format_all)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How much of a manifest's closure the store holds.
@@ -157,8 +213,12 @@ fn wanted_children(children: &[Descriptor], requested: &[Platform]) -> Vec<bool>
             }
         })
         .collect();
-    let wanted_digests: BTreeSet<Digest> =
-        children.iter().zip(&direct).filter(|(_, w)| **w).map(|(c, _)| c.digest).collect();
+    let wanted_digests: BTreeSet<Digest> = children
+        .iter()
+        .zip(&direct)
+        .filter(|(_, w)| **w)
+        .map(|(c, _)| c.digest)
+        .collect();
     children
         .iter()
         .zip(direct)
@@ -197,7 +257,11 @@ impl PlatformManifest {
 
     /// For an attestation manifest, the digest of the manifest it describes.
     pub fn attests(&self) -> Option<Digest> {
-        self.descriptor.annotations.get(ANNOTATION_REFERENCE_DIGEST)?.parse().ok()
+        self.descriptor
+            .annotations
+            .get(ANNOTATION_REFERENCE_DIGEST)?
+            .parse()
+            .ok()
     }
 }
 
@@ -271,7 +335,11 @@ impl ImageGraph {
             self.manifests.push(PlatformManifest {
                 descriptor: d.clone(),
                 platform: d.platform.clone(),
-                availability: if present { Availability::NotExamined } else { Availability::Absent },
+                availability: if present {
+                    Availability::NotExamined
+                } else {
+                    Availability::Absent
+                },
                 children: Vec::new(),
                 created: None,
             });
@@ -281,7 +349,10 @@ impl ImageGraph {
         let bytes = store.read_document(d)?;
         if kind == DocumentKind::Leaf {
             // Older tools leave mediaType out of descriptors; look at the document itself.
-            kind = bytes.as_deref().map(oci::sniff_kind).unwrap_or(DocumentKind::Manifest);
+            kind = bytes
+                .as_deref()
+                .map(oci::sniff_kind)
+                .unwrap_or(DocumentKind::Manifest);
         }
         match kind {
             DocumentKind::Index => {
@@ -289,8 +360,11 @@ impl ImageGraph {
                 if depth >= MAX_INDEX_DEPTH {
                     return Err(ImageError::TooDeep { digest: d.digest });
                 }
-                let index: Index = oci::parse_document(&bytes)
-                    .map_err(|source| ImageError::BadDocument { digest: d.digest, source })?;
+                let index: Index =
+                    oci::parse_document(&bytes).map_err(|source| ImageError::BadDocument {
+                        digest: d.digest,
+                        source,
+                    })?;
                 self.indexes.push(d.clone());
                 let wanted = wanted_children(&index.manifests, requested);
                 for (child, examine) in index.manifests.iter().zip(wanted) {
@@ -320,8 +394,11 @@ impl ImageGraph {
                 created: None,
             });
         };
-        let manifest: Manifest = oci::parse_document(&bytes)
-            .map_err(|source| ImageError::BadDocument { digest: d.digest, source })?;
+        let manifest: Manifest =
+            oci::parse_document(&bytes).map_err(|source| ImageError::BadDocument {
+                digest: d.digest,
+                source,
+            })?;
         let children: Vec<Descriptor> = manifest.children().cloned().collect();
         let mut missing = Vec::new();
         for c in &children {
@@ -332,7 +409,10 @@ impl ImageGraph {
         let config = store
             .read_document(&manifest.config)?
             .and_then(|b| oci::parse_document::<ConfigPlatform>(&b).ok());
-        let platform = d.platform.clone().or_else(|| config.as_ref().map(ConfigPlatform::platform));
+        let platform = d
+            .platform
+            .clone()
+            .or_else(|| config.as_ref().map(ConfigPlatform::platform));
         Ok(PlatformManifest {
             descriptor: d.clone(),
             platform,
@@ -358,7 +438,10 @@ impl ImageGraph {
             .iter()
             .filter(|m| {
                 !m.is_attestation()
-                    && matches!(m.availability, Availability::Complete | Availability::NotExamined)
+                    && matches!(
+                        m.availability,
+                        Availability::Complete | Availability::NotExamined
+                    )
             })
             .filter_map(|m| m.platform.as_ref())
             .map(Platform::normalize)
@@ -373,21 +456,28 @@ impl ImageGraph {
             .manifests
             .iter()
             .filter(|m| !m.is_attestation())
-            .filter(|m| m.platform.as_ref().is_some_and(|p| platform::matches_exact(requested, p)))
+            .filter(|m| {
+                m.platform
+                    .as_ref()
+                    .is_some_and(|p| platform::matches_exact(requested, p))
+            })
             .collect();
-        let complete: Vec<&PlatformManifest> =
-            matching.iter().copied().filter(|m| m.is_complete()).collect();
+        let complete: Vec<&PlatformManifest> = matching
+            .iter()
+            .copied()
+            .filter(|m| m.is_complete())
+            .collect();
         match complete.as_slice() {
             [one] => Ok(one),
             [] => match matching.iter().find_map(|m| match &m.availability {
                 Availability::Partial { missing } => missing.first().copied(),
-                Availability::Absent => Some(m.descriptor.digest),
-                Availability::Complete | Availability::NotExamined => None,
+                Availability::Absent | Availability::Complete | Availability::NotExamined => None,
             }) {
                 Some(missing) => Err(ImageError::PlatformIncomplete {
                     image: self.label.clone(),
                     requested: requested.clone(),
                     missing,
+                    available: self.available_platforms(),
                 }),
                 None => Err(ImageError::PlatformNotFound {
                     image: self.label.clone(),
@@ -435,7 +525,11 @@ impl ImageGraph {
     pub fn preferred<'a>(candidates: &[&'a PlatformManifest]) -> Option<&'a PlatformManifest> {
         let host = Only::host();
         let mut best: Option<(usize, &PlatformManifest)> = None;
-        for m in candidates.iter().copied().filter(|m| !m.is_attestation() && m.is_complete()) {
+        for m in candidates
+            .iter()
+            .copied()
+            .filter(|m| !m.is_attestation() && m.is_complete())
+        {
             // Children without a platform go last, as in containerd's stable sort.
             let rank = match &m.platform {
                 Some(p) => host.rank(p).unwrap_or(usize::MAX - 1),
@@ -466,10 +560,11 @@ impl ImageQuery {
         if let Ok(d) = query.parse::<Digest>() {
             return Ok(ImageQuery::Digest(d));
         }
-        let reference = Reference::parse_normalized(query).map_err(|e| ImageError::BadReference {
-            query: query.to_string(),
-            reason: e.to_string(),
-        })?;
+        let reference =
+            Reference::parse_normalized(query).map_err(|e| ImageError::BadReference {
+                query: query.to_string(),
+                reason: e.to_string(),
+            })?;
         Ok(match (reference.digest(), reference.is_name_only()) {
             (Some(d), _) => ImageQuery::Digest(*d),
             (None, true) if whole_repository => ImageQuery::Repository(reference),
@@ -485,17 +580,23 @@ impl ImageQuery {
             .filter(|r| match self {
                 ImageQuery::Digest(d) => r.target.digest == *d,
                 ImageQuery::Tagged(want) => r.name().as_ref() == Some(want),
-                ImageQuery::Repository(repo) => {
-                    r.name().is_some_and(|n| n.without_tag_and_digest() == *repo)
-                }
+                ImageQuery::Repository(repo) => r
+                    .name()
+                    .is_some_and(|n| n.without_tag_and_digest() == *repo),
             })
             .collect();
         if found.is_empty() {
-            return Err(ImageError::NoSuchImage { query: query.to_string() });
+            return Err(ImageError::NoSuchImage {
+                query: query.to_string(),
+            });
         }
         Ok(match self {
             // Several names may share a digest; a digest query means the one image.
-            ImageQuery::Digest(_) => found.into_iter().take(1).map(|r| ImageRecord::unnamed(r.target)).collect(),
+            ImageQuery::Digest(_) => found
+                .into_iter()
+                .take(1)
+                .map(|r| ImageRecord::unnamed(r.target))
+                .collect(),
             _ => found,
         })
     }

@@ -33,7 +33,9 @@ static LOGGER: StderrLogger = StderrLogger;
 
 /// Installs the logger. Warnings show by default; each `-v` adds a level; `-q` shows errors only.
 pub fn init(verbose: u8, quiet: bool) {
-    let from_env = std::env::var("IMAGEFS_LOG").ok().and_then(|v| v.parse::<LevelFilter>().ok());
+    let from_env = std::env::var("IMAGEFS_LOG")
+        .ok()
+        .and_then(|v| v.parse::<LevelFilter>().ok());
     let level = match (from_env, quiet, verbose) {
         (Some(l), _, _) => l,
         (None, true, _) => LevelFilter::Error,

@@ -17,9 +17,9 @@ use crate::platform::Platform;
 
 pub const MEDIA_TYPE_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MEDIA_TYPE_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const MEDIA_TYPE_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const MEDIA_TYPE_DOCKER_MANIFEST: &str =
-    "application/vnd.docker.distribution.manifest.v2+json";
+pub const MEDIA_TYPE_DOCKER_LIST: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const MEDIA_TYPE_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const MEDIA_TYPE_DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 pub const MEDIA_TYPE_DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 pub const MEDIA_TYPE_DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
@@ -82,7 +82,9 @@ impl Descriptor {
     /// True for BuildKit attestation manifests (and anything else on the `unknown/unknown`
     /// pseudo-platform), which describe an image rather than being one.
     pub fn is_attestation(&self) -> bool {
-        self.annotations.get(ANNOTATION_REFERENCE_TYPE).map(String::as_str)
+        self.annotations
+            .get(ANNOTATION_REFERENCE_TYPE)
+            .map(String::as_str)
             == Some("attestation-manifest")
             || self.platform.as_ref().is_some_and(Platform::is_unknown)
     }
@@ -173,7 +175,9 @@ impl DocumentKind {
 /// Why a document could not be read as the kind its descriptor claims.
 #[derive(Debug)]
 pub enum DocumentError {
-    TooLarge { size: u64 },
+    TooLarge {
+        size: u64,
+    },
     TooDeep,
     Invalid(serde_json::Error),
     /// Docker schema 1 and other documents we cannot traverse.
@@ -184,7 +188,10 @@ impl std::fmt::Display for DocumentError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::TooLarge { size } => {
-                write!(f, "document of {size} bytes exceeds the {MAX_DOCUMENT_SIZE}-byte limit")
+                write!(
+                    f,
+                    "document of {size} bytes exceeds the {MAX_DOCUMENT_SIZE}-byte limit"
+                )
             }
             Self::TooDeep => write!(f, "JSON nested deeper than {MAX_DOCUMENT_DEPTH} levels"),
             Self::Invalid(_) => write!(f, "invalid JSON document"),
@@ -205,7 +212,9 @@ impl std::error::Error for DocumentError {
 /// Rejects documents over the size limit or nested absurdly deep, before serde sees them.
 pub fn check_document_shape(bytes: &[u8]) -> Result<(), DocumentError> {
     if bytes.len() as u64 > MAX_DOCUMENT_SIZE {
-        return Err(DocumentError::TooLarge { size: bytes.len() as u64 });
+        return Err(DocumentError::TooLarge {
+            size: bytes.len() as u64,
+        });
     }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for &b in bytes {
@@ -314,10 +323,13 @@ pub fn sniff_kind(bytes: &[u8]) -> DocumentKind {
     let Ok(probe) = parse_document::<Probe>(bytes) else {
         return DocumentKind::Leaf;
     };
-    if let Some(kind) = probe.media_type.as_deref().map(DocumentKind::from_media_type) {
-        if kind != DocumentKind::Leaf {
-            return kind;
-        }
+    if let Some(kind) = probe
+        .media_type
+        .as_deref()
+        .map(DocumentKind::from_media_type)
+        && kind != DocumentKind::Leaf
+    {
+        return kind;
     }
     if probe.manifests.is_some() {
         DocumentKind::Index
@@ -385,18 +397,27 @@ mod tests {
     #[test]
     fn document_shape_rejects_deep_nesting_but_not_brackets_in_strings() {
         let deep = "[".repeat(MAX_DOCUMENT_DEPTH + 1);
-        assert!(matches!(check_document_shape(deep.as_bytes()), Err(DocumentError::TooDeep)));
+        assert!(matches!(
+            check_document_shape(deep.as_bytes()),
+            Err(DocumentError::TooDeep)
+        ));
         let quoted = format!(r#"{{"a":"{}"}}"#, "[".repeat(500));
         assert!(check_document_shape(quoted.as_bytes()).is_ok());
     }
 
     #[test]
     fn sniff_kind_recognises_documents_without_media_type() {
-        assert_eq!(sniff_kind(br#"{"schemaVersion":2,"manifests":[]}"#), DocumentKind::Index);
+        assert_eq!(
+            sniff_kind(br#"{"schemaVersion":2,"manifests":[]}"#),
+            DocumentKind::Index
+        );
         assert_eq!(
             sniff_kind(br#"{"schemaVersion":2,"config":{},"layers":[]}"#),
             DocumentKind::Manifest
         );
-        assert_eq!(sniff_kind(br#"{"architecture":"amd64"}"#), DocumentKind::Leaf);
+        assert_eq!(
+            sniff_kind(br#"{"architecture":"amd64"}"#),
+            DocumentKind::Leaf
+        );
     }
 }

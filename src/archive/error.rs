@@ -16,46 +16,98 @@ pub enum ArchiveError {
     /// Writing the exported archive failed (a closed pipe, a full disk).
     Output(io::Error),
     /// Reading a stored blob failed during export.
-    BlobRead { digest: Digest, source: io::Error },
+    BlobRead {
+        digest: Digest,
+        source: io::Error,
+    },
     /// A stored blob no longer hashes to its name (`found` is `None` when it got shorter).
-    BlobChanged { digest: Digest, found: Option<Digest> },
+    BlobChanged {
+        digest: Digest,
+        found: Option<Digest>,
+    },
 
     /// Reading the input failed.
     Input(io::Error),
     /// The input holds no tar entries at all.
     EmptyArchive,
     /// The tar stream is malformed (bad header, bad checksum, …).
-    MalformedTar { entry: Option<String>, source: io::Error },
+    MalformedTar {
+        entry: Option<String>,
+        source: io::Error,
+    },
     /// The input ended before the archive did.
-    Truncated { entry: Option<String> },
+    Truncated {
+        entry: Option<String>,
+    },
     /// An entry path that is absolute, has `..` components, or is otherwise unusable.
-    UnsafePath { entry: String, reason: &'static str },
+    UnsafePath {
+        entry: String,
+        reason: &'static str,
+    },
     /// A symlink or hard link whose target leaves the archive.
-    LinkEscapes { entry: String, target: String },
+    LinkEscapes {
+        entry: String,
+        target: String,
+    },
     /// A device, fifo or other special entry, which no image archive contains.
-    SpecialEntry { entry: String, kind: &'static str },
+    SpecialEntry {
+        entry: String,
+        kind: &'static str,
+    },
     /// A metadata file (`index.json`, `manifest.json`, `oci-layout`) appears twice.
-    DuplicateEntry { entry: String },
+    DuplicateEntry {
+        entry: String,
+    },
     /// A metadata file or document that does not parse.
-    BadDocument { entry: String, source: DocumentError },
+    BadDocument {
+        entry: String,
+        source: DocumentError,
+    },
     /// `oci-layout` names a version we do not understand.
-    UnsupportedLayout { version: String },
+    UnsupportedLayout {
+        version: String,
+    },
     /// Neither an OCI layout (`oci-layout` + `index.json`) nor a docker-archive (`manifest.json`).
     UnrecognizedFormat,
     /// A file the archive's metadata refers to is not in the archive.
-    MissingEntry { entry: String, needed_by: String },
+    MissingEntry {
+        entry: String,
+        needed_by: String,
+    },
     /// A blob the selected images need is not in the archive.
-    MissingBlob { image: String, digest: Digest, role: &'static str },
+    MissingBlob {
+        image: String,
+        digest: Digest,
+        role: &'static str,
+    },
     /// An entry's content does not hash to the digest it is stored or referenced under.
-    DigestMismatch { entry: String, expected: Digest, found: Digest },
+    DigestMismatch {
+        entry: String,
+        expected: Digest,
+        found: Digest,
+    },
     /// An entry's length differs from the size its descriptor states.
-    SizeMismatch { entry: String, digest: Digest, expected: u64, found: u64 },
+    SizeMismatch {
+        entry: String,
+        digest: Digest,
+        expected: u64,
+        found: u64,
+    },
     /// A requested platform that an image in the archive does not provide completely.
-    PlatformNotInArchive { image: String, requested: Platform, available: Vec<Platform> },
+    PlatformNotInArchive {
+        image: String,
+        requested: Platform,
+        available: Vec<Platform>,
+    },
     /// An image in the archive of which no platform is complete.
-    NothingComplete { image: String },
+    NothingComplete {
+        image: String,
+    },
     /// A name in the archive that is not a valid image reference.
-    BadName { name: String, reason: String },
+    BadName {
+        name: String,
+        reason: String,
+    },
     /// The archive holds no image to load.
     NoImages,
 }
@@ -64,15 +116,28 @@ impl fmt::Display for ArchiveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let entry_or = |e: &Option<String>| e.clone().unwrap_or_else(|| "tar header".into());
         match self {
-            Self::Store(_) => write!(f, "store error"),
-            Self::Image(_) => write!(f, "image error"),
+            // Wrapped errors speak for themselves; `source()` continues their chain.
+            Self::Store(e) => write!(f, "{e}"),
+            Self::Image(e) => write!(f, "{e}"),
             Self::Output(_) => write!(f, "cannot write the archive"),
             Self::BlobRead { digest, .. } => write!(f, "cannot read blob {digest}"),
-            Self::BlobChanged { digest, found: Some(found) } => {
-                write!(f, "stored blob {digest} is corrupt: its content hashes to {found}")
+            Self::BlobChanged {
+                digest,
+                found: Some(found),
+            } => {
+                write!(
+                    f,
+                    "stored blob {digest} is corrupt: its content hashes to {found}"
+                )
             }
-            Self::BlobChanged { digest, found: None } => {
-                write!(f, "stored blob {digest} is corrupt: it is shorter than its size")
+            Self::BlobChanged {
+                digest,
+                found: None,
+            } => {
+                write!(
+                    f,
+                    "stored blob {digest} is corrupt: it is shorter than its size"
+                )
             }
             Self::Input(_) => write!(f, "cannot read the input"),
             Self::EmptyArchive => write!(f, "empty archive: the input contains no tar entries"),
@@ -80,14 +145,23 @@ impl fmt::Display for ArchiveError {
                 write!(f, "malformed tar archive at {}", entry_or(entry))
             }
             Self::Truncated { entry } => {
-                write!(f, "truncated archive: input ended inside {}", entry_or(entry))
+                write!(
+                    f,
+                    "truncated archive: input ended inside {}",
+                    entry_or(entry)
+                )
             }
-            Self::UnsafePath { entry, reason } => write!(f, "unsafe entry path {entry:?}: {reason}"),
+            Self::UnsafePath { entry, reason } => {
+                write!(f, "unsafe entry path {entry:?}: {reason}")
+            }
             Self::LinkEscapes { entry, target } => {
                 write!(f, "link {entry:?} points outside the archive ({target:?})")
             }
             Self::SpecialEntry { entry, kind } => {
-                write!(f, "entry {entry:?} is a {kind}; image archives hold only files and links")
+                write!(
+                    f,
+                    "entry {entry:?} is a {kind}; image archives hold only files and links"
+                )
             }
             Self::DuplicateEntry { entry } => write!(f, "archive contains {entry} more than once"),
             Self::BadDocument { entry, .. } => write!(f, "invalid {entry}"),
@@ -101,23 +175,46 @@ impl fmt::Display for ArchiveError {
             Self::MissingEntry { entry, needed_by } => {
                 write!(f, "archive lacks {entry}, needed by {needed_by}")
             }
-            Self::MissingBlob { image, digest, role } => {
+            Self::MissingBlob {
+                image,
+                digest,
+                role,
+            } => {
                 write!(f, "image {image}: the archive lacks its {role} {digest}")
             }
-            Self::DigestMismatch { entry, expected, found } => {
+            Self::DigestMismatch {
+                entry,
+                expected,
+                found,
+            } => {
                 write!(f, "{entry}: content hashes to {found}, expected {expected}")
             }
-            Self::SizeMismatch { entry, digest, expected, found } => {
-                write!(f, "{entry}: blob {digest} has {found} bytes, its descriptor says {expected}")
+            Self::SizeMismatch {
+                entry,
+                digest,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "{entry}: blob {digest} has {found} bytes, its descriptor says {expected}"
+                )
             }
-            Self::PlatformNotInArchive { image, requested, available } => write!(
+            Self::PlatformNotInArchive {
+                image,
+                requested,
+                available,
+            } => write!(
                 f,
                 "image {image} does not provide platform {} in this archive; it has: {}",
                 requested.format_all(),
                 format_platforms(available)
             ),
             Self::NothingComplete { image } => {
-                write!(f, "image {image}: the archive holds no platform of it completely")
+                write!(
+                    f,
+                    "image {image}: the archive holds no platform of it completely"
+                )
             }
             Self::BadName { name, reason } => write!(f, "invalid image name {name:?}: {reason}"),
             Self::NoImages => write!(f, "the archive holds no image"),
@@ -128,8 +225,8 @@ impl fmt::Display for ArchiveError {
 impl std::error::Error for ArchiveError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Store(e) => Some(e),
-            Self::Image(e) => Some(e),
+            Self::Store(e) => e.source(),
+            Self::Image(e) => e.source(),
             Self::Output(e) | Self::Input(e) => Some(e),
             Self::BlobRead { source, .. } => Some(source),
             Self::MalformedTar { source, .. } => Some(source),

@@ -43,10 +43,20 @@ pub fn write_archive(
                 while remaining > 0 {
                     let want = (buf.len() as u64).min(remaining) as usize;
                     let n = match file.read(&mut buf[..want]) {
-                        Ok(0) => return Err(ArchiveError::BlobChanged { digest: d.digest, found: None }),
+                        Ok(0) => {
+                            return Err(ArchiveError::BlobChanged {
+                                digest: d.digest,
+                                found: None,
+                            });
+                        }
                         Ok(n) => n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(ArchiveError::BlobRead { digest: d.digest, source: e }),
+                        Err(e) => {
+                            return Err(ArchiveError::BlobRead {
+                                digest: d.digest,
+                                source: e,
+                            });
+                        }
                     };
                     hasher.update(&buf[..n]);
                     put(out, &buf[..n], &mut written)?;
@@ -55,7 +65,10 @@ pub fn write_archive(
                 }
                 let found = hasher.finish();
                 if found != d.digest {
-                    return Err(ArchiveError::BlobChanged { digest: d.digest, found: Some(found) });
+                    return Err(ArchiveError::BlobChanged {
+                        digest: d.digest,
+                        found: Some(found),
+                    });
                 }
                 d.size
             }

@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -25,8 +26,8 @@ use crate::digest::Digest;
 use crate::gojson::ObjectWriter;
 use crate::image::{ContentSource, ImageError, ImageGraph};
 use crate::oci::{
-    self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, ConfigPlatform, Descriptor,
-    Index, MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_LAYER_GZIP,
+    self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, ConfigPlatform, Descriptor, Index,
+    MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_LAYER_GZIP,
     MEDIA_TYPE_DOCKER_LAYER_ZSTD, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_INDEX,
     MEDIA_TYPE_OCI_MANIFEST,
 };
@@ -87,9 +88,10 @@ pub fn import_file(
 ) -> Result<Vec<LoadedImage>, ArchiveError> {
     let file = File::open(path).map_err(ArchiveError::Input)?;
     let meta = file.metadata().map_err(ArchiveError::Input)?;
-    let mut probe = BufReader::new(file.try_clone().map_err(ArchiveError::Input)?);
-    let compression = Compression::sniff(probe.fill_buf().map_err(ArchiveError::Input)?);
-    drop(probe);
+    // pread: the sniff must not move the offset the decoder or scanner will start from.
+    let mut magic = [0u8; 8];
+    let n = file.read_at(&mut magic, 0).map_err(ArchiveError::Input)?;
+    let compression = Compression::sniff(&magic[..n]);
     if !meta.is_file() || compression != Compression::None {
         return import_stream(store, file, options, progress);
     }
@@ -131,18 +133,21 @@ fn load(
             published.push(digest);
         }
     }
-    let result = store.sync_blob_dir().map_err(ArchiveError::from).and_then(|()| {
-        store
-            .update_images(|images| {
-                for p in &planned {
-                    for name in &p.names {
-                        record(images, &p.target, name.as_ref());
+    let result = store
+        .sync_blob_dir()
+        .map_err(ArchiveError::from)
+        .and_then(|()| {
+            store
+                .update_images(|images| {
+                    for p in &planned {
+                        for name in &p.names {
+                            record(images, &p.target, name.as_ref());
+                        }
                     }
-                }
-                Ok(())
-            })
-            .map_err(ArchiveError::from)
-    });
+                    Ok(())
+                })
+                .map_err(ArchiveError::from)
+        });
     if let Err(e) = result {
         // Nothing refers to what we published; take it back so the store is as it was.
         for d in published {
@@ -154,7 +159,11 @@ fn load(
         .into_iter()
         .flat_map(|p| {
             let (digest, platforms) = (p.target.digest, p.platforms);
-            p.names.into_iter().map(move |name| LoadedImage { name, digest, platforms: platforms.clone() })
+            p.names.into_iter().map(move |name| LoadedImage {
+                name,
+                digest,
+                platforms: platforms.clone(),
+            })
         })
         .collect())
 }
@@ -182,7 +191,9 @@ struct ArchiveContent<'c, 's> {
 
 impl ContentSource for ArchiveContent<'_, '_> {
     fn has(&self, d: &Descriptor) -> Result<bool, ImageError> {
-        let Some(path) = self.catalog.blob_path(&d.digest) else { return Ok(false) };
+        let Some(path) = self.catalog.blob_path(&d.digest) else {
+            return Ok(false);
+        };
         match self.catalog.size_of(&path) {
             Some(size) if size == d.size => Ok(true),
             Some(found) => Err(ImageError::Content(Box::new(ArchiveError::SizeMismatch {
@@ -200,10 +211,17 @@ impl ContentSource for ArchiveContent<'_, '_> {
             return Ok(None);
         }
         let path = self.catalog.blob_path(&d.digest).expect("has() found it");
-        let bytes = self.catalog.read_file(&path, oci::MAX_DOCUMENT_SIZE).map_err(boxed)?;
+        let bytes = self
+            .catalog
+            .read_file(&path, oci::MAX_DOCUMENT_SIZE)
+            .map_err(boxed)?;
         let found = Digest::of(&bytes);
         if found != d.digest {
-            return Err(boxed(ArchiveError::DigestMismatch { entry: path, expected: d.digest, found }));
+            return Err(boxed(ArchiveError::DigestMismatch {
+                entry: path,
+                expected: d.digest,
+                found,
+            }));
         }
         Ok(Some(bytes))
     }
@@ -220,30 +238,48 @@ fn unbox(e: ImageError) -> ArchiveError {
             Ok(archive_error) => *archive_error,
             Err(other) => ArchiveError::Image(ImageError::Content(other)),
         },
-        ImageError::TargetMissing { image, digest } => {
-            ArchiveError::MissingBlob { image, digest, role: "top-level manifest or index" }
-        }
-        ImageError::PlatformNotFound { image, requested, available } => {
-            ArchiveError::PlatformNotInArchive { image, requested, available }
-        }
-        ImageError::PlatformIncomplete { image, missing, .. } => {
-            ArchiveError::MissingBlob { image, digest: missing, role: "manifest, config or layer" }
-        }
+        ImageError::TargetMissing { image, digest } => ArchiveError::MissingBlob {
+            image,
+            digest,
+            role: "top-level manifest or index",
+        },
+        ImageError::PlatformNotFound {
+            image,
+            requested,
+            available,
+        } => ArchiveError::PlatformNotInArchive {
+            image,
+            requested,
+            available,
+        },
+        ImageError::PlatformIncomplete { image, missing, .. } => ArchiveError::MissingBlob {
+            image,
+            digest: missing,
+            role: "manifest, config or layer",
+        },
         other => ArchiveError::Image(other),
     }
 }
 
-fn plan_oci(catalog: &mut Catalog<'_>, options: &ImportOptions) -> Result<Vec<Planned>, ArchiveError> {
+fn plan_oci(
+    catalog: &mut Catalog<'_>,
+    options: &ImportOptions,
+) -> Result<Vec<Planned>, ArchiveError> {
     if let Some(layout) = &catalog.oci_layout {
         #[derive(Deserialize)]
         struct Layout {
             #[serde(rename = "imageLayoutVersion")]
             version: String,
         }
-        let layout: Layout = oci::parse_document(layout)
-            .map_err(|source| ArchiveError::BadDocument { entry: OCI_LAYOUT.into(), source })?;
+        let layout: Layout =
+            oci::parse_document(layout).map_err(|source| ArchiveError::BadDocument {
+                entry: OCI_LAYOUT.into(),
+                source,
+            })?;
         if layout.version != "1.0.0" {
-            return Err(ArchiveError::UnsupportedLayout { version: layout.version });
+            return Err(ArchiveError::UnsupportedLayout {
+                version: layout.version,
+            });
         }
     }
     let Some(index_bytes) = &catalog.index_json else {
@@ -252,13 +288,20 @@ fn plan_oci(catalog: &mut Catalog<'_>, options: &ImportOptions) -> Result<Vec<Pl
             needed_by: "the OCI layout (oci-layout is present)".into(),
         });
     };
-    let index: Index = oci::parse_document(index_bytes)
-        .map_err(|source| ArchiveError::BadDocument { entry: "index.json".into(), source })?;
+    let index: Index =
+        oci::parse_document(index_bytes).map_err(|source| ArchiveError::BadDocument {
+            entry: "index.json".into(),
+            source,
+        })?;
 
     // Several index.json entries may name the same image; walk each target once.
     let mut by_target: BTreeMap<Digest, (Descriptor, Naming)> = BTreeMap::new();
     let mut order = Vec::new();
-    for entry in index.manifests.iter().filter(|d| !d.annotations.contains_key(ANNOTATION_MANIFEST_SUBJECT)) {
+    for entry in index
+        .manifests
+        .iter()
+        .filter(|d| !d.annotations.contains_key(ANNOTATION_MANIFEST_SUBJECT))
+    {
         let name = entry_name(entry)?;
         let slot = by_target.entry(entry.digest).or_insert_with(|| {
             order.push(entry.digest);
@@ -275,7 +318,9 @@ fn plan_oci(catalog: &mut Catalog<'_>, options: &ImportOptions) -> Result<Vec<Pl
     let mut planned = Vec::new();
     let mut to_stage: Vec<Descriptor> = Vec::new();
     for digest in order {
-        let (entry, mut names) = by_target.remove(&digest).expect("ordered targets are mapped");
+        let (entry, mut names) = by_target
+            .remove(&digest)
+            .expect("ordered targets are mapped");
         // A named entry makes a digest-only entry of the same image redundant.
         if names.iter().any(Option::is_some) {
             names.retain(Option::is_some);
@@ -312,13 +357,20 @@ fn plan_oci(catalog: &mut Catalog<'_>, options: &ImportOptions) -> Result<Vec<Pl
                 false => MEDIA_TYPE_OCI_INDEX.into(),
             };
         }
-        planned.push(Planned { target, names, platforms, generated: None });
+        planned.push(Planned {
+            target,
+            names,
+            platforms,
+            generated: None,
+        });
     }
     for d in to_stage {
-        let path = catalog.blob_path(&d.digest).ok_or_else(|| ArchiveError::MissingEntry {
-            entry: format!("blobs/sha256/{}", d.digest.hex()),
-            needed_by: "a selected image".into(),
-        })?;
+        let path = catalog
+            .blob_path(&d.digest)
+            .ok_or_else(|| ArchiveError::MissingEntry {
+                entry: format!("blobs/sha256/{}", d.digest.hex()),
+                needed_by: "a selected image".into(),
+            })?;
         catalog.stage(&path, Some((d.digest, d.size)))?;
     }
     Ok(planned)
@@ -328,13 +380,18 @@ fn plan_oci(catalog: &mut Catalog<'_>, options: &ImportOptions) -> Result<Vec<Pl
 /// `org.opencontainers.image.ref.name` that is a full reference. A bare tag (`latest`), as
 /// skopeo writes for `oci:DIR:TAG`, names no repository, so such an image is stored by digest.
 fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ArchiveError> {
-    let candidate = match (entry.annotations.get(ANNOTATION_IMAGE_NAME), entry.annotations.get(ANNOTATION_REF_NAME)) {
+    let candidate = match (
+        entry.annotations.get(ANNOTATION_IMAGE_NAME),
+        entry.annotations.get(ANNOTATION_REF_NAME),
+    ) {
         (Some(name), _) => name,
         (None, Some(r)) if r.contains(':') || r.contains('/') => r,
         _ => return Ok(None),
     };
-    let reference = Reference::parse_normalized(candidate)
-        .map_err(|e| ArchiveError::BadName { name: candidate.clone(), reason: e.to_string() })?;
+    let reference = Reference::parse_normalized(candidate).map_err(|e| ArchiveError::BadName {
+        name: candidate.clone(),
+        reason: e.to_string(),
+    })?;
     if reference.digest().is_some() && reference.tag().is_none() {
         // name@digest carries no tag to list the image under; the digest is the image.
         return Ok(None);
@@ -358,8 +415,11 @@ fn plan_docker_archive(
     options: &ImportOptions,
 ) -> Result<Vec<Planned>, ArchiveError> {
     let bytes = catalog.manifest_json.clone().expect("caller checked");
-    let entries: Vec<LegacyEntry> = oci::parse_document(&bytes)
-        .map_err(|source| ArchiveError::BadDocument { entry: "manifest.json".into(), source })?;
+    let entries: Vec<LegacyEntry> =
+        oci::parse_document(&bytes).map_err(|source| ArchiveError::BadDocument {
+            entry: "manifest.json".into(),
+            source,
+        })?;
     if entries.is_empty() {
         return Err(ArchiveError::NoImages);
     }
@@ -367,26 +427,40 @@ fn plan_docker_archive(
     for entry in &entries {
         let find = |catalog: &Catalog<'_>, p: &str| {
             let cleaned = p.trim_start_matches("./");
-            catalog.resolve(cleaned).filter(|_| !cleaned.split('/').any(|c| c == "..")).ok_or_else(|| {
-                ArchiveError::MissingEntry { entry: p.to_string(), needed_by: "manifest.json".into() }
-            })
+            catalog
+                .resolve(cleaned)
+                .filter(|_| !cleaned.split('/').any(|c| c == ".."))
+                .ok_or_else(|| ArchiveError::MissingEntry {
+                    entry: p.to_string(),
+                    needed_by: "manifest.json".into(),
+                })
         };
         let config_path = find(catalog, &entry.config)?;
         let config_bytes = catalog.read_file(&config_path, oci::MAX_DOCUMENT_SIZE)?;
-        let config: ConfigPlatform = oci::parse_document(&config_bytes)
-            .map_err(|source| ArchiveError::BadDocument { entry: config_path.clone(), source })?;
+        let config: ConfigPlatform =
+            oci::parse_document(&config_bytes).map_err(|source| ArchiveError::BadDocument {
+                entry: config_path.clone(),
+                source,
+            })?;
         let names: Vec<Option<Reference>> = match &entry.repo_tags {
             Some(tags) if !tags.is_empty() => tags
                 .iter()
                 .map(|t| {
                     Reference::parse_normalized(t)
                         .map(|r| Some(r.with_default_tag()))
-                        .map_err(|e| ArchiveError::BadName { name: t.clone(), reason: e.to_string() })
+                        .map_err(|e| ArchiveError::BadName {
+                            name: t.clone(),
+                            reason: e.to_string(),
+                        })
                 })
                 .collect::<Result<_, _>>()?,
             _ => vec![None],
         };
-        let label = names.iter().flatten().next().map_or_else(|| config_path.clone(), |n| n.familiar_string());
+        let label = names
+            .iter()
+            .flatten()
+            .next()
+            .map_or_else(|| config_path.clone(), |n| n.familiar_string());
         let image_platform = config.platform();
         for requested in &options.platforms {
             if !platform::matches_exact(requested, &image_platform) {
@@ -398,7 +472,11 @@ fn plan_docker_archive(
             }
         }
         let config_digest = catalog.stage(&config_path, None)?;
-        let config_desc = Descriptor::new(MEDIA_TYPE_DOCKER_CONFIG, config_digest, config_bytes.len() as u64);
+        let config_desc = Descriptor::new(
+            MEDIA_TYPE_DOCKER_CONFIG,
+            config_digest,
+            config_bytes.len() as u64,
+        );
         let mut layers = Vec::new();
         for layer in entry.layers.iter().flatten() {
             let path = find(catalog, layer)?;
@@ -417,10 +495,19 @@ fn plan_docker_archive(
         // The manifest containerd's importer generates for a docker-archive image, byte for
         // byte, so the image gets the same digest it would get from `docker load`.
         let manifest = encode_docker_manifest(&config_desc, &layers);
-        let mut target = Descriptor::new(MEDIA_TYPE_DOCKER_MANIFEST, Digest::of(&manifest), manifest.len() as u64);
+        let mut target = Descriptor::new(
+            MEDIA_TYPE_DOCKER_MANIFEST,
+            Digest::of(&manifest),
+            manifest.len() as u64,
+        );
         target.platform = Some(image_platform.clone());
         let platforms = vec![image_platform.normalize()];
-        planned.push(Planned { target, names, platforms, generated: Some(manifest) });
+        planned.push(Planned {
+            target,
+            names,
+            platforms,
+            generated: Some(manifest),
+        });
     }
     Ok(planned)
 }

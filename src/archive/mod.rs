@@ -10,6 +10,6 @@ mod tar_header;
 
 pub use error::ArchiveError;
 pub use export::{Progress, write_archive};
-pub use plan::{ArchivePlan, ExportRequest};
 pub use import::{ImportOptions, LoadedImage, import_file, import_stream};
+pub use plan::{ArchivePlan, ExportRequest};
 pub use scan::Compression;

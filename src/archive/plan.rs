@@ -50,7 +50,10 @@ struct Record {
 enum Body {
     None,
     Bytes(Vec<u8>),
-    Blob { descriptor: Descriptor, file: OnceLock<File> },
+    Blob {
+        descriptor: Box<Descriptor>,
+        file: OnceLock<File>,
+    },
 }
 
 impl Record {
@@ -100,7 +103,9 @@ impl ArchivePlan {
             let graph = ImageGraph::of_record(store, record)?;
             let name = record.name();
             let mut add = |d: &Descriptor| {
-                blobs.entry(d.digest).or_insert_with(|| PlannedBlob { descriptor: d.clone() });
+                blobs.entry(d.digest).or_insert_with(|| PlannedBlob {
+                    descriptor: d.clone(),
+                });
             };
             let described: Option<&PlatformManifest> = if request.platforms.len() == 1 {
                 let chosen = graph.select_one(&request.platforms[0])?;
@@ -123,7 +128,13 @@ impl ArchivePlan {
                 if request.platforms.is_empty() {
                     // containerd WithSkipMissing: a manifest whose children are partly absent
                     // travels alone.
-                    graph.manifests.iter().filter(|m| matches!(m.availability, crate::image::Availability::Partial { .. })).for_each(|m| add(&m.descriptor));
+                    graph
+                        .manifests
+                        .iter()
+                        .filter(|m| {
+                            matches!(m.availability, crate::image::Availability::Partial { .. })
+                        })
+                        .for_each(|m| add(&m.descriptor));
                 }
                 top_level.push(with_name(graph.target.clone(), name.as_ref()));
                 ImageGraph::preferred(&selected)
@@ -137,7 +148,10 @@ impl ArchivePlan {
                     }
                 };
                 if let Some(n) = &name {
-                    entry.repo_tags.get_or_insert_with(Vec::new).push(n.familiar_string());
+                    entry
+                        .repo_tags
+                        .get_or_insert_with(Vec::new)
+                        .push(n.familiar_string());
                 }
             }
         }
@@ -146,7 +160,12 @@ impl ArchivePlan {
         oci::write_index_json(&mut index_json, &top_level);
         let manifest_json = (!legacy.is_empty()).then(|| encode_manifest_json(&legacy));
 
-        let mut plan = ArchivePlan { store: store.clone(), records: Vec::new(), size: 0, blobs: Vec::new() };
+        let mut plan = ArchivePlan {
+            store: store.clone(),
+            records: Vec::new(),
+            size: 0,
+            blobs: Vec::new(),
+        };
         plan.push("blobs/", EntryKind::Directory, 0o755, Body::None);
         plan.push("blobs/sha256/", EntryKind::Directory, 0o755, Body::None);
         for (digest, blob) in blobs {
@@ -158,14 +177,27 @@ impl ArchivePlan {
             }
             plan.blobs.push(digest);
             let name = format!("blobs/sha256/{}", digest.hex());
-            let body = Body::Blob { descriptor: blob.descriptor, file: OnceLock::new() };
+            let body = Body::Blob {
+                descriptor: Box::new(blob.descriptor),
+                file: OnceLock::new(),
+            };
             plan.push(&name, EntryKind::Regular, 0o444, body);
         }
-        plan.push("index.json", EntryKind::Regular, 0o644, Body::Bytes(index_json));
+        plan.push(
+            "index.json",
+            EntryKind::Regular,
+            0o644,
+            Body::Bytes(index_json),
+        );
         if let Some(m) = manifest_json {
             plan.push("manifest.json", EntryKind::Regular, 0o644, Body::Bytes(m));
         }
-        plan.push("oci-layout", EntryKind::Regular, 0o444, Body::Bytes(OCI_LAYOUT_CONTENT.to_vec()));
+        plan.push(
+            "oci-layout",
+            EntryKind::Regular,
+            0o444,
+            Body::Bytes(OCI_LAYOUT_CONTENT.to_vec()),
+        );
         plan.size += TRAILER_LEN;
         Ok(plan)
     }
@@ -177,7 +209,11 @@ impl ArchivePlan {
             Body::Blob { descriptor, .. } => descriptor.size,
         };
         let header = tar_header::header(name, size, mode, kind);
-        let record = Record { offset: self.size, header, body };
+        let record = Record {
+            offset: self.size,
+            header,
+            body,
+        };
         self.size = record.end();
         self.records.push(record);
     }
@@ -296,8 +332,15 @@ struct LegacyEntry {
 impl LegacyEntry {
     fn new(m: &PlatformManifest) -> LegacyEntry {
         let mut children = m.children.iter();
-        let config = children.next().map(|c| c.digest).expect("a complete manifest has a config");
-        LegacyEntry { config, layers: children.map(|l| l.digest).collect(), repo_tags: None }
+        let config = children
+            .next()
+            .map(|c| c.digest)
+            .expect("a complete manifest has a config");
+        LegacyEntry {
+            config,
+            layers: children.map(|l| l.digest).collect(),
+            repo_tags: None,
+        }
     }
 }
 
@@ -326,9 +369,11 @@ fn with_name(mut d: Descriptor, name: Option<&Reference>) -> Descriptor {
     d.annotations.remove(ANNOTATION_IMAGE_NAME);
     d.annotations.remove(ANNOTATION_REF_NAME);
     if let Some(n) = name {
-        d.annotations.insert(ANNOTATION_IMAGE_NAME.to_string(), n.to_string());
+        d.annotations
+            .insert(ANNOTATION_IMAGE_NAME.to_string(), n.to_string());
         let ref_name = n.tag().map_or_else(|| n.to_string(), str::to_string);
-        d.annotations.insert(ANNOTATION_REF_NAME.to_string(), ref_name);
+        d.annotations
+            .insert(ANNOTATION_REF_NAME.to_string(), ref_name);
     }
     d
 }

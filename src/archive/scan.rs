@@ -66,7 +66,10 @@ impl Compression {
 /// Where a file's content is.
 enum Content<'s> {
     /// Spooled into the store's ingest directory, hashed; `None` once published.
-    Spooled { writer: Option<BlobWriter<'s>>, digest: Digest },
+    Spooled {
+        writer: Option<BlobWriter<'s>>,
+        digest: Digest,
+    },
     /// Not copied because the store already holds the blob its path names.
     AlreadyStored { digest: Digest },
     /// At this offset of the (seekable, uncompressed) archive file.
@@ -120,19 +123,23 @@ impl<'s> Catalog<'s> {
         input: impl Read,
         progress: &Arc<AtomicU64>,
     ) -> Result<Catalog<'s>, ArchiveError> {
-        let raw = Counting { inner: input, count: progress.clone() };
+        let raw = Counting {
+            inner: input,
+            count: progress.clone(),
+        };
         let mut buffered = BufReader::with_capacity(COPY_BUFFER, raw);
         let compression = Compression::sniff(buffered.fill_buf().map_err(ArchiveError::Input)?);
         let decoded = compression.decoder(buffered).map_err(ArchiveError::Input)?;
         let consumed = Arc::new(AtomicU64::new(0));
-        let mut tar_input = Counting { inner: decoded, count: consumed.clone() };
+        let mut tar_input = Counting {
+            inner: decoded,
+            count: consumed.clone(),
+        };
         let mut catalog = Catalog::empty(store, None);
         let last_end = {
             let mut archive = tar::Archive::new(&mut tar_input);
             let entries = archive.entries().map_err(|e| tar_error(None, e))?;
-            catalog.scan(entries, |entry, path, catalog| {
-                catalog.spool(entry, path)
-            })?
+            catalog.scan(entries, |entry, path, catalog| catalog.spool(entry, path))?
         };
         check_trailer(last_end, consumed.load(Ordering::Relaxed))?;
         // Read to the end so decoders verify their checksums and writers into a pipe finish.
@@ -147,23 +154,47 @@ impl<'s> Catalog<'s> {
         progress: &Arc<AtomicU64>,
     ) -> Result<Catalog<'s>, ArchiveError> {
         let len = file.metadata().map_err(ArchiveError::Input)?.len();
-        let reader = file.try_clone().map_err(ArchiveError::Input)?;
+        let mut reader = file.try_clone().map_err(ArchiveError::Input)?;
+        // The clone shares the file offset with every other handle on this file.
+        reader
+            .seek(io::SeekFrom::Start(0))
+            .map_err(ArchiveError::Input)?;
         let mut catalog = Catalog::empty(store, Some(file));
-        let mut input = Counting { inner: BufReader::new(reader), count: progress.clone() };
+        let mut input = Counting {
+            inner: BufReader::new(reader),
+            count: progress.clone(),
+        };
         let last_end = {
             let mut archive = tar::Archive::new(&mut input);
-            let entries = archive.entries_with_seek().map_err(|e| tar_error(None, e))?;
+            let entries = archive
+                .entries_with_seek()
+                .map_err(|e| tar_error(None, e))?;
             catalog.scan(entries, |entry, path, catalog| {
                 let offset = entry.raw_file_position();
                 let size = entry.size();
                 if offset + size > len {
-                    return Err(ArchiveError::Truncated { entry: Some(path.to_string()) });
+                    return Err(ArchiveError::Truncated {
+                        entry: Some(path.to_string()),
+                    });
                 }
-                catalog.insert(path, FileEntry { size, content: Content::InArchive { offset } })
+                catalog.insert(
+                    path,
+                    FileEntry {
+                        size,
+                        content: Content::InArchive { offset },
+                    },
+                )
             })?
         };
         // The header scan stopped at a zero block, or at the end of the file.
-        check_trailer(last_end, if len >= last_end + 512 { last_end + 512 } else { len })?;
+        check_trailer(
+            last_end,
+            if len >= last_end + 512 {
+                last_end + 512
+            } else {
+                len
+            },
+        )?;
         progress.store(len, Ordering::Relaxed);
         Ok(catalog)
     }
@@ -205,7 +236,10 @@ impl<'s> Catalog<'s> {
                 tar::EntryType::Directory => {}
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     if path.is_empty() {
-                        return Err(ArchiveError::UnsafePath { entry: shown, reason: "a file named like the archive root" });
+                        return Err(ArchiveError::UnsafePath {
+                            entry: shown,
+                            reason: "a file named like the archive root",
+                        });
                     }
                     match path.as_str() {
                         OCI_LAYOUT | INDEX_JSON | MANIFEST_JSON => {
@@ -229,9 +263,14 @@ impl<'s> Catalog<'s> {
                         String::new()
                     };
                     let target = resolve_link_target(&base, &target_raw).ok_or_else(|| {
-                        ArchiveError::LinkEscapes { entry: shown.clone(), target: target_shown.clone() }
+                        ArchiveError::LinkEscapes {
+                            entry: shown.clone(),
+                            target: target_shown.clone(),
+                        }
                     })?;
-                    if self.links.insert(path.clone(), target).is_some() || self.files.contains_key(&path) {
+                    if self.links.insert(path.clone(), target).is_some()
+                        || self.files.contains_key(&path)
+                    {
                         return Err(ArchiveError::DuplicateEntry { entry: shown });
                     }
                 }
@@ -255,30 +294,47 @@ impl<'s> Catalog<'s> {
             _ => &mut self.manifest_json,
         };
         if slot.replace(bytes).is_some() {
-            return Err(ArchiveError::DuplicateEntry { entry: path.to_string() });
+            return Err(ArchiveError::DuplicateEntry {
+                entry: path.to_string(),
+            });
         }
         Ok(())
     }
 
     fn insert(&mut self, path: &str, entry: FileEntry<'s>) -> Result<(), ArchiveError> {
         if self.links.contains_key(path) || self.files.insert(path.to_string(), entry).is_some() {
-            return Err(ArchiveError::DuplicateEntry { entry: path.to_string() });
+            return Err(ArchiveError::DuplicateEntry {
+                entry: path.to_string(),
+            });
         }
         Ok(())
     }
 
     /// Copies one entry's content into a temp file in the store, hashing it.
-    fn spool<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, path: &str) -> Result<(), ArchiveError> {
+    fn spool<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        path: &str,
+    ) -> Result<(), ArchiveError> {
         let size = entry.size();
         // A blob the store already holds need not be copied again (re-importing is a no-op).
-        if let Some(digest) = blob_path_digest(path) {
-            if self.store.blob_size(&digest) == Some(size) {
-                let copied = io::copy(entry, &mut io::sink()).map_err(|e| tar_error(Some(path.into()), e))?;
-                if copied != size {
-                    return Err(ArchiveError::Truncated { entry: Some(path.to_string()) });
-                }
-                return self.insert(path, FileEntry { size, content: Content::AlreadyStored { digest } });
+        if let Some(digest) = blob_path_digest(path)
+            && self.store.blob_size(&digest) == Some(size)
+        {
+            let copied =
+                io::copy(entry, &mut io::sink()).map_err(|e| tar_error(Some(path.into()), e))?;
+            if copied != size {
+                return Err(ArchiveError::Truncated {
+                    entry: Some(path.to_string()),
+                });
             }
+            return self.insert(
+                path,
+                FileEntry {
+                    size,
+                    content: Content::AlreadyStored { digest },
+                },
+            );
         }
         let mut writer = self.store.blob_writer()?;
         let mut buf = vec![0u8; COPY_BUFFER.min(size.max(1) as usize)];
@@ -289,14 +345,27 @@ impl<'s> Catalog<'s> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(tar_error(Some(path.into()), e)),
             };
-            writer.write_all(&buf[..n]).map_err(|e| ingest_error(self.store, e))?;
+            writer
+                .write_all(&buf[..n])
+                .map_err(|e| ingest_error(self.store, e))?;
         }
         // tar-rs returns a short count rather than an error when the input ends mid-entry.
         if writer.len() != size {
-            return Err(ArchiveError::Truncated { entry: Some(path.to_string()) });
+            return Err(ArchiveError::Truncated {
+                entry: Some(path.to_string()),
+            });
         }
         let digest = writer.digest();
-        self.insert(path, FileEntry { size, content: Content::Spooled { writer: Some(writer), digest } })
+        self.insert(
+            path,
+            FileEntry {
+                size,
+                content: Content::Spooled {
+                    writer: Some(writer),
+                    digest,
+                },
+            },
+        )
     }
 
     /// Follows symlinks and hard links (also in leading components) to a file path.
@@ -337,10 +406,13 @@ impl<'s> Catalog<'s> {
 
     /// Reads a whole (small) file; `limit` guards memory.
     pub fn read_file(&self, path: &str, limit: u64) -> Result<Vec<u8>, ArchiveError> {
-        let entry = self.files.get(path).ok_or_else(|| ArchiveError::MissingEntry {
-            entry: path.to_string(),
-            needed_by: "the archive metadata".to_string(),
-        })?;
+        let entry = self
+            .files
+            .get(path)
+            .ok_or_else(|| ArchiveError::MissingEntry {
+                entry: path.to_string(),
+                needed_by: "the archive metadata".to_string(),
+            })?;
         if entry.size > limit {
             return Err(ArchiveError::BadDocument {
                 entry: path.to_string(),
@@ -354,18 +426,32 @@ impl<'s> Catalog<'s> {
 
     /// Reads `buf.len()` bytes of a file from `offset`.
     pub fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<(), ArchiveError> {
-        let entry = self.files.get(path).expect("callers resolve paths through the catalog");
+        let entry = self
+            .files
+            .get(path)
+            .expect("callers resolve paths through the catalog");
         let read = |file: &File, at: u64, buf: &mut [u8]| file.read_exact_at(buf, at);
         let result = match &entry.content {
-            Content::Spooled { writer: Some(w), .. } => {
-                read(&File::open(w.path()).map_err(ArchiveError::Input)?, offset, buf)
+            Content::Spooled {
+                writer: Some(w), ..
+            } => read(
+                &File::open(w.path()).map_err(ArchiveError::Input)?,
+                offset,
+                buf,
+            ),
+            Content::Spooled {
+                writer: None,
+                digest,
             }
-            Content::Spooled { writer: None, digest } | Content::AlreadyStored { digest } => {
+            | Content::AlreadyStored { digest } => {
                 let d = Descriptor::new("", *digest, entry.size);
                 read(&self.store.open_blob(&d)?, offset, buf)
             }
             Content::InArchive { offset: start } => {
-                let file = self.archive.as_ref().expect("in-archive content implies a file");
+                let file = self
+                    .archive
+                    .as_ref()
+                    .expect("in-archive content implies a file");
                 read(file, start + offset, buf)
             }
         };
@@ -376,7 +462,11 @@ impl<'s> Catalog<'s> {
     /// when given: spooled content is compared, in-archive content is copied into a temp file in
     /// the store while hashing. Nothing becomes visible until [`Catalog::commit_staged`]. Returns
     /// the content's digest.
-    pub fn stage(&mut self, path: &str, expected: Option<(Digest, u64)>) -> Result<Digest, ArchiveError> {
+    pub fn stage(
+        &mut self,
+        path: &str,
+        expected: Option<(Digest, u64)>,
+    ) -> Result<Digest, ArchiveError> {
         if let Some((digest, size)) = expected {
             // The store's copy is verified; the archive's need not be read at all.
             if self.store.blob_size(&digest) == Some(size) {
@@ -384,34 +474,55 @@ impl<'s> Catalog<'s> {
             }
         }
         let store = self.store;
-        let entry = self.files.get_mut(path).expect("callers resolve paths through the catalog");
-        if let Some((digest, size)) = expected {
-            if entry.size != size {
-                return Err(ArchiveError::SizeMismatch { entry: path.to_string(), digest, expected: size, found: entry.size });
-            }
+        let entry = self
+            .files
+            .get_mut(path)
+            .expect("callers resolve paths through the catalog");
+        if let Some((digest, size)) = expected
+            && entry.size != size
+        {
+            return Err(ArchiveError::SizeMismatch {
+                entry: path.to_string(),
+                digest,
+                expected: size,
+                found: entry.size,
+            });
         }
         if let Content::InArchive { offset } = entry.content {
-            let file = self.archive.as_ref().expect("in-archive content implies a file");
+            let file = self
+                .archive
+                .as_ref()
+                .expect("in-archive content implies a file");
             let mut writer = store.blob_writer()?;
             let mut buf = vec![0u8; COPY_BUFFER.min(entry.size.max(1) as usize)];
             let mut done = 0u64;
             while done < entry.size {
                 let n = (buf.len() as u64).min(entry.size - done) as usize;
-                file.read_exact_at(&mut buf[..n], offset + done).map_err(ArchiveError::Input)?;
-                writer.write_all(&buf[..n]).map_err(|e| ingest_error(store, e))?;
+                file.read_exact_at(&mut buf[..n], offset + done)
+                    .map_err(ArchiveError::Input)?;
+                writer
+                    .write_all(&buf[..n])
+                    .map_err(|e| ingest_error(store, e))?;
                 done += n as u64;
             }
             let digest = writer.digest();
-            entry.content = Content::Spooled { writer: Some(writer), digest };
+            entry.content = Content::Spooled {
+                writer: Some(writer),
+                digest,
+            };
         }
         let digest = match &entry.content {
             Content::Spooled { digest, .. } | Content::AlreadyStored { digest } => *digest,
             Content::InArchive { .. } => unreachable!("copied just above"),
         };
-        if let Some((want, _)) = expected {
-            if digest != want {
-                return Err(ArchiveError::DigestMismatch { entry: path.to_string(), expected: want, found: digest });
-            }
+        if let Some((want, _)) = expected
+            && digest != want
+        {
+            return Err(ArchiveError::DigestMismatch {
+                entry: path.to_string(),
+                expected: want,
+                found: digest,
+            });
         }
         self.staged.push(path.to_string());
         Ok(digest)
@@ -422,7 +533,10 @@ impl<'s> Catalog<'s> {
     pub fn commit_staged(&mut self) -> Result<Vec<Digest>, ArchiveError> {
         let mut published = Vec::new();
         for path in std::mem::take(&mut self.staged) {
-            let entry = self.files.get_mut(&path).expect("staged paths are catalogued");
+            let entry = self
+                .files
+                .get_mut(&path)
+                .expect("staged paths are catalogued");
             if let Content::Spooled { writer, digest } = &mut entry.content {
                 if let Some(w) = writer.take() {
                     let new = !self.store.has_blob(digest);
@@ -457,10 +571,19 @@ fn special(entry: String, kind: &'static str) -> ArchiveError {
 
 fn tar_error(entry: Option<String>, e: io::Error) -> ArchiveError {
     if e.kind() == io::ErrorKind::UnexpectedEof {
-        ArchiveError::Truncated { entry }
-    } else {
-        ArchiveError::MalformedTar { entry, source: e }
+        return ArchiveError::Truncated { entry };
     }
+    // tar-rs quotes the raw header bytes in some messages; binary noise helps nobody.
+    let message = e.to_string();
+    let source = if message.chars().all(|c| !c.is_control() && c != '\u{fffd}') {
+        e
+    } else {
+        io::Error::new(
+            e.kind(),
+            "not a valid tar header (bad numeric field or checksum)",
+        )
+    };
+    ArchiveError::MalformedTar { entry, source }
 }
 
 /// A tar stream must end with a zero block; one that simply stops after an entry was cut short.
@@ -471,7 +594,11 @@ fn check_trailer(last_end: u64, consumed: u64) -> Result<(), ArchiveError> {
     Ok(())
 }
 
-fn read_metadata<R: Read>(entry: &mut tar::Entry<'_, R>, path: &str, size: u64) -> Result<Vec<u8>, ArchiveError> {
+fn read_metadata<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    path: &str,
+    size: u64,
+) -> Result<Vec<u8>, ArchiveError> {
     if size > oci::MAX_DOCUMENT_SIZE {
         return Err(ArchiveError::BadDocument {
             entry: path.to_string(),
@@ -479,9 +606,13 @@ fn read_metadata<R: Read>(entry: &mut tar::Entry<'_, R>, path: &str, size: u64) 
         });
     }
     let mut bytes = Vec::with_capacity(size as usize);
-    entry.read_to_end(&mut bytes).map_err(|e| tar_error(Some(path.into()), e))?;
+    entry
+        .read_to_end(&mut bytes)
+        .map_err(|e| tar_error(Some(path.into()), e))?;
     if bytes.len() as u64 != size {
-        return Err(ArchiveError::Truncated { entry: Some(path.to_string()) });
+        return Err(ArchiveError::Truncated {
+            entry: Some(path.to_string()),
+        });
     }
     Ok(bytes)
 }
@@ -489,7 +620,10 @@ fn read_metadata<R: Read>(entry: &mut tar::Entry<'_, R>, path: &str, size: u64) 
 /// Normalises an entry path: no leading `./`, no empty or `.` components. Absolute paths and
 /// `..` components are refused outright, whatever they would resolve to.
 fn clean_path(raw: &[u8], shown: &str) -> Result<String, ArchiveError> {
-    let unsafe_path = |reason| ArchiveError::UnsafePath { entry: shown.to_string(), reason };
+    let unsafe_path = |reason| ArchiveError::UnsafePath {
+        entry: shown.to_string(),
+        reason,
+    };
     let path = std::str::from_utf8(raw).map_err(|_| unsafe_path("not valid UTF-8"))?;
     if path.starts_with('/') {
         return Err(unsafe_path("absolute path"));
@@ -531,16 +665,28 @@ mod tests {
 
     #[test]
     fn clean_path_normalises_and_refuses_escapes() {
-        assert_eq!(clean_path(b"./blobs//sha256/x", "").unwrap(), "blobs/sha256/x");
+        assert_eq!(
+            clean_path(b"./blobs//sha256/x", "").unwrap(),
+            "blobs/sha256/x"
+        );
         assert_eq!(clean_path(b"index.json", "").unwrap(), "index.json");
-        for bad in [&b"/etc/passwd"[..], b"../x", b"blobs/../../x", b"a/..", b"\xff"] {
+        for bad in [
+            &b"/etc/passwd"[..],
+            b"../x",
+            b"blobs/../../x",
+            b"a/..",
+            b"\xff",
+        ] {
             assert!(clean_path(bad, "x").is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn link_targets_resolve_inside_the_archive_only() {
-        assert_eq!(resolve_link_target("abc", b"../def/layer.tar").as_deref(), Some("def/layer.tar"));
+        assert_eq!(
+            resolve_link_target("abc", b"../def/layer.tar").as_deref(),
+            Some("def/layer.tar")
+        );
         assert_eq!(resolve_link_target("", b"./x").as_deref(), Some("x"));
         assert_eq!(resolve_link_target("abc", b"../../etc/passwd"), None);
         assert_eq!(resolve_link_target("abc", b"/etc/passwd"), None);
@@ -550,7 +696,10 @@ mod tests {
     #[test]
     fn compression_is_recognised_by_magic() {
         assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]), Compression::Gzip);
-        assert_eq!(Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]), Compression::Zstd);
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Compression::Zstd
+        );
         assert_eq!(Compression::sniff(b"\xfd7zXZ\0"), Compression::Xz);
         assert_eq!(Compression::sniff(b"BZh9"), Compression::Bzip2);
         assert_eq!(Compression::sniff(b"blobs/"), Compression::None);

@@ -18,7 +18,10 @@ pub enum EntryKind {
 
 /// The header block(s) for one entry: 512 bytes, or 1536 when a PAX size record is needed.
 pub fn header(name: &str, size: u64, mode: u32, kind: EntryKind) -> Vec<u8> {
-    assert!(name.len() <= 100, "archive entry names are generated and at most 100 bytes");
+    assert!(
+        name.len() <= 100,
+        "archive entry names are generated and at most 100 bytes"
+    );
     let typeflag = match kind {
         EntryKind::Regular => b'0',
         EntryKind::Directory => b'5',
@@ -84,7 +87,13 @@ fn finish(b: &mut [u8; 512]) {
     let sum: u64 = b
         .iter()
         .enumerate()
-        .map(|(i, &c)| if (148..156).contains(&i) { u64::from(b' ') } else { u64::from(c) })
+        .map(|(i, &c)| {
+            if (148..156).contains(&i) {
+                u64::from(b' ')
+            } else {
+                u64::from(c)
+            }
+        })
         .sum();
     put_octal(&mut b[148..155], sum);
     b[155] = b' ';
@@ -139,7 +148,10 @@ mod tests {
         assert_eq!(h[155], b' ');
         // The checksum is what tar readers recompute.
         let parsed = tar::Header::from_byte_slice(&h);
-        assert_eq!(parsed.cksum().unwrap(), u32::try_from(sum_with_spaces(&h)).unwrap());
+        assert_eq!(
+            parsed.cksum().unwrap(),
+            u32::try_from(sum_with_spaces(&h)).unwrap()
+        );
         assert_eq!(parsed.size().unwrap(), 1234);
         assert_eq!(parsed.path().unwrap().to_str(), Some("index.json"));
     }
@@ -147,7 +159,13 @@ mod tests {
     fn sum_with_spaces(h: &[u8]) -> u64 {
         h.iter()
             .enumerate()
-            .map(|(i, &c)| if (148..156).contains(&i) { 32 } else { u64::from(c) })
+            .map(|(i, &c)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u64::from(c)
+                }
+            })
             .sum()
     }
 

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::progress::human;
-use super::{CliResult, RmArgs};
+use super::{CliResult, RmArgs, SampleArgs};
 use crate::gc;
 use crate::image::ImageQuery;
 use crate::store::Store;
@@ -21,9 +21,9 @@ pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
             let hit = doomed.iter().any(|q| match q {
                 ImageQuery::Digest(d) => record.target.digest == *d,
                 ImageQuery::Tagged(name) => record.name().as_ref() == Some(name),
-                ImageQuery::Repository(repo) => {
-                    record.name().is_some_and(|n| n.without_tag_and_digest() == *repo)
-                }
+                ImageQuery::Repository(repo) => record
+                    .name()
+                    .is_some_and(|n| n.without_tag_and_digest() == *repo),
             });
             if hit {
                 removed.push(record.clone());
@@ -69,5 +69,23 @@ pub fn fsck(store: &Store) -> CliResult {
         return Err(format!("{} problems found in {checked} blobs", problems.len()).into());
     }
     writeln!(out, "{checked} blobs verified, no problems")?;
+    Ok(())
+}
+
+pub fn sample(store: &Store, args: &SampleArgs) -> CliResult {
+    let name = crate::reference::Reference::parse_normalized(&args.name)?.with_default_tag();
+    let mut spec = crate::sample::SampleSpec::demo(name.clone());
+    let platforms = args.platforms.parse()?;
+    if !platforms.is_empty() {
+        spec.platforms = platforms;
+    }
+    spec.layers = args.layers;
+    spec.layer_size = args.layer_size;
+    spec.seed = args.seed;
+    if args.stored {
+        spec.compression = crate::sample::LayerCompression::GzipStored;
+    }
+    let target = crate::sample::write_sample(store, &spec)?;
+    println!("{}\t{}", name, target.digest);
     Ok(())
 }

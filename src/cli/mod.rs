@@ -16,7 +16,11 @@ use crate::store::Store;
 pub type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 #[derive(Debug, Parser)]
-#[command(name = "imagefs", version, about = "A store of OCI container images: import, export and browse them, filtered by platform")]
+#[command(
+    name = "imagefs",
+    version,
+    about = "A store of OCI container images: import, export and browse them, filtered by platform"
+)]
 pub struct Cli {
     /// The store directory (default: $IMAGEFS_STORE, else $XDG_DATA_HOME/imagefs, else ~/.local/share/imagefs)
     #[arg(long, global = true, value_name = "DIR")]
@@ -50,6 +54,30 @@ pub enum Command {
     Gc,
     /// Verify every blob's digest and every image's completeness
     Fsck,
+    /// Generate a synthetic multi-platform image into the store (for demos and benchmarks)
+    #[command(hide = true)]
+    Sample(SampleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Name to store the image under
+    #[arg(long, default_value = "example.com/imagefs/sample:latest")]
+    pub name: String,
+    #[command(flatten)]
+    pub platforms: PlatformArgs,
+    /// Layers per platform
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+    /// Bytes of content per layer
+    #[arg(long, default_value_t = 64 << 10)]
+    pub layer_size: usize,
+    /// Incompressible layers in stored-gzip form (fast to generate; for benchmarks)
+    #[arg(long)]
+    pub stored: bool,
+    /// Seed for the content
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -123,5 +151,6 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Rm(args) => maintenance::rm(&store, &args),
         Command::Gc => maintenance::gc(&store),
         Command::Fsck => maintenance::fsck(&store),
+        Command::Sample(args) => maintenance::sample(&store, &args),
     }
 }

@@ -14,13 +14,22 @@ pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
     for record in store.images()? {
         let name = record.name().map(|n| n.to_string());
         let platforms = match ImageGraph::of_record(store, &record) {
-            Ok(graph) => graph.available_platforms().iter().map(Platform::format_all).collect(),
+            Ok(graph) => graph
+                .available_platforms()
+                .iter()
+                .map(Platform::format_all)
+                .collect(),
             Err(e) => {
                 log::warn!(target: "store", "{}: {}", record.target.digest, crate::gc::error_chain(&e));
                 Vec::new()
             }
         };
-        rows.push((name, record.target.digest.to_string(), record.target.size, platforms));
+        rows.push((
+            name,
+            record.target.digest.to_string(),
+            record.target.size,
+            platforms,
+        ));
     }
     let mut out = io::stdout().lock();
     if args.json {
@@ -34,11 +43,24 @@ pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
         writeln!(out)?;
         return Ok(());
     }
-    let width = rows.iter().map(|r| r.0.as_deref().unwrap_or("<none>").len()).max().unwrap_or(4).max(4);
+    let width = rows
+        .iter()
+        .map(|r| r.0.as_deref().unwrap_or("<none>").len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     writeln!(out, "{:width$}  {:71}  PLATFORMS", "NAME", "DIGEST")?;
     for (name, digest, _, platforms) in &rows {
-        let platforms = if platforms.is_empty() { "-".to_string() } else { platforms.join(",") };
-        writeln!(out, "{:width$}  {digest:71}  {platforms}", name.as_deref().unwrap_or("<none>"))?;
+        let platforms = if platforms.is_empty() {
+            "-".to_string()
+        } else {
+            platforms.join(",")
+        };
+        writeln!(
+            out,
+            "{:width$}  {digest:71}  {platforms}",
+            name.as_deref().unwrap_or("<none>")
+        )?;
     }
     Ok(())
 }

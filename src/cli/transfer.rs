@@ -11,7 +11,9 @@ use crate::image::ImageQuery;
 use crate::store::{ImageRecord, Store};
 
 pub fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> CliResult {
-    let options = ImportOptions { platforms: args.platforms.parse()? };
+    let options = ImportOptions {
+        platforms: args.platforms.parse()?,
+    };
     let loaded = match args.input.as_deref().filter(|p| *p != Path::new("-")) {
         Some(path) => {
             let total = std::fs::metadata(path).ok().map(|m| m.len());
@@ -55,7 +57,10 @@ pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResul
     if to_stdout {
         let stdout = io::stdout();
         if stdout.is_terminal() {
-            return Err("refusing to write an archive to a terminal; use -o FILE or redirect the output".into());
+            return Err(
+                "refusing to write an archive to a terminal; use -o FILE or redirect the output"
+                    .into(),
+            );
         }
         let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
         return match archive::write_archive(&plan, &mut out, &mut report) {
@@ -66,7 +71,10 @@ pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResul
     }
     let path = args.output.as_deref().expect("checked above");
     // Write beside the target and rename, so a failed export never leaves a partial archive.
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = tempfile::Builder::new()
         .prefix(".imagefs-export-")
         .tempfile_in(dir)
@@ -76,7 +84,9 @@ pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResul
     drop(out);
     tmp.as_file().sync_all()?;
     use std::os::unix::fs::PermissionsExt;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    tmp.persist(path).map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    tmp.persist(path)
+        .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
     Ok(())
 }

@@ -10,22 +10,37 @@ use crate::oci::DocumentError;
 #[derive(Debug)]
 pub enum StoreError {
     /// An I/O operation on a store file failed.
-    Io { op: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     /// A blob the caller expected is not in the store.
     BlobMissing { digest: Digest },
     /// A blob's length differs from its descriptor's size.
-    SizeMismatch { digest: Digest, expected: u64, found: u64 },
+    SizeMismatch {
+        digest: Digest,
+        expected: u64,
+        found: u64,
+    },
     /// Bytes hashed to something other than the digest they were stored or offered under.
     DigestMismatch { expected: Digest, found: Digest },
     /// `index.json` or a stored document is not what the store wrote.
-    CorruptDocument { path: PathBuf, source: DocumentError },
+    CorruptDocument {
+        path: PathBuf,
+        source: DocumentError,
+    },
     /// The directory holds an OCI layout of a version we do not understand.
     UnsupportedLayout { path: PathBuf, version: String },
 }
 
 impl StoreError {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> StoreError {
-        StoreError::Io { op, path: path.into(), source }
+        StoreError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 }
 
@@ -34,11 +49,18 @@ impl fmt::Display for StoreError {
         match self {
             Self::Io { op, path, .. } => write!(f, "cannot {op} {}", path.display()),
             Self::BlobMissing { digest } => write!(f, "blob {digest} is not in the store"),
-            Self::SizeMismatch { digest, expected, found } => {
+            Self::SizeMismatch {
+                digest,
+                expected,
+                found,
+            } => {
                 write!(f, "blob {digest} has {found} bytes, expected {expected}")
             }
             Self::DigestMismatch { expected, found } => {
-                write!(f, "digest mismatch: expected {expected}, content hashes to {found}")
+                write!(
+                    f,
+                    "digest mismatch: expected {expected}, content hashes to {found}"
+                )
             }
             Self::CorruptDocument { path, .. } => write!(f, "corrupt {}", path.display()),
             Self::UnsupportedLayout { path, version } => write!(

@@ -29,7 +29,11 @@ impl<'s> BlobWriter<'s> {
             .prefix(INGEST_PREFIX)
             .tempfile_in(&dir)
             .map_err(|e| StoreError::io("create a temp file in", &dir, e))?;
-        Ok(BlobWriter { store, file, hasher: Hasher::new() })
+        Ok(BlobWriter {
+            store,
+            file,
+            hasher: Hasher::new(),
+        })
     }
 
     /// Bytes written so far.
@@ -65,7 +69,10 @@ impl<'s> BlobWriter<'s> {
                 });
             }
             if digest != found {
-                return Err(StoreError::DigestMismatch { expected: digest, found });
+                return Err(StoreError::DigestMismatch {
+                    expected: digest,
+                    found,
+                });
             }
         }
         let target = self.store.blob_path(&found);
@@ -74,7 +81,8 @@ impl<'s> BlobWriter<'s> {
         }
         let tmp_path = self.file.path().to_path_buf();
         let file = self.file.as_file();
-        file.sync_all().map_err(|e| StoreError::io("sync", &tmp_path, e))?;
+        file.sync_all()
+            .map_err(|e| StoreError::io("sync", &tmp_path, e))?;
         // Blobs are immutable; a read-only mode says so to anyone browsing the store.
         file.set_permissions(fs::Permissions::from_mode(0o444))
             .map_err(|e| StoreError::io("chmod", &tmp_path, e))?;
@@ -113,9 +121,16 @@ pub(super) fn open_checked(store: &Store, digest: &Digest, size: u64) -> Result<
         }
         Err(e) => return Err(StoreError::io("open", &path, e)),
     };
-    let found = file.metadata().map_err(|e| StoreError::io("stat", &path, e))?.len();
+    let found = file
+        .metadata()
+        .map_err(|e| StoreError::io("stat", &path, e))?
+        .len();
     if found != size {
-        return Err(StoreError::SizeMismatch { digest: *digest, expected: size, found });
+        return Err(StoreError::SizeMismatch {
+            digest: *digest,
+            expected: size,
+            found,
+        });
     }
     Ok(file)
 }

@@ -55,7 +55,11 @@ impl Store {
         if let Some(p) = explicit {
             return Some(p.to_path_buf());
         }
-        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         env(STORE_ENV)
             .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("imagefs")))
             .or_else(|| env("HOME").map(|h| h.join(".local/share/imagefs")))
@@ -64,7 +68,11 @@ impl Store {
     /// Opens the store at `root`, creating an empty layout on first use.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
         let store = Store { root: root.into() };
-        for dir in [store.root.clone(), store.root.join(BLOB_DIR), store.ingest_dir()] {
+        for dir in [
+            store.root.clone(),
+            store.root.join(BLOB_DIR),
+            store.ingest_dir(),
+        ] {
             fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
         }
         let layout = store.root.join(OCI_LAYOUT_FILE);
@@ -104,7 +112,10 @@ impl Store {
 
     /// The stored length of a blob, if present.
     pub fn blob_size(&self, digest: &Digest) -> Option<u64> {
-        fs::metadata(self.blob_path(digest)).ok().filter(|m| m.is_file()).map(|m| m.len())
+        fs::metadata(self.blob_path(digest))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
     }
 
     /// Whether the blob a descriptor names is present with the descriptor's size.
@@ -131,7 +142,10 @@ impl Store {
             .map_err(|e| StoreError::io("read", self.blob_path(&d.digest), e))?;
         let found = Digest::of(&bytes);
         if found != d.digest {
-            return Err(StoreError::DigestMismatch { expected: d.digest, found });
+            return Err(StoreError::DigestMismatch {
+                expected: d.digest,
+                found,
+            });
         }
         Ok(bytes)
     }
@@ -153,7 +167,8 @@ impl Store {
     /// Stores `bytes` as a blob and returns its digest.
     pub fn write_blob(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
         let mut w = self.blob_writer()?;
-        w.write_all(bytes).map_err(|e| StoreError::io("write", self.ingest_dir(), e))?;
+        w.write_all(bytes)
+            .map_err(|e| StoreError::io("write", self.ingest_dir(), e))?;
         w.commit(None)
     }
 
@@ -168,7 +183,11 @@ impl Store {
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| StoreError::io("list", &dir, e))? {
             let entry = entry.map_err(|e| StoreError::io("list", &dir, e))?;
-            if let Some(d) = entry.file_name().to_str().and_then(|n| Digest::from_hex(n).ok()) {
+            if let Some(d) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest::from_hex(n).ok())
+            {
                 out.push(d);
             }
         }
@@ -197,7 +216,9 @@ impl Store {
         let mut hasher = Hasher::new();
         let mut buf = vec![0u8; 1 << 20];
         loop {
-            let n = file.read(&mut buf).map_err(|e| StoreError::io("read", &path, e))?;
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| StoreError::io("read", &path, e))?;
             if n == 0 {
                 break;
             }
@@ -206,7 +227,10 @@ impl Store {
         let len = hasher.len();
         let found = hasher.finish();
         if found != *digest {
-            return Err(StoreError::DigestMismatch { expected: *digest, found });
+            return Err(StoreError::DigestMismatch {
+                expected: *digest,
+                found,
+            });
         }
         Ok(len)
     }
@@ -293,14 +317,18 @@ impl Store {
             .prefix(refs::INDEX_TMP_PREFIX)
             .tempfile_in(self.ingest_dir())
             .map_err(|e| StoreError::io("create a temp file in", self.ingest_dir(), e))?;
-        tmp.write_all(bytes).map_err(|e| StoreError::io("write", tmp.path().to_owned(), e))?;
-        tmp.as_file().sync_all().map_err(|e| StoreError::io("sync", tmp.path().to_owned(), e))?;
+        tmp.write_all(bytes)
+            .map_err(|e| StoreError::io("write", tmp.path().to_owned(), e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| StoreError::io("sync", tmp.path().to_owned(), e))?;
         // Layout files are readable by everyone, like the blobs (tempfile creates them 0600).
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
             .set_permissions(fs::Permissions::from_mode(0o644))
             .map_err(|e| StoreError::io("chmod", tmp.path().to_owned(), e))?;
-        tmp.persist(path).map_err(|e| StoreError::io("replace", path, e.error))?;
+        tmp.persist(path)
+            .map_err(|e| StoreError::io("replace", path, e.error))?;
         sync_dir(dir)
     }
 }
@@ -317,8 +345,11 @@ fn check_layout_version(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         #[serde(rename = "imageLayoutVersion")]
         version: String,
     }
-    let layout: Layout = oci::parse_document(bytes)
-        .map_err(|source| StoreError::CorruptDocument { path: path.to_path_buf(), source })?;
+    let layout: Layout =
+        oci::parse_document(bytes).map_err(|source| StoreError::CorruptDocument {
+            path: path.to_path_buf(),
+            source,
+        })?;
     if layout.version != "1.0.0" {
         return Err(StoreError::UnsupportedLayout {
             path: path.to_path_buf(),
@@ -341,7 +372,10 @@ mod tests {
     #[test]
     fn open_creates_an_oci_layout() {
         let (_dir, store) = temp_store();
-        assert_eq!(fs::read(store.root().join(OCI_LAYOUT_FILE)).unwrap(), OCI_LAYOUT_CONTENT);
+        assert_eq!(
+            fs::read(store.root().join(OCI_LAYOUT_FILE)).unwrap(),
+            OCI_LAYOUT_CONTENT
+        );
         let index = fs::read_to_string(store.root().join(INDEX_FILE)).unwrap();
         assert_eq!(
             index,
@@ -353,7 +387,11 @@ mod tests {
     #[test]
     fn open_rejects_an_unknown_layout_version() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join(OCI_LAYOUT_FILE), r#"{"imageLayoutVersion":"2.0.0"}"#).unwrap();
+        fs::write(
+            dir.path().join(OCI_LAYOUT_FILE),
+            r#"{"imageLayoutVersion":"2.0.0"}"#,
+        )
+        .unwrap();
         let err = Store::open(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::UnsupportedLayout { .. }), "{err}");
     }
@@ -375,7 +413,10 @@ mod tests {
         let mut w = store.blob_writer().unwrap();
         w.write_all(b"hello!").unwrap();
         let err = w.commit(Some((good, 5))).unwrap_err();
-        assert!(matches!(err, StoreError::SizeMismatch { found: 6, .. }), "{err}");
+        assert!(
+            matches!(err, StoreError::SizeMismatch { found: 6, .. }),
+            "{err}"
+        );
         // Failed and dropped writers leave nothing behind in the ingest directory.
         assert_eq!(fs::read_dir(store.ingest_dir()).unwrap().count(), 0);
     }
@@ -399,8 +440,14 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(&path, b"[]").unwrap();
-        assert!(matches!(store.read_document(&desc), Err(StoreError::DigestMismatch { .. })));
+        assert!(matches!(
+            store.read_document(&desc),
+            Err(StoreError::DigestMismatch { .. })
+        ));
         let wrong_size = Descriptor::new("m", d, 3);
-        assert!(matches!(store.open_blob(&wrong_size), Err(StoreError::SizeMismatch { .. })));
+        assert!(matches!(
+            store.open_blob(&wrong_size),
+            Err(StoreError::SizeMismatch { .. })
+        ));
     }
 }

@@ -21,10 +21,16 @@ pub struct ImageRecord {
 impl ImageRecord {
     /// A named image: the descriptor gets the two name annotations.
     pub fn named(mut target: Descriptor, name: &Reference) -> ImageRecord {
-        target.annotations.insert(ANNOTATION_IMAGE_NAME.to_string(), name.to_string());
+        target
+            .annotations
+            .insert(ANNOTATION_IMAGE_NAME.to_string(), name.to_string());
         match name.tag() {
-            Some(tag) => target.annotations.insert(ANNOTATION_REF_NAME.to_string(), tag.into()),
-            None => target.annotations.insert(ANNOTATION_REF_NAME.to_string(), name.to_string()),
+            Some(tag) => target
+                .annotations
+                .insert(ANNOTATION_REF_NAME.to_string(), tag.into()),
+            None => target
+                .annotations
+                .insert(ANNOTATION_REF_NAME.to_string(), name.to_string()),
         };
         ImageRecord { target }
     }
@@ -50,9 +56,16 @@ impl ImageRecord {
 
 pub(super) fn read_index(path: &Path) -> Result<Vec<ImageRecord>, StoreError> {
     let bytes = fs::read(path).map_err(|e| StoreError::io("read", path, e))?;
-    let index: Index = oci::parse_document(&bytes)
-        .map_err(|source| StoreError::CorruptDocument { path: path.to_path_buf(), source })?;
-    Ok(index.manifests.into_iter().map(|target| ImageRecord { target }).collect())
+    let index: Index =
+        oci::parse_document(&bytes).map_err(|source| StoreError::CorruptDocument {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(index
+        .manifests
+        .into_iter()
+        .map(|target| ImageRecord { target })
+        .collect())
 }
 
 pub(super) fn encode_index(images: &[ImageRecord]) -> Vec<u8> {
@@ -65,5 +78,11 @@ pub(super) fn encode_index(images: &[ImageRecord]) -> Vec<u8> {
 /// Named images first, by name; then digest-only images, by digest. A stable order keeps
 /// `index.json` diffable and `ls` predictable.
 pub(super) fn sort(images: &mut [ImageRecord]) {
-    images.sort_by_cached_key(|r| (r.name().map(|n| n.to_string()).is_none(), r.name().map(|n| n.to_string()), r.target.digest));
+    images.sort_by_cached_key(|r| {
+        (
+            r.name().map(|n| n.to_string()).is_none(),
+            r.name().map(|n| n.to_string()),
+            r.target.digest,
+        )
+    });
 }
