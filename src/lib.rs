@@ -21,3 +21,5 @@ pub mod platform;
 pub mod reference;
 pub mod sample;
 pub mod store;
+pub mod fs;
+pub mod fuse;

@@ -1,0 +1,1 @@
+//! placeholder: the kernel-free filesystem core (issue 3, in progress).

@@ -1,0 +1,1 @@
+//! placeholder: the fuser adapter (issue 3, in progress).
