@@ -2,12 +2,15 @@
 //! corrupted in the store fails the export instead of travelling silently (containerd's
 //! "unexpected digest … copied").
 
+use std::fs::File;
 use std::io::{self, Read, Write};
+use std::sync::mpsc;
 
 use super::ArchiveError;
 use super::plan::{ArchivePlan, PlanBody};
 use super::tar_header::BLOCK;
 use crate::digest::Hasher;
+use crate::oci::Descriptor;
 
 const COPY_BUFFER: usize = 1 << 20;
 
@@ -21,7 +24,6 @@ pub fn write_archive(
     progress: Progress<'_>,
 ) -> Result<(), ArchiveError> {
     let zeros = [0u8; BLOCK as usize];
-    let mut buf = vec![0u8; COPY_BUFFER];
     let mut written = 0u64;
     let put = |out: &mut dyn Write, bytes: &[u8], written: &mut u64| -> Result<(), ArchiveError> {
         out.write_all(bytes).map_err(ArchiveError::Output)?;
@@ -37,39 +39,8 @@ pub fn write_archive(
                 b.len() as u64
             }
             PlanBody::Blob(d) => {
-                let mut file = plan.store().open_blob(d)?;
-                let mut hasher = Hasher::new();
-                let mut remaining = d.size;
-                while remaining > 0 {
-                    let want = (buf.len() as u64).min(remaining) as usize;
-                    let n = match file.read(&mut buf[..want]) {
-                        Ok(0) => {
-                            return Err(ArchiveError::BlobChanged {
-                                digest: d.digest,
-                                found: None,
-                            });
-                        }
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            return Err(ArchiveError::BlobRead {
-                                digest: d.digest,
-                                source: e,
-                            });
-                        }
-                    };
-                    hasher.update(&buf[..n]);
-                    put(out, &buf[..n], &mut written)?;
-                    remaining -= n as u64;
-                    progress(written);
-                }
-                let found = hasher.finish();
-                if found != d.digest {
-                    return Err(ArchiveError::BlobChanged {
-                        digest: d.digest,
-                        found: Some(found),
-                    });
-                }
+                let file = plan.store().open_blob(d)?;
+                copy_verified(d, file, out, &mut written, progress)?;
                 d.size
             }
         };
@@ -82,4 +53,61 @@ pub fn write_archive(
     out.flush().map_err(ArchiveError::Output)?;
     progress(written);
     Ok(())
+}
+
+/// Copies a blob to `out` while a second thread hashes what was copied, so verification costs
+/// no wall time on a machine with a spare core. Buffers circulate between the two threads; the
+/// digest is checked once the last chunk is hashed.
+fn copy_verified(
+    d: &Descriptor,
+    mut file: File,
+    out: &mut dyn Write,
+    written: &mut u64,
+    progress: Progress<'_>,
+) -> Result<(), ArchiveError> {
+    const BUFFERS: usize = 3;
+    let (to_hash, hash_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+    let (to_fill, fill_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+    for _ in 0..BUFFERS {
+        to_fill.send(vec![0u8; COPY_BUFFER]).expect("receiver is alive");
+    }
+    std::thread::scope(|scope| {
+        let hasher = scope.spawn(move || {
+            let mut hasher = Hasher::new();
+            for (buf, n) in hash_rx {
+                hasher.update(&buf[..n]);
+                // The copier may have finished (or failed) already; a closed channel is fine.
+                let _ = to_fill.send(buf);
+            }
+            hasher.finish()
+        });
+        let mut remaining = d.size;
+        let copied: Result<(), ArchiveError> = (|| {
+            while remaining > 0 {
+                let mut buf = fill_rx.recv().expect("the hasher returns every buffer");
+                let want = (buf.len() as u64).min(remaining) as usize;
+                let n = loop {
+                    match file.read(&mut buf[..want]) {
+                        Ok(0) => return Err(ArchiveError::BlobChanged { digest: d.digest, found: None }),
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(ArchiveError::BlobRead { digest: d.digest, source: e }),
+                    }
+                };
+                out.write_all(&buf[..n]).map_err(ArchiveError::Output)?;
+                *written += n as u64;
+                remaining -= n as u64;
+                progress(*written);
+                to_hash.send((buf, n)).expect("the hasher runs until the channel closes");
+            }
+            Ok(())
+        })();
+        drop(to_hash);
+        let found = hasher.join().expect("hashing does not panic");
+        copied?;
+        if found != d.digest {
+            return Err(ArchiveError::BlobChanged { digest: d.digest, found: Some(found) });
+        }
+        Ok(())
+    })
 }
