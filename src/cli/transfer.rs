@@ -70,6 +70,16 @@ pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResul
         };
     }
     let path = args.output.as_deref().expect("checked above");
+    // A device or fifo (`-o /dev/null`, a named pipe) is written in place: renaming over it
+    // would replace the device node itself.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        return match archive::write_archive(&plan, &mut out, &mut report) {
+            Err(e) if e.is_broken_pipe() => Ok(()),
+            other => Ok(other?),
+        };
+    }
     // Write beside the target and rename, so a failed export never leaves a partial archive.
     let dir = path
         .parent()
