@@ -1,0 +1,393 @@
+//! Hostile and broken archives: each is rejected with an error naming the problem, and the store
+//! is left exactly as it was (same `index.json` bytes, same blobs, nothing in `ingest/`), through
+//! both the streaming (pipe) and the seeking (regular file) import paths. Nothing is ever written
+//! outside the store.
+
+mod common;
+
+use common::*;
+use imagefs::digest::Digest;
+
+/// A valid two-platform archive, its entries, and the store it came from.
+fn base() -> (Fixture, Vec<Entry>) {
+    let src = Fixture::new();
+    add(
+        &src.store,
+        &small_spec("alpine", &["linux/amd64", "linux/arm64"]),
+    );
+    let entries = read_tar(&export(&src.store, &["alpine"], &[]));
+    (src, entries)
+}
+
+/// `entries` with `extra` inserted just before `index.json`, i.e. after every blob has been
+/// read (and spooled), so a late rejection must clean up.
+fn with_entry(mut entries: Vec<Entry>, extra: Entry) -> Vec<Entry> {
+    let at = entries
+        .iter()
+        .position(|e| e.name == "index.json")
+        .expect("index.json");
+    entries.insert(at, extra);
+    entries
+}
+
+/// A layer unique to `platform` (not the shared base).
+fn unique_layer(src: &Fixture, platform: &str, other: &str) -> Digest {
+    let (_, children) = platform_closure(&src.store, "alpine", platform);
+    let (_, others) = platform_closure(&src.store, "alpine", other);
+    *children[1..]
+        .iter()
+        .find(|d| !others.contains(d))
+        .expect("a unique layer")
+}
+
+/// Imports `bytes` (with `platforms`) into a store that already holds an image, through the
+/// stream and the file paths; each must fail with a message containing every one of `needles`
+/// and leave the store exactly as before. Returns the stream path's message.
+#[track_caller]
+fn assert_rejected(bytes: &[u8], platforms: &[&str], needles: &[&str]) -> String {
+    let mut messages = Vec::new();
+    for via_file in [false, true] {
+        let f = Fixture::new();
+        let mut existing = small_spec("example.com/keep/me:1", &["linux/s390x"]);
+        existing.seed = 77;
+        existing.shared_base = false;
+        add(&f.store, &existing);
+        let before = snapshot(f.root());
+        let result = if via_file {
+            let path = f.path("hostile.tar");
+            std::fs::write(&path, bytes).expect("write archive");
+            import_path(&f.store, &path, platforms)
+        } else {
+            import_bytes(&f.store, bytes, platforms)
+        };
+        let err = match result {
+            Ok(loaded) => panic!("import succeeded (file: {via_file}): {loaded:?}"),
+            Err(e) => imagefs::gc::error_chain(&e),
+        };
+        for n in needles {
+            assert!(err.contains(n), "(file: {via_file}) {err:?} lacks {n:?}");
+        }
+        assert_unchanged(&f.store, &before);
+        messages.push(err);
+    }
+    messages.swap_remove(0)
+}
+
+#[test]
+fn import_rejects_dotdot_path() {
+    let (_src, entries) = base();
+    let bytes = write_tar(&with_entry(entries, Entry::file("blobs/../../evil", b"x")));
+    assert_rejected(&bytes, &[], &["blobs/../../evil"]);
+}
+
+#[test]
+fn import_rejects_absolute_path() {
+    let (_src, entries) = base();
+    let bytes = write_tar(&with_entry(entries, Entry::file("/tmp/imagefs-evil", b"x")));
+    assert_rejected(&bytes, &[], &["/tmp/imagefs-evil"]);
+}
+
+#[test]
+fn import_rejects_symlink_escaping_archive() {
+    let (_src, entries) = base();
+    let link = Entry::link(
+        "blobs/sha256/esc",
+        tar::EntryType::Symlink,
+        "../../../etc/passwd",
+    );
+    let bytes = write_tar(&with_entry(entries, link));
+    assert_rejected(&bytes, &[], &["blobs/sha256/esc", "../../../etc/passwd"]);
+}
+
+#[test]
+fn import_rejects_hard_link_escaping_archive() {
+    let (_src, entries) = base();
+    let link = Entry::link("blobs/sha256/hard", tar::EntryType::Link, "../etc/shadow");
+    let bytes = write_tar(&with_entry(entries, link));
+    assert_rejected(&bytes, &[], &["blobs/sha256/hard", "../etc/shadow"]);
+}
+
+#[test]
+fn import_rejects_absolute_symlink_and_writes_nothing_outside() {
+    let outside = tempfile::tempdir().expect("outside dir");
+    let target = outside.path().join("x");
+    let target_str = target.to_str().expect("utf-8 path");
+    let (_src, entries) = base();
+    let entries = with_entry(
+        entries,
+        Entry::link("blobs/sha256/x", tar::EntryType::Symlink, target_str),
+    );
+    // A file written through the link, and a file with the link's own name.
+    let entries = with_entry(entries, Entry::file("blobs/sha256/x/pwned", b"owned"));
+    let entries = with_entry(entries, Entry::file("blobs/sha256/x", b"overwrite"));
+    let bytes = write_tar(&entries);
+    assert_rejected(&bytes, &[], &["blobs/sha256/x"]);
+    let left: Vec<_> = std::fs::read_dir(outside.path())
+        .expect("read outside")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "files appeared outside the store: {left:?}"
+    );
+}
+
+#[test]
+fn import_rejects_character_device() {
+    let (_src, entries) = base();
+    let dev = Entry::special("blobs/sha256/null", tar::EntryType::Char);
+    let msg = assert_rejected(
+        &write_tar(&with_entry(entries, dev)),
+        &[],
+        &["blobs/sha256/null"],
+    );
+    assert!(msg.contains("device"), "{msg}");
+}
+
+#[test]
+fn import_rejects_block_device() {
+    let (_src, entries) = base();
+    let dev = Entry::special("blobs/sha256/sda", tar::EntryType::Block);
+    let msg = assert_rejected(
+        &write_tar(&with_entry(entries, dev)),
+        &[],
+        &["blobs/sha256/sda"],
+    );
+    assert!(msg.contains("device"), "{msg}");
+}
+
+#[test]
+fn import_rejects_fifo() {
+    let (_src, entries) = base();
+    let fifo = Entry::special("blobs/sha256/pipe", tar::EntryType::Fifo);
+    let msg = assert_rejected(
+        &write_tar(&with_entry(entries, fifo)),
+        &[],
+        &["blobs/sha256/pipe"],
+    );
+    assert!(msg.contains("fifo"), "{msg}");
+}
+
+#[test]
+fn import_rejects_digest_mismatch_in_selected_blob() {
+    let (src, mut entries) = base();
+    let layer = unique_layer(&src, "linux/arm64", "linux/amd64");
+    let e = entries
+        .iter_mut()
+        .find(|e| e.name == blob_name(&layer))
+        .expect("layer entry");
+    let last = e.data.len() - 1;
+    e.data[last] ^= 0xff;
+    let bytes = write_tar(&entries);
+    assert_rejected(&bytes, &["linux/arm64"], &[&layer.hex()]);
+    assert_rejected(&bytes, &[], &[&layer.hex()]);
+}
+
+/// Replaces blob `old` by `data` and rewrites every document that refers to it (recursively up
+/// to `index.json`), so the archive stays consistent apart from what the caller broke.
+fn rewrite_blob(entries: &mut Vec<Entry>, old: Digest, data: Vec<u8>) -> Digest {
+    let old_size = entries
+        .iter()
+        .find(|e| e.name == blob_name(&old))
+        .expect("blob entry")
+        .data
+        .len();
+    let new = Digest::of(&data);
+    let from = format!("\"{old}\",\"size\":{old_size}");
+    let to = format!("\"{new}\",\"size\":{}", data.len());
+    for e in entries.iter_mut() {
+        if e.name == blob_name(&old) {
+            e.name = blob_name(&new);
+            e.data = data.clone();
+        }
+    }
+    let parents: Vec<(Digest, Vec<u8>)> = entries
+        .iter()
+        .filter(|e| text(&e.data).contains(&from))
+        .filter_map(|e| {
+            let updated = text(&e.data).replace(&from, &to).into_bytes();
+            match e.name.strip_prefix("blobs/sha256/") {
+                Some(hex) => Some((Digest::from_hex(hex).expect("hex"), updated)),
+                None => None,
+            }
+        })
+        .collect();
+    for e in entries.iter_mut() {
+        if !e.name.starts_with("blobs/") && text(&e.data).contains(&from) {
+            e.data = text(&e.data).replace(&from, &to).into_bytes();
+        }
+    }
+    for (digest, updated) in parents {
+        rewrite_blob(entries, digest, updated);
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    new
+}
+
+#[test]
+fn import_rejects_size_mismatch() {
+    let (src, mut entries) = base();
+    let layer = unique_layer(&src, "linux/arm64", "linux/amd64");
+    let (manifest, _) = platform_closure(&src.store, "alpine", "linux/arm64");
+    let layer_len = entry(&entries, &blob_name(&layer)).data.len();
+    let doc = text(&entry(&entries, &blob_name(&manifest)).data);
+    let from = format!("\"{layer}\",\"size\":{layer_len}");
+    assert!(doc.contains(&from), "{doc}");
+    // The manifest claims one byte more than the layer has; the digest is right.
+    let lying = doc.replace(&from, &format!("\"{layer}\",\"size\":{}", layer_len + 1));
+    rewrite_blob(&mut entries, manifest, lying.into_bytes());
+    let bytes = write_tar(&entries);
+    let msg = assert_rejected(&bytes, &["linux/arm64"], &[&layer.hex()]);
+    assert!(msg.contains(&(layer_len + 1).to_string()), "{msg}");
+}
+
+#[test]
+fn import_rejects_missing_blob_of_selected_platform() {
+    let (src, entries) = base();
+    let layer = unique_layer(&src, "linux/arm64", "linux/amd64");
+    let entries: Vec<Entry> = entries
+        .into_iter()
+        .filter(|e| e.name != blob_name(&layer))
+        .collect();
+    assert_rejected(&write_tar(&entries), &["linux/arm64"], &[&layer.hex()]);
+}
+
+#[test]
+fn import_rejects_archive_truncated_mid_entry() {
+    let (src, entries) = base();
+    let layer = unique_layer(&src, "linux/arm64", "linux/amd64");
+    let bytes = write_tar(&entries);
+    // Cut in the middle of the layer's data.
+    let mut offset = 0;
+    for e in &entries {
+        if e.name == blob_name(&layer) {
+            break;
+        }
+        offset += 512 + e.data.len().next_multiple_of(512);
+    }
+    let cut = offset + 512 + entry(&entries, &blob_name(&layer)).data.len() / 2;
+    assert_rejected(&bytes[..cut], &[], &["truncated"]);
+}
+
+#[test]
+fn import_rejects_archive_cut_at_entry_boundary_without_trailer() {
+    let (_src, entries) = base();
+    let bytes = write_tar(&entries);
+    // Every entry is there, the two zero blocks are not.
+    assert_rejected(&bytes[..bytes.len() - 1024], &[], &["truncated"]);
+}
+
+#[test]
+fn import_rejects_duplicate_index_json() {
+    let (_src, entries) = base();
+    let dup = entry(&entries, "index.json").clone();
+    let bytes = write_tar(&with_entry(entries, dup));
+    assert_rejected(&bytes, &[], &["index.json", "more than once"]);
+}
+
+#[test]
+fn import_rejects_duplicate_manifest_json() {
+    let (_src, entries) = base();
+    let dup = entry(&entries, "manifest.json").clone();
+    let bytes = write_tar(&with_entry(entries, dup));
+    assert_rejected(&bytes, &[], &["manifest.json", "more than once"]);
+}
+
+#[test]
+fn import_rejects_duplicate_oci_layout() {
+    let (_src, entries) = base();
+    let dup = entry(&entries, "oci-layout").clone();
+    let bytes = write_tar(&with_entry(entries, dup));
+    assert_rejected(&bytes, &[], &["oci-layout", "more than once"]);
+}
+
+#[test]
+fn import_rejects_json_over_size_limit() {
+    let (_src, mut entries) = base();
+    let index = entries
+        .iter_mut()
+        .find(|e| e.name == "index.json")
+        .expect("index.json");
+    // Valid JSON, 21 MiB: padding inside the object.
+    let mut big = index.data.clone();
+    big.pop();
+    big.extend_from_slice(b",\"pad\":\"");
+    big.resize(21 << 20, b'a');
+    big.extend_from_slice(b"\"}");
+    index.data = big;
+    assert_rejected(&write_tar(&entries), &[], &["index.json"]);
+}
+
+#[test]
+fn import_rejects_absurdly_nested_json() {
+    let (_src, mut entries) = base();
+    let index = entries
+        .iter_mut()
+        .find(|e| e.name == "index.json")
+        .expect("index.json");
+    let mut deep = index.data.clone();
+    deep.pop();
+    deep.extend_from_slice(b",\"x\":");
+    deep.extend(std::iter::repeat_n(b'[', 100_000));
+    deep.extend(std::iter::repeat_n(b']', 100_000));
+    deep.push(b'}');
+    index.data = deep;
+    assert_rejected(&write_tar(&entries), &[], &["index.json"]);
+}
+
+#[test]
+fn import_rejects_empty_input() {
+    assert_rejected(b"", &[], &["empty"]);
+    assert_rejected(&[0u8; 1024], &[], &["empty"]);
+}
+
+#[test]
+fn import_rejects_non_tar_garbage() {
+    // Deterministic junk that is not a tar header (bad checksum) and not a known magic.
+    let mut junk = Vec::with_capacity(4096);
+    let mut x: u32 = 0x1234_5678;
+    for _ in 0..4096 {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        junk.push((x >> 24) as u8);
+    }
+    junk[0] = b'G';
+    assert_rejected(&junk, &[], &["tar"]);
+}
+
+#[test]
+fn import_rejects_unsupported_oci_layout_version() {
+    let (_src, mut entries) = base();
+    let layout = entries
+        .iter_mut()
+        .find(|e| e.name == "oci-layout")
+        .expect("oci-layout");
+    layout.data = br#"{"imageLayoutVersion":"2.0.0"}"#.to_vec();
+    assert_rejected(&write_tar(&entries), &[], &["2.0.0"]);
+}
+
+#[test]
+fn import_ignores_broken_blob_of_filtered_out_platform() {
+    let (src, mut entries) = base();
+    let amd_layer = unique_layer(&src, "linux/amd64", "linux/arm64");
+    let e = entries
+        .iter_mut()
+        .find(|e| e.name == blob_name(&amd_layer))
+        .expect("layer entry");
+    e.data[0] ^= 0xff;
+    let bytes = write_tar(&entries);
+    for via_file in [false, true] {
+        let f = Fixture::new();
+        let result = if via_file {
+            let path = f.path("a.tar");
+            std::fs::write(&path, &bytes).expect("write");
+            import_path(&f.store, &path, &["linux/arm64"])
+        } else {
+            import_bytes(&f.store, &bytes, &["linux/arm64"])
+        };
+        result.unwrap_or_else(|e| panic!("(file: {via_file}) {}", imagefs::gc::error_chain(&e)));
+        let (m, children) = platform_closure(&src.store, "alpine", "linux/arm64");
+        assert!(f.store.has_blob(&m));
+        assert!(children.iter().all(|d| f.store.has_blob(d)));
+        assert!(!f.store.blob_path(&amd_layer).exists());
+        assert_eq!(ingest_leftovers(&f.store), Vec::<String>::new());
+    }
+}
