@@ -39,7 +39,8 @@ pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
                 serde_json::json!({ "name": name, "digest": digest, "size": size, "platforms": platforms })
             })
             .collect();
-        serde_json::to_writer_pretty(&mut out, &list)?;
+        // Through io::Error, so that a closed pipe is recognised (and kept quiet) by main.
+        serde_json::to_writer_pretty(&mut out, &list).map_err(io::Error::from)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -80,21 +81,34 @@ pub fn inspect(store: &Store, args: &InspectArgs) -> CliResult {
     let manifest = store.read_document(&chosen.descriptor)?;
     let config_desc = chosen.children.first().ok_or("manifest has no config")?;
     let config = store.read_document(config_desc)?;
-    // The documents are embedded as stored, not re-serialized.
-    let raw = |bytes: Vec<u8>| -> Result<Box<RawValue>, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(RawValue::from_string(String::from_utf8(bytes)?)?)
+    // The documents are embedded as stored, not re-serialized: `json!` would turn a RawValue
+    // into a Value (re-ordering its keys), so the output is a struct holding the raw values.
+    let manifest = RawValue::from_string(String::from_utf8(manifest)?)?;
+    let config = RawValue::from_string(String::from_utf8(config)?)?;
+    let doc = Inspected {
+        name: record.name().map(|n| n.to_string()),
+        digest: record.target.digest.to_string(),
+        platform: chosen.platform.as_ref().map(|p| p.normalize().format_all()),
+        manifest_digest: chosen.descriptor.digest.to_string(),
+        manifest: &manifest,
+        config_digest: config_desc.digest.to_string(),
+        config: &config,
     };
-    let doc = serde_json::json!({
-        "name": record.name().map(|n| n.to_string()),
-        "digest": record.target.digest.to_string(),
-        "platform": chosen.platform.as_ref().map(|p| p.normalize().format_all()),
-        "manifestDigest": chosen.descriptor.digest.to_string(),
-        "manifest": raw(manifest)?,
-        "configDigest": config_desc.digest.to_string(),
-        "config": raw(config)?,
-    });
     let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &doc)?;
+    serde_json::to_writer_pretty(&mut out, &doc).map_err(io::Error::from)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// `inspect`'s output, in this field order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Inspected<'a> {
+    name: Option<String>,
+    digest: String,
+    platform: Option<String>,
+    manifest_digest: String,
+    manifest: &'a RawValue,
+    config_digest: String,
+    config: &'a RawValue,
 }

@@ -1,0 +1,361 @@
+//! The `imagefs` binary: exit codes, terminal and broken-pipe handling, `ls`, `inspect`, `rm`/`gc`,
+//! `fsck`, the REF forms, `--platform` syntax, and where the store lives.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use common::*;
+use imagefs::digest::Digest;
+
+fn fixture_with_alpine() -> (Fixture, imagefs::oci::Descriptor) {
+    let f = Fixture::new();
+    let target = add(&f.store, &small_spec("alpine", &THREE));
+    (f, target)
+}
+
+fn run(f: &Fixture, args: &[&str]) -> std::process::Output {
+    imagefs(f.root()).args(args).output().expect("run imagefs")
+}
+
+#[test]
+fn cli_exit_codes_are_0_on_success_1_on_error_2_on_usage() {
+    let (f, _) = fixture_with_alpine();
+    assert_eq!(run(&f, &["ls"]).status.code(), Some(0));
+    let missing = run(&f, &["inspect", "nosuchimage"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("nosuchimage"),
+        "{}",
+        text(&missing.stderr)
+    );
+    for usage in [
+        &["frobnicate"][..],
+        &["export"][..],
+        &["ls", "--no-such-flag"][..],
+    ] {
+        let out = run(&f, usage);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{usage:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn cli_export_refuses_to_write_to_a_terminal() {
+    let (f, _) = fixture_with_alpine();
+    // `script` (util-linux) runs the command with a pseudo-terminal as its stdout.
+    let script = which("script").expect("the `script` utility (util-linux) is required");
+    let cmd = format!(
+        "{} --store {} export alpine",
+        env!("CARGO_BIN_EXE_imagefs"),
+        f.root().display()
+    );
+    let out = Command::new(script)
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script");
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("refusing to write an archive to a terminal"),
+        "{shown}"
+    );
+    assert!(
+        shown.len() < 512,
+        "archive bytes reached the terminal: {} bytes",
+        shown.len()
+    );
+}
+
+#[test]
+fn cli_export_into_closed_pipe_is_quiet() {
+    let f = Fixture::new();
+    let mut spec = small_spec("alpine", &THREE);
+    // Well over a pipe buffer, so the writer meets the closed pipe.
+    spec.layer_size = 256 << 10;
+    add(&f.store, &spec);
+    let mut child = imagefs(f.root())
+        .args(["export", "alpine"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn export");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut head = [0u8; 10];
+    stdout.read_exact(&mut head).expect("first bytes");
+    drop(stdout); // `| head -c 10`
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(&head[..6], b"blobs/");
+    assert!(out.status.success(), "{}", out.status);
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn cli_ls_shows_names_digests_and_platforms() {
+    let (f, target) = fixture_with_alpine();
+    let mut other = small_spec("example.com/team/tool:2", &["linux/arm/v7"]);
+    other.seed = 2;
+    let tool = add(&f.store, &other);
+    let out = text(&ok(run(&f, &["ls"])));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("NAME"), "{out}");
+    let row = |name: &str| {
+        *lines
+            .iter()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name}: {out}"))
+    };
+    let alpine = row("docker.io/library/alpine:latest");
+    assert!(alpine.contains(&target.digest.to_string()), "{alpine}");
+    assert!(
+        alpine.ends_with("linux/amd64,linux/arm64,linux/riscv64"),
+        "{alpine}"
+    );
+    let tool_row = row("example.com/team/tool:2");
+    assert!(tool_row.contains(&tool.digest.to_string()), "{tool_row}");
+    assert!(tool_row.ends_with("linux/arm/v7"), "{tool_row}");
+}
+
+#[test]
+fn cli_ls_json_lists_name_digest_size_and_platforms() {
+    let (f, target) = fixture_with_alpine();
+    let list = json(&ok(run(&f, &["ls", "--json"])));
+    assert_eq!(
+        list,
+        serde_json::json!([{
+            "name": "docker.io/library/alpine:latest",
+            "digest": target.digest.to_string(),
+            "size": target.size,
+            "platforms": ["linux/amd64", "linux/arm64", "linux/riscv64"],
+        }])
+    );
+}
+
+#[test]
+fn cli_inspect_platform_prints_raw_manifest_and_config() {
+    let (f, target) = fixture_with_alpine();
+    let (manifest, children) = platform_closure(&f.store, "alpine", "linux/arm64");
+    let raw_manifest = std::fs::read(f.store.blob_path(&manifest)).expect("manifest");
+    let raw_config = std::fs::read(f.store.blob_path(&children[0])).expect("config");
+    let out = ok(run(&f, &["inspect", "alpine", "--platform", "linux/arm64"]));
+    let doc = json(&out);
+    assert_eq!(doc["digest"], target.digest.to_string());
+    assert_eq!(doc["manifestDigest"], manifest.to_string());
+    assert_eq!(doc["configDigest"], children[0].to_string());
+    assert_eq!(doc["config"]["architecture"], "arm64");
+    // Embedded as stored, byte for byte, so the digests can be recomputed from the output.
+    let shown = text(&out);
+    assert!(shown.contains(&text(&raw_manifest)), "{shown}");
+    assert!(shown.contains(&text(&raw_config)), "{shown}");
+    assert_eq!(doc["manifest"], json(&raw_manifest));
+}
+
+#[test]
+fn cli_rm_then_gc_removes_the_image_blobs() {
+    let (f, _) = fixture_with_alpine();
+    let mut other = small_spec("busybox", &["linux/amd64"]);
+    other.seed = 5;
+    add(&f.store, &other);
+    let keep: Vec<Digest> = {
+        let (m, c) = platform_closure(&f.store, "busybox", "linux/amd64");
+        std::iter::once(m).chain(c).collect()
+    };
+    let (alpine_arm, alpine_arm_children) = platform_closure(&f.store, "alpine", "linux/arm64");
+    let before = blob_set(&f.store);
+
+    let out = text(&ok(run(&f, &["rm", "alpine"])));
+    assert_eq!(out.trim(), "Untagged: alpine:latest");
+    assert_eq!(blob_set(&f.store), before, "rm alone deletes no blob");
+    ok(run(&f, &["gc"]));
+    let after = blob_set(&f.store);
+    assert!(!after.contains(&alpine_arm));
+    for d in &alpine_arm_children {
+        if !keep.contains(d) {
+            assert!(!after.contains(d), "{d} survived gc");
+        }
+    }
+    let expected: std::collections::BTreeSet<Digest> = keep.into_iter().collect();
+    let busybox_index = find(&f.store, "busybox")[0].target.digest;
+    assert_eq!(after, &expected | &[busybox_index].into());
+    assert_eq!(run(&f, &["inspect", "alpine"]).status.code(), Some(1));
+}
+
+#[test]
+fn cli_fsck_detects_a_corrupted_blob() {
+    let (f, _) = fixture_with_alpine();
+    assert_eq!(run(&f, &["fsck"]).status.code(), Some(0));
+    let (_, children) = platform_closure(&f.store, "alpine", "linux/riscv64");
+    let victim = children[2];
+    let path = f.store.blob_path(&victim);
+    let mut bytes = std::fs::read(&path).expect("blob");
+    bytes[10] ^= 0x55;
+    let mut perms = std::fs::metadata(&path).expect("stat").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&path, perms).expect("chmod");
+    std::fs::write(&path, bytes).expect("corrupt blob");
+    let out = run(&f, &["fsck"]);
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains(&victim.hex()), "{all}");
+}
+
+#[test]
+fn cli_ref_forms_name_the_same_image() {
+    let (f, target) = fixture_with_alpine();
+    let digest = target.digest.to_string();
+    let forms = [
+        "alpine".to_string(),
+        "alpine:latest".to_string(),
+        "docker.io/library/alpine:latest".to_string(),
+        digest.clone(),
+        format!("alpine@{digest}"),
+        format!("docker.io/library/alpine@{digest}"),
+    ];
+    for form in &forms {
+        let doc = json(&ok(run(
+            &f,
+            &["inspect", form, "--platform", "linux/amd64"],
+        )));
+        assert_eq!(doc["digest"], digest, "{form}");
+        let out = ok(run(&f, &["export", form, "--platform", "linux/amd64"]));
+        assert_eq!(
+            out,
+            export(&f.store, &[form], &["linux/amd64"]),
+            "{form} exports the same archive as the library does"
+        );
+    }
+    // A name and a digest export differ only in naming, and both hold the same blobs.
+    let by_name = read_tar(&ok(run(&f, &["export", "alpine"])));
+    let by_digest = read_tar(&ok(run(&f, &["export", &digest])));
+    let names = |e: &[Entry]| e.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&by_name), names(&by_digest));
+}
+
+#[test]
+fn cli_platform_flag_accepts_comma_lists_and_repeats() {
+    let (f, _) = fixture_with_alpine();
+    let comma = ok(run(
+        &f,
+        &["export", "alpine", "--platform", "linux/amd64,linux/arm64"],
+    ));
+    let repeated = ok(run(
+        &f,
+        &[
+            "export",
+            "alpine",
+            "--platform",
+            "linux/amd64",
+            "--platform",
+            "linux/arm64",
+        ],
+    ));
+    assert_eq!(comma, repeated);
+    let entries = read_tar(&comma);
+    for (p, present) in [
+        ("linux/amd64", true),
+        ("linux/arm64", true),
+        ("linux/riscv64", false),
+    ] {
+        let (m, _) = platform_closure(&f.store, "alpine", p);
+        assert_eq!(
+            entries.iter().any(|e| e.name == blob_name(&m)),
+            present,
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn cli_store_location_follows_flag_then_env_then_xdg() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let flag = dir.path().join("flag");
+    let env_store = dir.path().join("env");
+    let xdg = dir.path().join("xdg");
+    let home = dir.path().join("home");
+    let sample = |name: &str, with_flag: bool, with_env: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_imagefs"));
+        if with_flag {
+            c.arg("--store").arg(&flag);
+        }
+        c.args([
+            "sample",
+            "--name",
+            name,
+            "--layer-size",
+            "512",
+            "--layers",
+            "1",
+        ])
+        .args(["--platform", "linux/amd64"])
+        .env("XDG_DATA_HOME", &xdg)
+        .env("HOME", &home);
+        if with_env {
+            c.env("IMAGEFS_STORE", &env_store);
+        } else {
+            c.env_remove("IMAGEFS_STORE");
+        }
+        ok(c.output().expect("run sample"));
+    };
+    sample("one", true, true);
+    sample("two", false, true);
+    sample("three", false, false);
+    let names = |root: &std::path::Path| -> Vec<String> {
+        let index = json(&std::fs::read(root.join("index.json")).expect("index.json"));
+        index["manifests"]
+            .as_array()
+            .expect("manifests")
+            .iter()
+            .map(|m| {
+                m["annotations"]["io.containerd.image.name"]
+                    .as_str()
+                    .expect("name")
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(names(&flag), ["docker.io/library/one:latest"]);
+    assert_eq!(names(&env_store), ["docker.io/library/two:latest"]);
+    assert_eq!(
+        names(&xdg.join("imagefs")),
+        ["docker.io/library/three:latest"]
+    );
+    assert!(!home.exists(), "HOME used although XDG_DATA_HOME is set");
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+#[test]
+fn cli_json_output_into_closed_pipe_is_quiet() {
+    let (f, _) = fixture_with_alpine();
+    for args in [
+        &["ls", "--json"][..],
+        &["inspect", "alpine"][..],
+        &["ls"][..],
+    ] {
+        // The reading end is closed before the command starts: every write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = imagefs(f.root())
+            .args(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{args:?}: {}", out.status);
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+    }
+}
