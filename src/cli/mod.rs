@@ -2,6 +2,7 @@
 //! into calls on the library. The only module that knows clap.
 
 mod maintenance;
+mod mount;
 mod progress;
 mod query;
 mod transfer;
@@ -54,6 +55,10 @@ pub enum Command {
     Gc,
     /// Verify every blob's digest and every image's completeness
     Fsck,
+    /// Mount the store: browse images, read platform archives, import by writing into import/
+    Mount(mount::MountArgs),
+    /// Unmount a mount made by `imagefs mount`
+    Unmount(mount::UnmountArgs),
     /// Generate a synthetic multi-platform image into the store (for demos and benchmarks)
     #[command(hide = true)]
     Sample(SampleArgs),
@@ -152,5 +157,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Gc => maintenance::gc(&store),
         Command::Fsck => maintenance::fsck(&store),
         Command::Sample(args) => maintenance::sample(&store, &args),
+        Command::Mount(args) => mount::mount(&store, &args),
+        Command::Unmount(args) => mount::unmount(&args),
     }
 }

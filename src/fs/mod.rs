@@ -1,1 +1,822 @@
-//! placeholder: the kernel-free filesystem core (issue 3, in progress).
+//! `ImageFs`: the kernel-free filesystem core. It maps paths to nodes, nodes to attributes and
+//! bytes, and writes under `import/` to imports; it returns plain structs and [`FsError`], so
+//! it can be driven without FUSE. It decides nothing about tar bytes (that is `archive`) and
+//! never replies to the kernel (that is `fuse`).
+//!
+//! The tree, attributes and errors are specified in doc/SEMANTICS.md ("The mount").
+
+mod error;
+mod handles;
+mod tree;
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
+use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+pub use error::FsError;
+pub use handles::{UploadStatus, read_bytes};
+
+use handles::{Handle, LeaseTable, Upload, read_plan};
+use tree::{Catalog, Found, Node};
+
+use crate::platform::Platform;
+use crate::store::{INDEX_FILE, Store};
+
+/// How long a look at `index.json` stays fresh: CLI changes show within this (plus the kernel's
+/// 1 s entry cache), while a busy reader does not stat the file on every lookup.
+const CATALOG_TTL: Duration = Duration::from_millis(500);
+/// `st_blksize`: coreutils sizes its buffers by it (`max(128 KiB, st_blksize)`), so `cp` and
+/// `cat` read 1 MiB per call, the largest FUSE request.
+pub const BLOCK_SIZE: u32 = 1 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Directory,
+    RegularFile,
+}
+
+/// A node's attributes, as `stat` shows them.
+#[derive(Clone, Debug)]
+pub struct Attr {
+    pub ino: u64,
+    pub kind: FileKind,
+    pub size: u64,
+    /// 512-byte blocks: ceil(size/512), at least 1 (`du`, and `tar --sparse`, trust it).
+    pub blocks: u64,
+    pub perm: u16,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: SystemTime,
+    pub blksize: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct DirEntry {
+    pub ino: u64,
+    pub kind: FileKind,
+    pub name: String,
+}
+
+/// An opened file and how the kernel should cache it.
+#[derive(Clone, Copy, Debug)]
+pub struct Opened {
+    pub fh: u64,
+    /// Bypass the page cache: every read reaches us at the application's size.
+    pub direct_io: bool,
+    /// Keep cached pages across opens: the bytes of an inode never change.
+    pub keep_cache: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct StatFs {
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub bsize: u32,
+    pub namelen: u32,
+    pub frsize: u32,
+}
+
+/// Mount-wide choices.
+#[derive(Clone, Debug)]
+pub struct FsOptions {
+    /// Owner of every file: the mounting user.
+    pub uid: u32,
+    pub gid: u32,
+    /// Serve archives with direct I/O instead of through the page cache.
+    pub direct_io: bool,
+}
+
+/// What is known about `index.json` the last time we looked.
+struct CatalogState {
+    catalog: Arc<Catalog>,
+    checked: Option<Instant>,
+    stamp: Option<(u64, i64, i64, u64)>,
+}
+
+/// The filesystem core: see the module docs.
+pub struct ImageFs {
+    store: Store,
+    options: FsOptions,
+    started: SystemTime,
+    catalog: RwLock<CatalogState>,
+    nodes: RwLock<HashMap<u64, Node>>,
+    handles: Mutex<HashMap<u64, Arc<Handle>>>,
+    next_fh: AtomicU64,
+    /// Import directory ("" for `import/` itself) -> file name -> upload.
+    imports: Mutex<BTreeMap<String, BTreeMap<String, Arc<Upload>>>>,
+    upload_seq: AtomicU64,
+    leases: Arc<LeaseTable>,
+}
+
+impl std::fmt::Debug for ImageFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageFs")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+fn name_str(name: &OsStr) -> Result<&str, FsError> {
+    name.to_str().ok_or_else(|| FsError::NotFound {
+        name: name.to_string_lossy().into_owned(),
+    })
+}
+
+fn flag(flags: i32, f: libc::c_int) -> bool {
+    flags & f != 0
+}
+
+fn is_write_open(flags: i32) -> bool {
+    flags & libc::O_ACCMODE != libc::O_RDONLY || flag(flags, libc::O_TRUNC)
+}
+
+impl ImageFs {
+    pub fn new(store: Store, options: FsOptions) -> ImageFs {
+        let mut imports = BTreeMap::new();
+        imports.insert(String::new(), BTreeMap::new());
+        ImageFs {
+            store,
+            options,
+            started: SystemTime::now(),
+            catalog: RwLock::new(CatalogState {
+                catalog: Arc::new(Catalog::default()),
+                checked: None,
+                stamp: None,
+            }),
+            nodes: RwLock::new(HashMap::new()),
+            handles: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            imports: Mutex::new(imports),
+            upload_seq: AtomicU64::new(0),
+            leases: Arc::new(LeaseTable::default()),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The current image catalog, re-read when `index.json` changed (CLI imports, `rm`).
+    fn catalog(&self) -> Arc<Catalog> {
+        {
+            let state = self.catalog.read().expect("catalog lock poisoned");
+            if state.checked.is_some_and(|t| t.elapsed() < CATALOG_TTL) {
+                return state.catalog.clone();
+            }
+        }
+        let mut state = self.catalog.write().expect("catalog lock poisoned");
+        if state.checked.is_some_and(|t| t.elapsed() < CATALOG_TTL) {
+            return state.catalog.clone();
+        }
+        state.checked = Some(Instant::now());
+        // The store replaces index.json by rename, so the inode number changes with content.
+        let stamp = std::fs::metadata(self.store.root().join(INDEX_FILE))
+            .ok()
+            .map(|m| (m.ino(), m.mtime(), m.mtime_nsec(), m.len()));
+        if stamp != state.stamp || stamp.is_none() {
+            match Catalog::load(&self.store, &state.catalog) {
+                Ok(c) => {
+                    state.catalog = Arc::new(c);
+                    state.stamp = stamp;
+                }
+                Err(e) => log::warn!(target: "fs", "cannot read the image list: {}",
+                    crate::gc::error_chain(&e)),
+            }
+        }
+        state.catalog.clone()
+    }
+
+    fn node(&self, ino: u64) -> Result<Node, FsError> {
+        if ino == tree::ROOT_INO {
+            return Ok(Node::Root);
+        }
+        self.nodes
+            .read()
+            .expect("node table lock poisoned")
+            .get(&ino)
+            .cloned()
+            .ok_or(FsError::UnknownInode(ino))
+    }
+
+    fn remember(&self, node: Node) -> u64 {
+        let ino = node.ino();
+        if ino != tree::ROOT_INO {
+            self.nodes
+                .write()
+                .expect("node table lock poisoned")
+                .insert(ino, node);
+        }
+        ino
+    }
+
+    fn import_platforms(dir: &str) -> Vec<Platform> {
+        tree::parse_platform_list(dir).unwrap_or_default()
+    }
+
+    /// The node `name` names inside `parent`.
+    fn child(&self, parent: &Node, name: &str) -> Result<Node, FsError> {
+        let not_found = || FsError::NotFound {
+            name: name.to_string(),
+        };
+        let image_path = |prefix: &[String]| {
+            let mut p = prefix.to_vec();
+            p.push(name.to_string());
+            match self.catalog().find(&p) {
+                Some(Found::Image(e)) => Ok(Node::Image(e)),
+                Some(Found::Prefix(p)) => Ok(Node::NamePrefix(p)),
+                None => Err(not_found()),
+            }
+        };
+        match parent {
+            Node::Root => match name {
+                tree::IMAGES_DIR => Ok(Node::ImagesDir),
+                tree::IMPORT_DIR => Ok(Node::ImportDir(String::new())),
+                _ => Err(not_found()),
+            },
+            Node::ImagesDir => image_path(&[]),
+            Node::NamePrefix(prefix) => image_path(prefix),
+            Node::Image(e) => match name {
+                tree::INDEX_JSON => Ok(Node::IndexJson(e.clone())),
+                tree::IMAGE_TAR => Ok(Node::Archive(e.clone(), Vec::new())),
+                tree::BY_PLATFORM_DIR => Ok(Node::ByPlatformDir(e.clone())),
+                _ => Err(not_found()),
+            },
+            Node::ByPlatformDir(e) => {
+                if let Some(stem) = name.strip_suffix(".tar") {
+                    let platforms = tree::parse_platform_list(stem).ok_or_else(not_found)?;
+                    if platforms.iter().any(|p| e.manifest(p).is_err()) {
+                        return Err(e.absent(platforms));
+                    }
+                    Ok(Node::Archive(e.clone(), platforms))
+                } else {
+                    match tree::parse_platform_list(name).as_deref() {
+                        Some([p]) => {
+                            e.manifest(p)?;
+                            Ok(Node::PlatformDir(e.clone(), p.clone()))
+                        }
+                        _ => Err(not_found()),
+                    }
+                }
+            }
+            Node::PlatformDir(e, p) => match name {
+                tree::MANIFEST_JSON => Ok(Node::ManifestJson(e.clone(), p.clone())),
+                tree::CONFIG_JSON => Ok(Node::ConfigJson(e.clone(), p.clone())),
+                _ => Err(not_found()),
+            },
+            Node::ImportDir(dir) => {
+                if name == tree::STATUS_DIR {
+                    return Ok(Node::StatusDir(dir.clone()));
+                }
+                let imports = self.imports.lock().expect("imports lock poisoned");
+                if let Some(u) = imports.get(dir).and_then(|files| files.get(name)) {
+                    return Ok(Node::ImportFile(u.clone()));
+                }
+                // Any platform list is a directory that can be written into, listed or not.
+                if dir.is_empty() && tree::parse_platform_list(name).is_some() {
+                    return Ok(Node::ImportDir(name.to_string()));
+                }
+                Err(not_found())
+            }
+            Node::StatusDir(dir) => {
+                let imports = self.imports.lock().expect("imports lock poisoned");
+                imports
+                    .get(dir)
+                    .and_then(|files| files.get(name))
+                    .map(|u| Node::StatusFile(u.clone()))
+                    .ok_or_else(not_found)
+            }
+            Node::IndexJson(_)
+            | Node::ManifestJson(..)
+            | Node::ConfigJson(..)
+            | Node::Archive(..)
+            | Node::ImportFile(_)
+            | Node::StatusFile(_) => Err(FsError::NotADirectory),
+        }
+    }
+
+    fn attr(&self, node: &Node) -> Result<Attr, FsError> {
+        let dir = |mtime: SystemTime, perm: u16| (FileKind::Directory, 0, perm, mtime);
+        let file =
+            |size: u64, mtime: SystemTime, perm: u16| (FileKind::RegularFile, size, perm, mtime);
+        let (kind, size, perm, mtime) = match node {
+            Node::Root | Node::ImagesDir | Node::NamePrefix(_) => dir(self.started, 0o555),
+            Node::Image(e) | Node::ByPlatformDir(e) | Node::PlatformDir(e, _) => {
+                dir(e.mtime, 0o555)
+            }
+            Node::IndexJson(e) => file(e.record.bare_target().size, e.mtime, 0o444),
+            Node::ManifestJson(e, p) => file(e.manifest(p)?.descriptor.size, e.mtime, 0o444),
+            Node::ConfigJson(e, p) => {
+                let size = e.manifest(p)?.children.first().map_or(0, |c| c.size);
+                file(size, e.mtime, 0o444)
+            }
+            Node::Archive(e, ps) => file(e.plan(&self.store, ps)?.size(), e.mtime, 0o444),
+            Node::ImportDir(_) => dir(self.started, 0o755),
+            Node::StatusDir(_) => dir(self.started, 0o555),
+            Node::ImportFile(u) => {
+                let m = u.meta();
+                file(m.size, m.mtime, 0o644)
+            }
+            Node::StatusFile(u) => file(status_bytes(u).len() as u64, u.meta().mtime, 0o444),
+        };
+        Ok(Attr {
+            ino: node.ino(),
+            kind,
+            size,
+            blocks: size.div_ceil(512).max(1),
+            perm,
+            nlink: if kind == FileKind::Directory { 2 } else { 1 },
+            uid: self.options.uid,
+            gid: self.options.gid,
+            mtime,
+            blksize: BLOCK_SIZE,
+        })
+    }
+
+    pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr, FsError> {
+        let parent = self.node(parent)?;
+        let node = self.child(&parent, name_str(name)?)?;
+        let attr = self.attr(&node)?;
+        self.remember(node);
+        Ok(attr)
+    }
+
+    pub fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
+        self.attr(&self.node(ino)?)
+    }
+
+    pub fn readdir(&self, ino: u64) -> Result<Vec<DirEntry>, FsError> {
+        let node = self.node(ino)?;
+        let mut children: Vec<(String, Node)> = Vec::new();
+        match &node {
+            Node::Root => {
+                children.push((tree::IMAGES_DIR.into(), Node::ImagesDir));
+                children.push((tree::IMPORT_DIR.into(), Node::ImportDir(String::new())));
+            }
+            Node::ImagesDir | Node::NamePrefix(_) => {
+                let prefix = match &node {
+                    Node::NamePrefix(p) => p.clone(),
+                    _ => Vec::new(),
+                };
+                for found in self.catalog().children(&prefix) {
+                    let (name, child) = match found {
+                        Found::Image(e) => (e.path[prefix.len()].clone(), Node::Image(e)),
+                        Found::Prefix(p) => (p[prefix.len()].clone(), Node::NamePrefix(p)),
+                    };
+                    children.push((name, child));
+                }
+            }
+            Node::Image(e) => {
+                children.push((tree::INDEX_JSON.into(), Node::IndexJson(e.clone())));
+                children.push((tree::IMAGE_TAR.into(), Node::Archive(e.clone(), Vec::new())));
+                children.push((tree::BY_PLATFORM_DIR.into(), Node::ByPlatformDir(e.clone())));
+            }
+            Node::ByPlatformDir(e) => {
+                for p in e.platforms() {
+                    let name = p.file_name();
+                    children.push((
+                        format!("{name}.tar"),
+                        Node::Archive(e.clone(), vec![p.clone()]),
+                    ));
+                    children.push((name, Node::PlatformDir(e.clone(), p)));
+                }
+            }
+            Node::PlatformDir(e, p) => {
+                children.push((
+                    tree::MANIFEST_JSON.into(),
+                    Node::ManifestJson(e.clone(), p.clone()),
+                ));
+                children.push((
+                    tree::CONFIG_JSON.into(),
+                    Node::ConfigJson(e.clone(), p.clone()),
+                ));
+            }
+            Node::ImportDir(dir) => {
+                children.push((tree::STATUS_DIR.into(), Node::StatusDir(dir.clone())));
+                let imports = self.imports.lock().expect("imports lock poisoned");
+                if dir.is_empty() {
+                    for sub in imports.keys().filter(|k| !k.is_empty()) {
+                        children.push((sub.clone(), Node::ImportDir(sub.clone())));
+                    }
+                }
+                for (name, u) in imports.get(dir).into_iter().flatten() {
+                    children.push((name.clone(), Node::ImportFile(u.clone())));
+                }
+            }
+            Node::StatusDir(dir) => {
+                let imports = self.imports.lock().expect("imports lock poisoned");
+                for (name, u) in imports.get(dir).into_iter().flatten() {
+                    children.push((name.clone(), Node::StatusFile(u.clone())));
+                }
+            }
+            Node::IndexJson(_)
+            | Node::ManifestJson(..)
+            | Node::ConfigJson(..)
+            | Node::Archive(..)
+            | Node::ImportFile(_)
+            | Node::StatusFile(_) => return Err(FsError::NotADirectory),
+        }
+        let mut out = vec![
+            DirEntry {
+                ino,
+                kind: FileKind::Directory,
+                name: ".".into(),
+            },
+            DirEntry {
+                ino: tree::ROOT_INO,
+                kind: FileKind::Directory,
+                name: "..".into(),
+            },
+        ];
+        for (name, child) in children {
+            let kind = if child.is_dir() {
+                FileKind::Directory
+            } else {
+                FileKind::RegularFile
+            };
+            let ino = self.remember(child);
+            out.push(DirEntry { ino, kind, name });
+        }
+        Ok(out)
+    }
+
+    fn add_handle(&self, handle: Handle) -> u64 {
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.handles
+            .lock()
+            .expect("handle table lock poisoned")
+            .insert(fh, Arc::new(handle));
+        fh
+    }
+
+    fn handle(&self, fh: u64) -> Result<Arc<Handle>, FsError> {
+        self.handles
+            .lock()
+            .expect("handle table lock poisoned")
+            .get(&fh)
+            .cloned()
+            .ok_or(FsError::BadHandle(fh))
+    }
+
+    pub fn open(&self, ino: u64, flags: i32, pid: u32) -> Result<Opened, FsError> {
+        let node = self.node(ino)?;
+        let writing = is_write_open(flags);
+        let document = |bytes: Vec<u8>| {
+            Ok(Opened {
+                fh: self.add_handle(Handle::Bytes(bytes.into())),
+                direct_io: false,
+                keep_cache: true,
+            })
+        };
+        match &node {
+            Node::Archive(e, ps) => {
+                if writing {
+                    return Err(FsError::ReadOnly);
+                }
+                let plan = e.plan(&self.store, ps)?;
+                let lease = self.leases.acquire(&self.store)?;
+                let fh = self.add_handle(Handle::Archive {
+                    plan,
+                    _lease: lease,
+                });
+                Ok(Opened {
+                    fh,
+                    direct_io: self.options.direct_io || flag(flags, libc::O_DIRECT),
+                    keep_cache: true,
+                })
+            }
+            Node::IndexJson(e) if !writing => document(
+                self.store
+                    .read_document(&e.record.bare_target())
+                    .map_err(FsError::Store)?,
+            ),
+            Node::ManifestJson(e, p) if !writing => document(
+                self.store
+                    .read_document(&e.manifest(p)?.descriptor)
+                    .map_err(FsError::Store)?,
+            ),
+            Node::ConfigJson(e, p) if !writing => {
+                let m = e.manifest(p)?;
+                let config = m
+                    .children
+                    .first()
+                    .ok_or_else(|| e.absent(vec![p.clone()]))?;
+                document(self.store.read_document(config).map_err(FsError::Store)?)
+            }
+            Node::StatusFile(u) if !writing => Ok(Opened {
+                fh: self.add_handle(Handle::Bytes(status_bytes(u).into())),
+                // Its size changes as the import proceeds: never serve stale cached pages.
+                direct_io: true,
+                keep_cache: false,
+            }),
+            Node::ImportFile(u) => {
+                if !writing {
+                    return Err(FsError::WriteOnly);
+                }
+                u.reset();
+                Ok(Opened {
+                    fh: self.add_handle(Handle::Upload {
+                        upload: u.clone(),
+                        opener_pid: pid,
+                    }),
+                    direct_io: true,
+                    keep_cache: false,
+                })
+            }
+            Node::IndexJson(_)
+            | Node::ManifestJson(..)
+            | Node::ConfigJson(..)
+            | Node::StatusFile(_) => Err(FsError::ReadOnly),
+            Node::Root
+            | Node::ImagesDir
+            | Node::NamePrefix(_)
+            | Node::Image(_)
+            | Node::ByPlatformDir(_)
+            | Node::PlatformDir(..)
+            | Node::ImportDir(_)
+            | Node::StatusDir(_) => Err(FsError::IsADirectory),
+        }
+    }
+
+    /// Bytes at `offset`: exactly `size` of them unless the file ends first.
+    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
+        match &*self.handle(fh)? {
+            Handle::Archive { plan, .. } => {
+                if cfg!(feature = "stub_read") {
+                    // The benchmark's FUSE ceiling: same daemon, no archive work.
+                    let want = (size as u64).min(plan.size().saturating_sub(offset));
+                    return Ok(vec![0; want as usize]);
+                }
+                read_plan(plan, offset, size as usize)
+            }
+            Handle::Bytes(b) => Ok(read_bytes(b, offset, size as usize)),
+            Handle::Upload { .. } => Err(FsError::WriteOnly),
+        }
+    }
+
+    pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32, FsError> {
+        match &*self.handle(fh)? {
+            Handle::Upload { upload, .. } => upload.write(&self.store, offset, data),
+            Handle::Archive { .. } | Handle::Bytes(_) => Err(FsError::ReadOnly),
+        }
+    }
+
+    /// close(2): commits an upload when its opener closes it after writing, so the import's
+    /// outcome is what close returns. Flushes of dup'd descriptors and of other processes, and
+    /// flushes before any data, only pass.
+    pub fn flush(&self, fh: u64, pid: u32) -> Result<(), FsError> {
+        if let Handle::Upload { upload, opener_pid } = &*self.handle(fh)?
+            && *opener_pid == pid
+            && upload.meta().size > 0
+            && let Some(Err(e)) = upload.commit(&self.store)
+        {
+            return Err(FsError::Import(e));
+        }
+        Ok(())
+    }
+
+    /// Last close: commits an upload nobody flushed (a writer that forked, or was killed, in
+    /// which case the truncated archive is rejected). Errors here reach no application; the
+    /// status file keeps them.
+    pub fn release(&self, fh: u64) -> Result<(), FsError> {
+        let handle = self
+            .handles
+            .lock()
+            .expect("handle table lock poisoned")
+            .remove(&fh)
+            .ok_or(FsError::BadHandle(fh))?;
+        if let Handle::Upload { upload, .. } = &*handle
+            && upload.meta().size > 0
+        {
+            upload.commit(&self.store);
+        }
+        Ok(())
+    }
+
+    /// Where `parent` lets files be created: `Ok(dir)` inside `import/`, EROFS elsewhere.
+    fn import_dir_of(&self, parent: &Node) -> Result<String, FsError> {
+        match parent {
+            Node::ImportDir(d) => Ok(d.clone()),
+            _ => Err(FsError::ReadOnly),
+        }
+    }
+
+    pub fn create(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        flags: i32,
+        pid: u32,
+    ) -> Result<(Attr, Opened), FsError> {
+        let parent = self.node(parent)?;
+        let dir = self.import_dir_of(&parent)?;
+        let name = name_str(name)?;
+        if name == tree::STATUS_DIR {
+            return Err(FsError::Exists);
+        }
+        let upload = {
+            let mut imports = self.imports.lock().expect("imports lock poisoned");
+            let files = imports.entry(dir.clone()).or_default();
+            match files.get(name) {
+                Some(_) if flag(flags, libc::O_EXCL) => return Err(FsError::Exists),
+                Some(u) => u.clone(),
+                None => {
+                    let seq = self.upload_seq.fetch_add(1, Ordering::Relaxed);
+                    let ino = tree::hash_ino(&format!("upload\0{dir}\0{name}\0{seq}")) & !1;
+                    let u = Arc::new(Upload::new(
+                        ino.max(2),
+                        name.to_string(),
+                        Self::import_platforms(&dir),
+                    ));
+                    files.insert(name.to_string(), u.clone());
+                    u
+                }
+            }
+        };
+        let node = Node::ImportFile(upload);
+        self.remember(node.clone());
+        let opened = self.open(node.ino(), flags | libc::O_WRONLY, pid)?;
+        Ok((self.attr(&node)?, opened))
+    }
+
+    pub fn mkdir(&self, parent: u64, name: &OsStr) -> Result<Attr, FsError> {
+        let parent = self.node(parent)?;
+        let dir = self.import_dir_of(&parent)?;
+        let name = name_str(name)?;
+        if name == tree::STATUS_DIR {
+            return Err(FsError::Exists);
+        }
+        if !dir.is_empty() || tree::parse_platform_list(name).is_none() {
+            return Err(FsError::NotPlatformDirectory {
+                name: name.to_string(),
+            });
+        }
+        self.imports
+            .lock()
+            .expect("imports lock poisoned")
+            .entry(name.to_string())
+            .or_default();
+        let node = Node::ImportDir(name.to_string());
+        self.remember(node.clone());
+        self.attr(&node)
+    }
+
+    pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<(), FsError> {
+        let parent = self.node(parent)?;
+        let name = name_str(name)?;
+        let dir = match &parent {
+            Node::StatusDir(d) => d.clone(),
+            other => self.import_dir_of(other)?,
+        };
+        let mut imports = self.imports.lock().expect("imports lock poisoned");
+        match imports.get_mut(&dir).and_then(|files| files.remove(name)) {
+            Some(_) => Ok(()),
+            None => Err(FsError::NotFound {
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<(), FsError> {
+        let parent = self.node(parent)?;
+        let dir = self.import_dir_of(&parent)?;
+        let name = name_str(name)?;
+        if !dir.is_empty() || name == tree::STATUS_DIR {
+            return Err(FsError::NotPlatformDirectory {
+                name: name.to_string(),
+            });
+        }
+        let mut imports = self.imports.lock().expect("imports lock poisoned");
+        match imports.get(name) {
+            Some(files) if !files.is_empty() => Err(FsError::NotEmpty),
+            Some(_) => {
+                imports.remove(name);
+                Ok(())
+            }
+            None if tree::parse_platform_list(name).is_some() => Ok(()),
+            None => Err(FsError::NotFound {
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    /// Renames inside `import/` (rsync's temp file, a file manager's `.part`). The upload keeps
+    /// the platform filter of the directory it was created in.
+    pub fn rename(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        new_parent: u64,
+        new_name: &OsStr,
+    ) -> Result<(), FsError> {
+        let from = self.import_dir_of(&self.node(parent)?)?;
+        let to = self.import_dir_of(&self.node(new_parent)?)?;
+        let (name, new_name) = (name_str(name)?, name_str(new_name)?);
+        if new_name == tree::STATUS_DIR {
+            return Err(FsError::Exists);
+        }
+        let mut imports = self.imports.lock().expect("imports lock poisoned");
+        let upload = imports
+            .get_mut(&from)
+            .and_then(|files| files.remove(name))
+            .ok_or_else(|| FsError::NotFound {
+                name: name.to_string(),
+            })?;
+        upload.rename(new_name);
+        imports
+            .entry(to)
+            .or_default()
+            .insert(new_name.to_string(), upload);
+        Ok(())
+    }
+
+    /// chmod/utimens/truncate. Under `import/` times are kept and modes ignored (rsync sets
+    /// both); anywhere else any change is EROFS.
+    pub fn setattr(
+        &self,
+        ino: u64,
+        size: Option<u64>,
+        mtime: Option<SystemTime>,
+        changes_other: bool,
+    ) -> Result<Attr, FsError> {
+        let node = self.node(ino)?;
+        match &node {
+            Node::ImportFile(u) => {
+                if let Some(size) = size {
+                    u.truncate(size)?;
+                }
+                if let Some(t) = mtime {
+                    u.set_mtime(t);
+                }
+            }
+            Node::ImportDir(_) => {}
+            _ if size.is_some() || mtime.is_some() || changes_other => {
+                return Err(FsError::ReadOnly);
+            }
+            _ => {}
+        }
+        self.attr(&node)
+    }
+
+    /// mknod, symlink and link: refused, with EROFS outside `import/`.
+    pub fn refuse_special(&self, parent: u64) -> FsError {
+        match self.node(parent) {
+            Ok(Node::ImportDir(_)) => FsError::NotRegularFile,
+            Ok(_) => FsError::ReadOnly,
+            Err(e) => e,
+        }
+    }
+
+    /// The store filesystem's real capacity: file managers refuse to copy onto 0 free.
+    pub fn statfs(&self) -> Result<StatFs, FsError> {
+        let path = std::ffi::CString::new(self.store.root().as_os_str().as_encoded_bytes())
+            .map_err(|e| FsError::Io {
+                op: "statfs the store",
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+            })?;
+        let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: `path` is a valid NUL-terminated string and `st` points to writable memory
+        // of the right type; statvfs initialises it fully when it returns 0.
+        let rc = unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(FsError::Io {
+                op: "statfs the store",
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        // SAFETY: statvfs returned 0, so it filled `st`.
+        let st = unsafe { st.assume_init() };
+        Ok(StatFs {
+            blocks: st.f_blocks,
+            bfree: st.f_bfree,
+            bavail: st.f_bavail,
+            files: st.f_files,
+            ffree: st.f_ffree,
+            bsize: st.f_bsize as u32,
+            namelen: 255,
+            frsize: st.f_frsize as u32,
+        })
+    }
+
+    /// Every upload's status, for tests and the CLI.
+    pub fn upload_statuses(&self) -> Vec<UploadStatus> {
+        let imports = self.imports.lock().expect("imports lock poisoned");
+        imports
+            .values()
+            .flat_map(|f| f.values())
+            .map(|u| u.status())
+            .collect()
+    }
+}
+
+fn status_bytes(u: &Upload) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(&u.status()).expect("status serializes");
+    bytes.push(b'\n');
+    bytes
+}

@@ -1,0 +1,357 @@
+//! The mount's namespace: the nodes a path can name, their inode numbers, and the catalog of
+//! stored images the `images/` tree is drawn from.
+//!
+//! Inode numbers are a hash of what the node *is* (its path plus the digest of the image it
+//! shows), never a counter, so they survive remounts and daemon restarts: backup tools
+//! (restic, borg, rsync -H) key on them. A tag that moves to another digest gets new inodes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::archive::{ArchivePlan, ExportRequest};
+use crate::digest::Digest;
+use crate::image::{ImageGraph, PlatformManifest};
+use crate::platform::Platform;
+use crate::store::{ImageRecord, Store};
+
+use super::FsError;
+use super::handles::Upload;
+
+pub const ROOT_INO: u64 = 1;
+pub const IMAGES_DIR: &str = "images";
+pub const IMPORT_DIR: &str = "import";
+pub const STATUS_DIR: &str = ".status";
+pub const INDEX_JSON: &str = "index.json";
+pub const IMAGE_TAR: &str = "image.tar";
+pub const BY_PLATFORM_DIR: &str = "by-platform";
+pub const MANIFEST_JSON: &str = "manifest.json";
+pub const CONFIG_JSON: &str = "config.json";
+
+/// What an inode stands for.
+#[derive(Clone, Debug)]
+pub enum Node {
+    Root,
+    ImagesDir,
+    /// A directory on the way to image directories: `images/docker.io/library/`.
+    NamePrefix(Vec<String>),
+    Image(Arc<ImageEntry>),
+    IndexJson(Arc<ImageEntry>),
+    ByPlatformDir(Arc<ImageEntry>),
+    PlatformDir(Arc<ImageEntry>, Platform),
+    ManifestJson(Arc<ImageEntry>, Platform),
+    ConfigJson(Arc<ImageEntry>, Platform),
+    /// `image.tar` (no platforms) or `by-platform/<p>[+<p>…].tar`.
+    Archive(Arc<ImageEntry>, Vec<Platform>),
+    /// `import/` (`dir` empty) or `import/<platforms>/`.
+    ImportDir(String),
+    ImportFile(Arc<Upload>),
+    StatusDir(String),
+    StatusFile(Arc<Upload>),
+}
+
+impl Node {
+    pub fn is_dir(&self) -> bool {
+        matches!(
+            self,
+            Node::Root
+                | Node::ImagesDir
+                | Node::NamePrefix(_)
+                | Node::Image(_)
+                | Node::ByPlatformDir(_)
+                | Node::PlatformDir(..)
+                | Node::ImportDir(_)
+                | Node::StatusDir(_)
+        )
+    }
+
+    /// The inode number: see the module docs.
+    pub fn ino(&self) -> u64 {
+        let image_key = |tag: &str, e: &ImageEntry, extra: &str| {
+            format!("{tag}\0{}\0{}\0{extra}", e.path.join("/"), e.digest)
+        };
+        let key = match self {
+            Node::Root => return ROOT_INO,
+            Node::ImagesDir => "images".to_string(),
+            Node::NamePrefix(p) => format!("prefix\0{}", p.join("/")),
+            Node::Image(e) => image_key("image", e, ""),
+            Node::IndexJson(e) => image_key("index", e, ""),
+            Node::ByPlatformDir(e) => image_key("by-platform", e, ""),
+            Node::PlatformDir(e, p) => image_key("platform", e, &p.file_name()),
+            Node::ManifestJson(e, p) => image_key("manifest", e, &p.file_name()),
+            Node::ConfigJson(e, p) => image_key("config", e, &p.file_name()),
+            Node::Archive(e, ps) => image_key("archive", e, &platform_list_name(ps)),
+            Node::ImportDir(d) => format!("import\0{d}"),
+            Node::StatusDir(d) => format!("status\0{d}"),
+            Node::ImportFile(u) => return u.ino,
+            Node::StatusFile(u) => return u.ino ^ 1,
+        };
+        hash_ino(&key)
+    }
+}
+
+/// A stable inode number for `key`: 63 bits of its sha256, never 0 or the root's 1.
+pub fn hash_ino(key: &str) -> u64 {
+    let d = Digest::of(key.as_bytes());
+    let hex = d.hex();
+    let v = u64::from_str_radix(&hex[..16], 16).expect("sha256 hex is hex") >> 1;
+    v.max(2)
+}
+
+/// `linux-amd64+linux-arm64`: the path form of a platform list.
+pub fn platform_list_name(platforms: &[Platform]) -> String {
+    platforms
+        .iter()
+        .map(Platform::file_name)
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+/// Parses `linux-arm64`, `linux-aarch64+linux-amd64`, …; `None` when any part is no platform.
+pub fn parse_platform_list(name: &str) -> Option<Vec<Platform>> {
+    if name.is_empty() {
+        return None;
+    }
+    name.split('+')
+        .map(|p| Platform::from_file_name(p).ok())
+        .collect()
+}
+
+/// One stored image, as the mount shows it. Shared by every node under its directory.
+#[derive(Debug)]
+pub struct ImageEntry {
+    /// Path components under `images/`.
+    pub path: Vec<String>,
+    pub digest: Digest,
+    pub record: ImageRecord,
+    pub graph: ImageGraph,
+    /// The image's creation time (the newest config `created`), else the epoch: stable, so
+    /// rsync's quick check and backup tools see the same file every time.
+    pub mtime: SystemTime,
+    /// Archive plans by platform list; built at first lookup, immutable afterwards.
+    plans: Mutex<HashMap<Vec<Platform>, Arc<ArchivePlan>>>,
+}
+
+impl ImageEntry {
+    fn new(store: &Store, path: Vec<String>, record: ImageRecord) -> Result<ImageEntry, FsError> {
+        let graph = ImageGraph::of_record(store, &record).map_err(FsError::Image)?;
+        let mtime = graph
+            .manifests
+            .iter()
+            .filter_map(|m| m.created.as_deref().and_then(parse_rfc3339))
+            .max()
+            .unwrap_or(UNIX_EPOCH);
+        Ok(ImageEntry {
+            path,
+            digest: record.target.digest,
+            record,
+            graph,
+            mtime,
+            plans: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn label(&self) -> &str {
+        &self.graph.label
+    }
+
+    /// The platforms listed under `by-platform/`: complete ones, attestations aside.
+    pub fn platforms(&self) -> Vec<Platform> {
+        self.graph
+            .available_platforms()
+            .into_iter()
+            .filter(|p| self.graph.select_one(p).is_ok())
+            .collect()
+    }
+
+    /// The manifest for `p`, or ENOENT naming the platforms the image has.
+    pub fn manifest(&self, p: &Platform) -> Result<&PlatformManifest, FsError> {
+        self.graph
+            .select_one(p)
+            .map_err(|_| self.absent(vec![p.clone()]))
+    }
+
+    pub fn absent(&self, requested: Vec<Platform>) -> FsError {
+        FsError::PlatformAbsent {
+            image: self.label().to_string(),
+            requested,
+            available: self.platforms(),
+        }
+    }
+
+    /// The archive of this image for `platforms` (all when empty), planned once.
+    pub fn plan(&self, store: &Store, platforms: &[Platform]) -> Result<Arc<ArchivePlan>, FsError> {
+        let mut plans = self.plans.lock().expect("plan cache lock poisoned");
+        if let Some(p) = plans.get(platforms) {
+            return Ok(p.clone());
+        }
+        for p in platforms {
+            self.manifest(p)?;
+        }
+        let request = ExportRequest {
+            images: vec![self.record.clone()],
+            platforms: platforms.to_vec(),
+        };
+        let plan = Arc::new(ArchivePlan::build(store, &request).map_err(FsError::Archive)?);
+        plans.insert(platforms.to_vec(), plan.clone());
+        Ok(plan)
+    }
+}
+
+/// The images of one `index.json` state, arranged by path.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    images: BTreeMap<Vec<String>, Arc<ImageEntry>>,
+}
+
+/// What a name inside `images/` leads to.
+pub enum Found {
+    Image(Arc<ImageEntry>),
+    Prefix(Vec<String>),
+}
+
+impl Catalog {
+    /// Reads the store's image list, reusing entries of `previous` whose digest is unchanged.
+    pub fn load(store: &Store, previous: &Catalog) -> Result<Catalog, FsError> {
+        let mut images = BTreeMap::new();
+        for record in store.images().map_err(FsError::Store)? {
+            let path = match record.name() {
+                Some(name) => name.to_path_components(),
+                None => vec![record.target.digest.to_string()],
+            };
+            if let Some(old) = previous.images.get(&path)
+                && old.digest == record.target.digest
+            {
+                images.insert(path, old.clone());
+                continue;
+            }
+            match ImageEntry::new(store, path.clone(), record) {
+                Ok(entry) => {
+                    images.insert(path, Arc::new(entry));
+                }
+                Err(e) => log::warn!(
+                    target: "fs",
+                    "hiding image {}: {}",
+                    path.join("/"),
+                    crate::gc::error_chain(&e)
+                ),
+            }
+        }
+        Ok(Catalog { images })
+    }
+
+    pub fn find(&self, path: &[String]) -> Option<Found> {
+        if let Some(e) = self.images.get(path) {
+            return Some(Found::Image(e.clone()));
+        }
+        let is_prefix = self
+            .images
+            .range(path.to_vec()..)
+            .next()
+            .is_some_and(|(k, _)| k.len() > path.len() && k.starts_with(path));
+        is_prefix.then(|| Found::Prefix(path.to_vec()))
+    }
+
+    /// The names directly under `prefix`, each once.
+    pub fn children(&self, prefix: &[String]) -> Vec<Found> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for (k, e) in self.images.range(prefix.to_vec()..) {
+            if !k.starts_with(prefix) {
+                break;
+            }
+            if k.len() <= prefix.len() || !seen.insert(k[prefix.len()].clone()) {
+                continue;
+            }
+            if k.len() == prefix.len() + 1 {
+                out.push(Found::Image(e.clone()));
+            } else {
+                out.push(Found::Prefix(k[..=prefix.len()].to_vec()));
+            }
+        }
+        out
+    }
+}
+
+/// Parses the RFC 3339 times image configs carry (`2024-05-01T12:34:56.123Z`, `…+02:00`).
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &s[19..];
+    let mut nanos = 0u32;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        let mut n: u32 = frac[..digits.min(9)].parse().ok()?;
+        for _ in digits.min(9)..9 {
+            n *= 10;
+        }
+        nanos = n;
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let h: i64 = rest.get(1..3)?.parse().ok()?;
+            let m: i64 = rest.get(4..6)?.parse().ok()?;
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset;
+    if secs < 0 {
+        return Some(UNIX_EPOCH);
+    }
+    Some(UNIX_EPOCH + Duration::new(secs as u64, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_parses_utc_offsets_and_fractions() {
+        let t = |s| parse_rfc3339(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
+        assert_eq!(t("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
+        assert_eq!(
+            t("2000-03-01T00:00:00Z"),
+            Some(Duration::from_secs(951_868_800))
+        );
+        assert_eq!(
+            t("2000-03-01T02:00:00.5+02:00"),
+            Some(Duration::new(951_868_800, 500_000_000))
+        );
+        assert_eq!(t("yesterday"), None);
+    }
+
+    #[test]
+    fn inode_numbers_are_stable_and_never_root() {
+        assert_eq!(hash_ino("images"), hash_ino("images"));
+        assert_ne!(hash_ino("images"), hash_ino("import\0"));
+        assert!(hash_ino("x") >= 2);
+    }
+
+    #[test]
+    fn platform_lists_resolve_aliases() {
+        let ps = parse_platform_list("linux-aarch64+linux-amd64").unwrap();
+        assert_eq!(platform_list_name(&ps), "linux-arm64+linux-amd64");
+        assert!(parse_platform_list("image").is_none());
+        assert!(parse_platform_list("").is_none());
+    }
+}
