@@ -715,7 +715,7 @@ fn docker_archive(layers: &[Vec<u8>], tag: &str) -> (Vec<u8>, Digest, Vec<Digest
     .expect("config JSON");
     let config_digest = Digest::of(&config);
     let mut builder = tar::Builder::new(Vec::new());
-    let mut add_file = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]| {
+    let add_file = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]| {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o644);

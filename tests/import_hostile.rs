@@ -205,10 +205,9 @@ fn rewrite_blob(entries: &mut Vec<Entry>, old: Digest, data: Vec<u8>) -> Digest 
         .filter(|e| text(&e.data).contains(&from))
         .filter_map(|e| {
             let updated = text(&e.data).replace(&from, &to).into_bytes();
-            match e.name.strip_prefix("blobs/sha256/") {
-                Some(hex) => Some((Digest::from_hex(hex).expect("hex"), updated)),
-                None => None,
-            }
+            e.name
+                .strip_prefix("blobs/sha256/")
+                .map(|hex| (Digest::from_hex(hex).expect("hex"), updated))
         })
         .collect();
     for e in entries.iter_mut() {

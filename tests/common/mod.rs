@@ -3,6 +3,8 @@
 //! tests can build hostile archives the `tar` crate would refuse to write), and store snapshots.
 
 #![allow(dead_code)]
+// ArchiveError carries diagnosis by value, as in the library (see src/lib.rs).
+#![allow(clippy::result_large_err)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
