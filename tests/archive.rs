@@ -868,3 +868,55 @@ fn import_compressed_input_from_file_and_stdin() {
         assert_eq!(blob_set(&dst.store), blob_set(&src.store), "{kind}");
     }
 }
+
+#[test]
+fn round_trip_keeps_docker_media_type_zstd_plain_and_single_manifest_images() {
+    use imagefs::sample::LayerCompression;
+    let src = Fixture::new();
+    let mut docker = small_spec("docker-list", &["linux/amd64", "linux/arm/v7"]);
+    docker.docker_media_types = true;
+    docker.seed = 11;
+    let mut zstd = small_spec("zstd-layers", &["linux/arm64"]);
+    zstd.compression = LayerCompression::Zstd;
+    zstd.seed = 12;
+    let mut plain = small_spec("plain-layers", &["linux/riscv64", "linux/amd64"]);
+    plain.compression = LayerCompression::None;
+    plain.seed = 13;
+    let mut single = small_spec("single", &["linux/s390x"]);
+    single.single_manifest = true;
+    single.seed = 14;
+    let names = ["docker-list", "zstd-layers", "plain-layers", "single"];
+    for spec in [&docker, &zstd, &plain, &single] {
+        add(&src.store, spec);
+    }
+    let bytes = export(&src.store, &names, &[]);
+    let dst = Fixture::new();
+    import_bytes(&dst.store, &bytes, &[]).expect("import");
+    for name in names {
+        assert_eq!(
+            find(&src.store, name)[0].target,
+            find(&dst.store, name)[0].target,
+            "{name}"
+        );
+        assert_eq!(
+            manifest_digests(&src.store, name),
+            manifest_digests(&dst.store, name),
+            "{name}"
+        );
+    }
+    assert_eq!(blob_set(&src.store), blob_set(&dst.store));
+    // One platform of a docker manifest list: the entry keeps the docker manifest media type.
+    let one = read_tar(&export(&src.store, &["docker-list"], &["linux/arm/v7"]));
+    let index = json(&entry(&one, "index.json").data);
+    assert_eq!(
+        index["manifests"][0]["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    let dst = Fixture::new();
+    import_bytes(&dst.store, &write_tar(&one), &["linux/arm/v7"]).expect("import one platform");
+    assert_eq!(
+        manifest_digests(&dst.store, "docker-list").len(),
+        1,
+        "only arm/v7 stored"
+    );
+}
