@@ -12,6 +12,8 @@
 pub mod archive;
 pub mod cli;
 pub mod digest;
+pub mod fs;
+pub mod fuse;
 pub mod gc;
 pub mod gojson;
 pub mod image;
@@ -21,5 +23,3 @@ pub mod platform;
 pub mod reference;
 pub mod sample;
 pub mod store;
-pub mod fs;
-pub mod fuse;

@@ -69,7 +69,9 @@ fn copy_verified(
     let (to_hash, hash_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
     let (to_fill, fill_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
     for _ in 0..BUFFERS {
-        to_fill.send(vec![0u8; COPY_BUFFER]).expect("receiver is alive");
+        to_fill
+            .send(vec![0u8; COPY_BUFFER])
+            .expect("receiver is alive");
     }
     std::thread::scope(|scope| {
         let hasher = scope.spawn(move || {
@@ -88,17 +90,29 @@ fn copy_verified(
                 let want = (buf.len() as u64).min(remaining) as usize;
                 let n = loop {
                     match file.read(&mut buf[..want]) {
-                        Ok(0) => return Err(ArchiveError::BlobChanged { digest: d.digest, found: None }),
+                        Ok(0) => {
+                            return Err(ArchiveError::BlobChanged {
+                                digest: d.digest,
+                                found: None,
+                            });
+                        }
                         Ok(n) => break n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(ArchiveError::BlobRead { digest: d.digest, source: e }),
+                        Err(e) => {
+                            return Err(ArchiveError::BlobRead {
+                                digest: d.digest,
+                                source: e,
+                            });
+                        }
                     }
                 };
                 out.write_all(&buf[..n]).map_err(ArchiveError::Output)?;
                 *written += n as u64;
                 remaining -= n as u64;
                 progress(*written);
-                to_hash.send((buf, n)).expect("the hasher runs until the channel closes");
+                to_hash
+                    .send((buf, n))
+                    .expect("the hasher runs until the channel closes");
             }
             Ok(())
         })();
@@ -106,7 +120,10 @@ fn copy_verified(
         let found = hasher.join().expect("hashing does not panic");
         copied?;
         if found != d.digest {
-            return Err(ArchiveError::BlobChanged { digest: d.digest, found: Some(found) });
+            return Err(ArchiveError::BlobChanged {
+                digest: d.digest,
+                found: Some(found),
+            });
         }
         Ok(())
     })
