@@ -1,0 +1,246 @@
+//! Store and naming claims of doc/SEMANTICS.md that the archive tests do not cover: repository
+//! exports, naming on import, corrupt stored blobs, and the locks that keep concurrent writers
+//! and `gc` from losing each other's work.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use common::*;
+use imagefs::gc;
+use imagefs::oci::{ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
+use imagefs::reference::Reference;
+use imagefs::store::ImageRecord;
+
+#[test]
+fn export_of_a_repository_name_exports_every_tag() {
+    let f = Fixture::new();
+    let a = add(&f.store, &small_spec("alpine:3.19", &["linux/amd64"]));
+    let mut newer = small_spec("alpine:3.20", &["linux/amd64"]);
+    newer.seed = 2;
+    let b = add(&f.store, &newer);
+    let mut other = small_spec("busybox", &["linux/amd64"]);
+    other.seed = 3;
+    add(&f.store, &other);
+
+    let entries = read_tar(&export(&f.store, &["alpine"], &[]));
+    let index = json(&entry(&entries, "index.json").data);
+    let names: Vec<(String, String)> = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .map(|m| {
+            let name = m["annotations"][ANNOTATION_IMAGE_NAME]
+                .as_str()
+                .expect("name");
+            (
+                name.to_string(),
+                m["digest"].as_str().expect("digest").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            (
+                "docker.io/library/alpine:3.19".to_string(),
+                a.digest.to_string()
+            ),
+            (
+                "docker.io/library/alpine:3.20".to_string(),
+                b.digest.to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn export_fails_on_a_corrupt_stored_blob_and_leaves_no_file() {
+    let f = Fixture::new();
+    add(&f.store, &small_spec("alpine", &["linux/amd64"]));
+    let (_, closure) = platform_closure(&f.store, "alpine", "linux/amd64");
+    // Same length, different bytes: only re-hashing while copying can notice.
+    let layer = f.store.blob_path(closure.last().expect("a layer"));
+    let mut bytes = std::fs::read(&layer).expect("read layer");
+    bytes[0] ^= 0xff;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&layer, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::fs::write(&layer, &bytes).expect("corrupt layer");
+
+    let target = f.path("out.tar");
+    let out = imagefs(f.root())
+        .args(["export", "alpine", "-o"])
+        .arg(&target)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("corrupt"), "{stderr}");
+    assert!(
+        !target.exists(),
+        "a failed export left {}",
+        target.display()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(f.dir.path())
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".imagefs-export-")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
+
+/// Rewrites the single `index.json` entry's annotations of an exported archive.
+fn with_annotations(archive: &[u8], annotations: &[(&str, &str)]) -> Vec<u8> {
+    let mut entries = read_tar(archive);
+    let index = entries
+        .iter_mut()
+        .find(|e| e.name == "index.json")
+        .expect("index.json");
+    let mut doc = json(&index.data);
+    let map: serde_json::Map<String, serde_json::Value> = annotations
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+        .collect();
+    doc["manifests"][0]["annotations"] = serde_json::Value::Object(map);
+    index.data = serde_json::to_vec(&doc).expect("encode");
+    write_tar(&entries)
+}
+
+#[test]
+fn import_names_come_from_annotations_and_bare_tags_are_stored_by_digest() {
+    let source = Fixture::new();
+    let target = add(&source.store, &small_spec("alpine", &["linux/amd64"]));
+    let archive = export(&source.store, &["alpine"], &[]);
+
+    let cases: [(&[(&str, &str)], Option<&str>); 4] = [
+        (
+            &[(ANNOTATION_IMAGE_NAME, "example.com/a/b:1")],
+            Some("example.com/a/b:1"),
+        ),
+        (
+            &[(ANNOTATION_REF_NAME, "alpine:3.20")],
+            Some("docker.io/library/alpine:3.20"),
+        ),
+        (
+            &[(ANNOTATION_REF_NAME, "quay.io/x/y")],
+            Some("quay.io/x/y:latest"),
+        ),
+        (&[(ANNOTATION_REF_NAME, "latest")], None),
+    ];
+    for (annotations, expected) in cases {
+        let f = Fixture::new();
+        let loaded = import_bytes(&f.store, &with_annotations(&archive, annotations), &[])
+            .unwrap_or_else(|e| panic!("{annotations:?}: {e}"));
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(
+            loaded[0].name.as_ref().map(Reference::to_string).as_deref(),
+            expected
+        );
+        assert_eq!(loaded[0].digest, target.digest);
+        let records = f.store.images().expect("images");
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            records[0].name().map(|n| n.to_string()).as_deref(),
+            expected
+        );
+        assert_eq!(records[0].target.digest, target.digest);
+    }
+}
+
+#[test]
+fn import_rejects_an_invalid_name_and_changes_nothing() {
+    let source = Fixture::new();
+    add(&source.store, &small_spec("alpine", &["linux/amd64"]));
+    let archive = export(&source.store, &["alpine"], &[]);
+    let f = Fixture::new();
+    add(&f.store, &small_spec("busybox", &["linux/amd64"]));
+    let before = snapshot(f.root());
+    let bad = with_annotations(&archive, &[(ANNOTATION_IMAGE_NAME, "UPPER/Case:tag")]);
+    let err = import_bytes(&f.store, &bad, &[]).expect_err("invalid name accepted");
+    assert!(err.to_string().contains("UPPER/Case:tag"), "{err}");
+    assert_unchanged(&f.store, &before);
+}
+
+#[test]
+fn gc_waits_for_an_import_in_progress() {
+    let f = Fixture::new();
+    add(&f.store, &small_spec("alpine", &["linux/amd64"]));
+    // An import in flight: it holds the ingest lock and has published a blob not yet named.
+    let ingest = f.store.lock_ingest().expect("ingest lock");
+    let in_flight = f
+        .store
+        .write_blob(b"a layer of an import in progress")
+        .expect("blob");
+    let done = Arc::new(AtomicBool::new(false));
+    let collector = {
+        let (store, done) = (f.store.clone(), done.clone());
+        std::thread::spawn(move || {
+            let report = gc::collect_garbage(&store).expect("gc");
+            done.store(true, Ordering::SeqCst);
+            report
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !done.load(Ordering::SeqCst),
+        "gc ran while an import held the ingest lock"
+    );
+    assert!(f.store.has_blob(&in_flight));
+    // The import finishes by naming its image... here it is abandoned instead, so gc may go.
+    drop(ingest);
+    let report = collector.join().expect("gc thread");
+    assert_eq!(report.removed_blobs, 1);
+    assert!(!f.store.has_blob(&in_flight));
+    // Everything the named image needs survived.
+    let (manifest, closure) = platform_closure(&f.store, "alpine", "linux/amd64");
+    assert!(f.store.has_blob(&manifest));
+    assert!(closure.iter().all(|d| f.store.has_blob(d)));
+}
+
+#[test]
+fn concurrent_index_updates_are_never_lost() {
+    let f = Fixture::new();
+    let target = add(&f.store, &small_spec("base", &["linux/amd64"]));
+    const WRITERS: usize = 8;
+    let barrier = Arc::new(Barrier::new(WRITERS));
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let (store, barrier, target) = (f.store.clone(), barrier.clone(), target.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let name =
+                    Reference::parse_normalized(&format!("example.com/w/{i}:t")).expect("name");
+                store
+                    .update_images(|images| {
+                        images.push(ImageRecord::named(target.clone(), &name));
+                        Ok(())
+                    })
+                    .expect("update");
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer");
+    }
+    let names: Vec<String> = f
+        .store
+        .images()
+        .expect("images")
+        .iter()
+        .filter_map(|r| r.name())
+        .map(|n| n.to_string())
+        .collect();
+    for i in 0..WRITERS {
+        assert!(
+            names.contains(&format!("example.com/w/{i}:t")),
+            "update {i} lost: {names:?}"
+        );
+    }
+    assert_eq!(names.len(), WRITERS + 1);
+}
