@@ -118,7 +118,8 @@ fn import_names_come_from_annotations_and_bare_tags_are_stored_by_digest() {
     let target = add(&source.store, &small_spec("alpine", &["linux/amd64"]));
     let archive = export(&source.store, &["alpine"], &[]);
 
-    let cases: [(&[(&str, &str)], Option<&str>); 4] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+    let cases: [Case<'_>; 4] = [
         (
             &[(ANNOTATION_IMAGE_NAME, "example.com/a/b:1")],
             Some("example.com/a/b:1"),
