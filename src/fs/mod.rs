@@ -279,7 +279,7 @@ impl ImageFs {
                     return Ok(Node::ImportFile(u.clone()));
                 }
                 // Any platform list is a directory that can be written into, listed or not.
-                if dir.is_empty() && tree::parse_platform_list(name).is_some() {
+                if dir.is_empty() && tree::is_import_platform_dir(name) {
                     return Ok(Node::ImportDir(name.to_string()));
                 }
                 Err(not_found())
@@ -652,7 +652,7 @@ impl ImageFs {
         if name == tree::STATUS_DIR {
             return Err(FsError::Exists);
         }
-        if !dir.is_empty() || tree::parse_platform_list(name).is_none() {
+        if !dir.is_empty() || !tree::is_import_platform_dir(name) {
             return Err(FsError::NotPlatformDirectory {
                 name: name.to_string(),
             });
@@ -699,7 +699,7 @@ impl ImageFs {
                 imports.remove(name);
                 Ok(())
             }
-            None if tree::parse_platform_list(name).is_some() => Ok(()),
+            None if tree::is_import_platform_dir(name) => Ok(()),
             None => Err(FsError::NotFound {
                 name: name.to_string(),
             }),

@@ -107,6 +107,21 @@ pub fn platform_list_name(platforms: &[Platform]) -> String {
         .join("+")
 }
 
+/// Operating systems a directory name under `import/` may start with. Without this filter any
+/// `word-word` file name (`foreign-7.tar`) would parse as a platform and look like a directory.
+const IMPORT_DIR_OSES: [&str; 10] = [
+    "linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris", "illumos", "aix",
+    "android",
+];
+
+/// Whether `name` under `import/` names a platform directory (`linux-arm64`,
+/// `linux-amd64+linux-arm64`): a platform list of known operating systems, without dots.
+pub fn is_import_platform_dir(name: &str) -> bool {
+    !name.contains('.')
+        && parse_platform_list(name)
+            .is_some_and(|ps| ps.iter().all(|p| IMPORT_DIR_OSES.contains(&p.os.as_str())))
+}
+
 /// Parses `linux-arm64`, `linux-aarch64+linux-amd64`, …; `None` when any part is no platform.
 pub fn parse_platform_list(name: &str) -> Option<Vec<Platform>> {
     if name.is_empty() {
@@ -353,5 +368,8 @@ mod tests {
         assert_eq!(platform_list_name(&ps), "linux-arm64+linux-amd64");
         assert!(parse_platform_list("image").is_none());
         assert!(parse_platform_list("").is_none());
+        assert!(is_import_platform_dir("linux-arm64+linux-amd64"));
+        assert!(!is_import_platform_dir("foreign-7.tar"));
+        assert!(!is_import_platform_dir("my-image"));
     }
 }

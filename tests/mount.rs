@@ -1,0 +1,726 @@
+//! The mount, end to end: each test mounts the real filesystem with the built binary
+//! (`imagefs mount --daemon`) on a temp dir and checks one claim of doc/SEMANTICS.md
+//! ("The mount") with real tools. Without a usable /dev/fuse the tests skip, except under
+//! `CI=true`, where that is a failure.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "example.com/test/app:1";
+const IMAGE_DIR: &str = "images/example.com/test/app:1";
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_imagefs")
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn imagefs(store: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.arg("--store").arg(store);
+    c
+}
+
+fn sha256(path: &Path) -> String {
+    let out = run(Command::new("sha256sum").arg(path));
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn sha256_of_command(cmd: &str) -> String {
+    let out = run(Command::new("sh")
+        .arg("-c")
+        .arg(format!("{cmd} | sha256sum")));
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Skips (or fails under CI=true) when FUSE cannot be used here.
+fn fuse_missing(why: &str) -> bool {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("FUSE is required under CI=true: {why}");
+    }
+    eprintln!("skipping: FUSE unusable: {why}");
+    true
+}
+
+/// A mounted store in a temp dir; unmounted on drop.
+struct Mounted {
+    dir: tempfile::TempDir,
+    store: PathBuf,
+    mnt: PathBuf,
+    log: PathBuf,
+    mounted: bool,
+}
+
+impl Mounted {
+    /// A store holding the 4-platform sample image IMAGE, mounted. `None`: skip the test.
+    fn new() -> Option<Mounted> {
+        Self::with_args(&[])
+    }
+
+    fn with_args(extra: &[&str]) -> Option<Mounted> {
+        if fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .is_err()
+        {
+            fuse_missing("cannot open /dev/fuse");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        run(imagefs(&store).args(["sample", "--name", IMAGE]));
+        let mut m = Mounted {
+            mnt: dir.path().join("mnt"),
+            log: dir.path().join("mount.log"),
+            store,
+            dir,
+            mounted: false,
+        };
+        fs::create_dir(&m.mnt).unwrap();
+        if !m.mount(extra) {
+            fuse_missing("imagefs mount failed");
+            return None;
+        }
+        Some(m)
+    }
+
+    fn mount(&mut self, extra: &[&str]) -> bool {
+        let out = imagefs(&self.store)
+            .arg("mount")
+            .arg(&self.mnt)
+            .args(["--daemon", "--no-sample", "-vv", "--log-file"])
+            .arg(&self.log)
+            .args(extra)
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            eprintln!("mount: {}", String::from_utf8_lossy(&out.stderr));
+            return false;
+        }
+        self.mounted = true;
+        true
+    }
+
+    fn unmount(&mut self) {
+        if !self.mounted {
+            return;
+        }
+        let ok = imagefs(&self.store)
+            .arg("unmount")
+            .arg(&self.mnt)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = imagefs(&self.store)
+                .args(["unmount", "--lazy"])
+                .arg(&self.mnt)
+                .status();
+        }
+        self.mounted = false;
+        // The daemon exits once the kernel drops the connection; give it a moment.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.mnt.join(rel)
+    }
+
+    fn image(&self, rel: &str) -> PathBuf {
+        self.mnt.join(IMAGE_DIR).join(rel)
+    }
+
+    fn tmp(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `imagefs export` of IMAGE with these platforms, into a file.
+    fn export(&self, platforms: &[&str]) -> PathBuf {
+        let out = self.tmp(&format!(
+            "export-{}.tar",
+            platforms.join("+").replace('/', "-")
+        ));
+        let mut cmd = imagefs(&self.store);
+        cmd.arg("export").arg(IMAGE).arg("-o").arg(&out);
+        for p in platforms {
+            cmd.args(["--platform", p]);
+        }
+        run(&mut cmd);
+        out
+    }
+
+    /// An archive of a different image, from a separate store.
+    fn foreign_archive(&self, name: &str, seed: u64) -> PathBuf {
+        let src = self.tmp(&format!("src-{seed}"));
+        run(imagefs(&src).args(["sample", "--name", name, "--seed", &seed.to_string()]));
+        let out = self.tmp(&format!("foreign-{seed}.tar"));
+        run(imagefs(&src).arg("export").arg(name).arg("-o").arg(&out));
+        out
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        self.unmount();
+    }
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+fn errno_of(r: std::io::Result<impl Sized>) -> i32 {
+    match r {
+        Ok(_) => 0,
+        Err(e) => e.raw_os_error().unwrap_or(-1),
+    }
+}
+
+/// "one directory per named image; '/' in the name nests", with index.json, image.tar,
+/// by-platform/<platform>.tar and by-platform/<platform>/{manifest,config}.json.
+#[test]
+fn mount_tree_lists_images_and_platform_files() {
+    let Some(m) = Mounted::new() else { return };
+    assert_eq!(names(&m.mnt), ["images", "import"]);
+    assert_eq!(names(&m.path("images")), ["example.com"]);
+    assert_eq!(names(&m.path("images/example.com/test")), ["app:1"]);
+    assert_eq!(
+        names(&m.image("")),
+        ["by-platform", "image.tar", "index.json"]
+    );
+    assert_eq!(
+        names(&m.image("by-platform")),
+        [
+            "linux-amd64",
+            "linux-amd64.tar",
+            "linux-arm-v7",
+            "linux-arm-v7.tar",
+            "linux-arm64",
+            "linux-arm64.tar",
+            "linux-riscv64",
+            "linux-riscv64.tar"
+        ]
+    );
+    assert_eq!(
+        names(&m.image("by-platform/linux-arm64")),
+        ["config.json", "manifest.json"]
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &fs::read(m.image("by-platform/linux-arm64/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let config = fs::read(m.image("by-platform/linux-arm64/config.json")).unwrap();
+    assert_eq!(
+        manifest["config"]["size"].as_u64().unwrap(),
+        config.len() as u64
+    );
+    let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
+    assert_eq!(config["architecture"], "arm64");
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(m.image("index.json")).unwrap()).unwrap();
+    assert!(index["manifests"].as_array().unwrap().len() >= 4);
+}
+
+/// "image.tar = `imagefs export REF`; by-platform/X.tar = `imagefs export REF --platform X`",
+/// read with cp, cat, dd bs=4k and bs=1M, and listable with tar -tvf.
+#[test]
+fn mount_archives_equal_export_with_cp_cat_dd_and_tar() {
+    let Some(m) = Mounted::new() else { return };
+    let full = sha256(&m.export(&[]));
+    let arm = sha256(&m.export(&["linux/arm64"]));
+    let image_tar = m.image("image.tar");
+    let arm_tar = m.image("by-platform/linux-arm64.tar");
+    assert_eq!(sha256(&image_tar), full);
+    assert_eq!(sha256(&arm_tar), arm);
+    let copy = m.tmp("copy.tar");
+    run(Command::new("cp").arg(&arm_tar).arg(&copy));
+    assert_eq!(sha256(&copy), arm);
+    let q = |p: &Path| format!("'{}'", p.display());
+    assert_eq!(sha256_of_command(&format!("cat {}", q(&image_tar))), full);
+    assert_eq!(
+        sha256_of_command(&format!("dd if={} bs=4k status=none", q(&arm_tar))),
+        arm
+    );
+    assert_eq!(
+        sha256_of_command(&format!("dd if={} bs=1M status=none", q(&image_tar))),
+        full
+    );
+    for tar in [&image_tar, &arm_tar] {
+        let out = run(Command::new("tar").arg("-tvf").arg(tar));
+        let list = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            list.contains("oci-layout") && list.contains("blobs/sha256/"),
+            "{list}"
+        );
+    }
+}
+
+/// "Each read is a pure function of (file, offset, length)": random reads from several
+/// threads at once match the exported bytes.
+#[test]
+fn mount_random_concurrent_reads_match_export() {
+    let Some(m) = Mounted::new() else { return };
+    let expected = std::sync::Arc::new(fs::read(m.export(&[])).unwrap());
+    let path = m.image("image.tar");
+    let threads: Vec<_> = (0..6u64)
+        .map(|t| {
+            let expected = expected.clone();
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let f = fs::File::open(&path).unwrap();
+                let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ t;
+                for _ in 0..200 {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let off = state % expected.len() as u64;
+                    let len = 1 + (state >> 40) as usize % 300_000;
+                    let mut buf = vec![0u8; len];
+                    let n = f.read_at(&mut buf, off).unwrap();
+                    let end = (off as usize + len).min(expected.len());
+                    assert_eq!(n, end - off as usize);
+                    assert_eq!(
+                        &buf[..n],
+                        &expected[off as usize..end],
+                        "offset {off} len {len}"
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// Attributes: exact size before any read, st_blocks = ceil(size/512), large st_blksize,
+/// 0444 files and 0555 directories owned by the mounting user, mtime from the image.
+#[test]
+fn mount_attributes_size_blocks_mode_owner() {
+    let Some(m) = Mounted::new() else { return };
+    let exported = fs::metadata(m.export(&["linux/arm/v7"])).unwrap().len();
+    let md = fs::metadata(m.image("by-platform/linux-arm-v7.tar")).unwrap();
+    assert_eq!(md.len(), exported);
+    assert_eq!(md.blocks(), exported.div_ceil(512));
+    assert!(md.blksize() >= 1 << 20);
+    assert_eq!(md.mode() & 0o7777, 0o444);
+    // SAFETY: getuid has no preconditions.
+    assert_eq!(md.uid(), unsafe { libc::getuid() });
+    let d = fs::metadata(m.image("by-platform")).unwrap();
+    assert_eq!(d.mode() & 0o7777, 0o555);
+    assert!(md.mtime() > 0, "mtime comes from the image's creation time");
+    assert_eq!(
+        md.mtime(),
+        fs::metadata(m.image("image.tar")).unwrap().mtime()
+    );
+}
+
+/// "aliases (linux-aarch64.tar, linux-arm64-v8.tar) resolve to the same file; `+` joins
+/// platforms into the core's multi-platform export".
+#[test]
+fn mount_aliases_and_plus_names_resolve() {
+    let Some(m) = Mounted::new() else { return };
+    let canonical = fs::metadata(m.image("by-platform/linux-arm64.tar")).unwrap();
+    for alias in ["linux-aarch64.tar", "linux-arm64-v8.tar"] {
+        let a = fs::metadata(m.image(&format!("by-platform/{alias}"))).unwrap();
+        assert_eq!(
+            (a.ino(), a.len()),
+            (canonical.ino(), canonical.len()),
+            "{alias}"
+        );
+    }
+    let both = sha256(&m.export(&["linux/amd64", "linux/arm64"]));
+    assert_eq!(
+        sha256(&m.image("by-platform/linux-amd64+linux-arm64.tar")),
+        both
+    );
+    assert_eq!(
+        sha256(&m.image("by-platform/linux-amd64+linux-aarch64.tar")),
+        both
+    );
+}
+
+/// "A platform the image does not have is ENOENT, and the daemon's log says which platforms
+/// it has."
+#[test]
+fn mount_absent_platform_is_enoent_and_logged() {
+    let Some(m) = Mounted::new() else { return };
+    assert_eq!(
+        errno_of(fs::metadata(m.image("by-platform/linux-s390x.tar"))),
+        libc::ENOENT
+    );
+    assert_eq!(
+        errno_of(fs::metadata(
+            m.image("by-platform/linux-amd64+linux-s390x.tar")
+        )),
+        libc::ENOENT
+    );
+    assert_eq!(
+        errno_of(fs::metadata(m.image("by-platform/linux-ppc64le"))),
+        libc::ENOENT
+    );
+    let log = m.log_text();
+    assert!(
+        log.contains("linux/s390x") && log.contains("it has: linux/amd64"),
+        "log: {log}"
+    );
+}
+
+/// "Writes anywhere under images/ fail with EROFS."
+#[test]
+fn mount_writes_under_images_are_erofs() {
+    let Some(m) = Mounted::new() else { return };
+    let tar = m.image("by-platform/linux-arm64.tar");
+    assert_eq!(
+        errno_of(fs::OpenOptions::new().write(true).open(&tar)),
+        libc::EROFS
+    );
+    assert_eq!(errno_of(fs::File::create(m.image("new.txt"))), libc::EROFS);
+    assert_eq!(
+        errno_of(fs::create_dir(m.image("by-platform/x"))),
+        libc::EROFS
+    );
+    assert_eq!(errno_of(fs::remove_file(&tar)), libc::EROFS);
+    assert_eq!(errno_of(fs::rename(&tar, m.image("y.tar"))), libc::EROFS);
+    assert_eq!(
+        errno_of(fs::File::create(m.path("images/top.txt"))),
+        libc::EROFS
+    );
+    let touch = Command::new("touch").arg(&tar).output().unwrap();
+    assert!(!touch.status.success());
+}
+
+/// Inode numbers and bytes are the same after a remount, so `rsync -a` a second time
+/// transfers nothing.
+#[test]
+fn mount_rsync_twice_across_remount_transfers_nothing() {
+    let Some(mut m) = Mounted::new() else { return };
+    let dest = m.tmp("dest");
+    let src = format!("{}/", m.path("images").display());
+    run(Command::new("rsync").arg("-a").arg(&src).arg(&dest));
+    let ino_before = fs::metadata(m.image("image.tar")).unwrap().ino();
+    m.unmount();
+    assert!(m.mount(&[]), "remount");
+    assert_eq!(
+        fs::metadata(m.image("image.tar")).unwrap().ino(),
+        ino_before
+    );
+    let out = run(Command::new("rsync")
+        .args(["-a", "--stats"])
+        .arg(&src)
+        .arg(&dest));
+    let stats = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stats.contains("Number of regular files transferred: 0"),
+        "{stats}"
+    );
+    assert_eq!(
+        sha256(&dest.join("example.com/test/app:1/image.tar")),
+        sha256(&m.export(&[]))
+    );
+}
+
+/// skopeo reads a by-platform tar as an OCI archive and verifies every digest.
+#[test]
+fn mount_skopeo_copies_by_platform_tar() {
+    if Command::new("skopeo").arg("--version").output().is_err() {
+        fuse_missing("skopeo is not installed");
+        return;
+    }
+    let Some(m) = Mounted::new() else { return };
+    let out = m.tmp("skopeo-dir");
+    // skopeo splits oci-archive:PATH:REF at the first ':', and a tag puts one in the path
+    // (it resolves symlinks too): name the file relative to its directory.
+    run(Command::new("skopeo")
+        .current_dir(m.image("by-platform"))
+        .args(["copy", "--quiet", "oci-archive:linux-arm64.tar"])
+        .arg(format!("dir:{}", out.display())));
+    assert!(out.join("manifest.json").exists());
+}
+
+/// "cp x.tar MOUNT/import/" loads every platform; the outcome is in import/.status/x.tar and
+/// the image appears under images/.
+#[test]
+fn mount_cp_into_import_loads_and_reports_status() {
+    let Some(m) = Mounted::new() else { return };
+    let archive = m.foreign_archive("example.com/test/new:2", 7);
+    run(Command::new("cp").arg(&archive).arg(m.path("import/")));
+    let status: serde_json::Value =
+        serde_json::from_slice(&fs::read(m.path("import/.status/foreign-7.tar")).unwrap()).unwrap();
+    assert_eq!(status["state"], "loaded", "{status}");
+    assert_eq!(status["images"][0]["name"], "example.com/test/new:2");
+    wait_for("the new image in images/", || {
+        m.path("images/example.com/test/new:2/by-platform/linux-riscv64.tar")
+            .exists()
+    });
+    // The entry stays, with its size, like a file in a scratch directory.
+    assert_eq!(
+        fs::metadata(m.path("import/foreign-7.tar")).unwrap().len(),
+        fs::metadata(&archive).unwrap().len()
+    );
+}
+
+/// "MOUNT/import/linux-arm64/: load only linux/arm64", here from gzip input written by
+/// `cat >`.
+#[test]
+fn mount_import_platform_dir_loads_only_that_platform_from_gzip() {
+    let Some(m) = Mounted::new() else { return };
+    let archive = m.foreign_archive("example.com/test/arm:3", 8);
+    let gz = m.tmp("arm.tar.gz");
+    run(Command::new("sh").arg("-c").arg(format!(
+        "gzip -c '{}' > '{}'",
+        archive.display(),
+        gz.display()
+    )));
+    fs::create_dir_all(m.path("import/linux-arm64")).unwrap();
+    run(Command::new("sh").arg("-c").arg(format!(
+        "cat '{}' > '{}'",
+        gz.display(),
+        m.path("import/linux-arm64/arm.tar.gz").display()
+    )));
+    let dir = m.path("images/example.com/test/arm:3/by-platform");
+    wait_for("the arm64-only image", || dir.exists());
+    assert_eq!(names(&dir), ["linux-arm64", "linux-arm64.tar"]);
+}
+
+/// "a corrupt or hostile archive through cp → cp exits non-zero, store unchanged".
+#[test]
+fn mount_bad_archive_fails_cp_and_leaves_store_unchanged() {
+    let Some(m) = Mounted::new() else { return };
+    let index_before = fs::read(m.store.join("index.json")).unwrap();
+    let blobs_before = names(&m.store.join("blobs/sha256"));
+    let archive = fs::read(m.foreign_archive("example.com/test/bad:1", 9)).unwrap();
+    let truncated = m.tmp("truncated.tar");
+    fs::write(&truncated, &archive[..archive.len() / 2]).unwrap();
+    let garbage = m.tmp("garbage.tar");
+    fs::write(&garbage, vec![0x5a; 100_000]).unwrap();
+    for bad in [&truncated, &garbage] {
+        let out = Command::new("cp")
+            .arg(bad)
+            .arg(m.path("import/"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "cp of {} succeeded", bad.display());
+    }
+    let status = fs::read_to_string(m.path("import/.status/truncated.tar")).unwrap();
+    assert!(status.contains("\"failed\""), "{status}");
+    assert_eq!(fs::read(m.store.join("index.json")).unwrap(), index_before);
+    assert_eq!(names(&m.store.join("blobs/sha256")), blobs_before);
+}
+
+/// rsync (temp file, then rename) and a file manager's `.part` + rename both import; a
+/// second rsync of the same archive transfers nothing and fails nothing.
+#[test]
+fn mount_rsync_and_part_rename_into_import() {
+    let Some(m) = Mounted::new() else { return };
+    let archive = m.foreign_archive("example.com/test/rs:1", 10);
+    let dest = format!("{}/", m.path("import").display());
+    run(Command::new("rsync").arg("-a").arg(&archive).arg(&dest));
+    let status = fs::read_to_string(m.path("import/.status/foreign-10.tar")).unwrap();
+    assert!(status.contains("\"loaded\""), "{status}");
+    let out = run(Command::new("rsync")
+        .args(["-a", "--stats"])
+        .arg(&archive)
+        .arg(&dest));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Number of regular files transferred: 0")
+    );
+
+    let other = m.foreign_archive("example.com/test/part:1", 11);
+    let part = m.path("import/other.tar.part");
+    fs::copy(&other, &part).unwrap();
+    fs::rename(&part, m.path("import/other.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/other.tar")).unwrap();
+    assert!(status.contains("example.com/test/part:1"), "{status}");
+}
+
+/// A docker-archive (no OCI layout) written with cp loads too.
+#[test]
+fn mount_docker_archive_import() {
+    if Command::new("skopeo").arg("--version").output().is_err() {
+        fuse_missing("skopeo is not installed");
+        return;
+    }
+    let Some(m) = Mounted::new() else { return };
+    let docker = m.tmp("docker.tar");
+    // skopeo splits oci-archive:PATH:REF at the first ':', and a tag puts one in the path
+    // (it resolves symlinks too): name the file relative to its directory.
+    run(Command::new("skopeo")
+        .current_dir(m.image("by-platform"))
+        .args(["copy", "--quiet", "oci-archive:linux-amd64.tar"])
+        .arg(format!(
+            "docker-archive:{}:example.com/test/docker:1",
+            docker.display()
+        )));
+    run(Command::new("cp").arg(&docker).arg(m.path("import/")));
+    wait_for("the docker-archive image", || {
+        m.path("images/example.com/test/docker:1/by-platform/linux-amd64.tar")
+            .exists()
+    });
+}
+
+/// "Images imported or removed through the CLI while mounted appear/disappear."
+#[test]
+fn mount_live_view_follows_cli_import_and_rm() {
+    let Some(m) = Mounted::new() else { return };
+    let archive = m.foreign_archive("example.com/test/live:1", 12);
+    let live = m.path("images/example.com/test/live:1");
+    assert!(!live.exists());
+    run(imagefs(&m.store).arg("import").arg(&archive));
+    wait_for("the CLI import to show", || live.exists());
+    run(imagefs(&m.store).args(["rm", "example.com/test/live:1"]));
+    wait_for("the CLI rm to show", || !live.exists());
+}
+
+/// "gc never removes a blob that an open file is reading": gc waits until it is closed.
+#[test]
+fn mount_gc_waits_for_open_archive_files() {
+    let Some(m) = Mounted::new() else { return };
+    let expected = fs::read(m.export(&["linux/riscv64"])).unwrap();
+    let mut f = fs::File::open(m.image("by-platform/linux-riscv64.tar")).unwrap();
+    run(imagefs(&m.store).args(["rm", IMAGE]));
+    let mut gc = imagefs(&m.store)
+        .arg("gc")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        gc.try_wait().unwrap().is_none(),
+        "gc ran while an archive was open"
+    );
+    let mut got = Vec::new();
+    f.read_to_end(&mut got).unwrap();
+    assert!(got == expected, "bytes read during gc differ");
+    drop(f);
+    let start = Instant::now();
+    loop {
+        if let Some(s) = gc.try_wait().unwrap() {
+            assert!(s.success());
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "gc still waiting after close"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// "mmap + read of an archive must work": a shared read-only mapping sees the same bytes.
+#[test]
+fn mount_mmap_of_archive_reads_same_bytes() {
+    let Some(m) = Mounted::new() else { return };
+    let expected = fs::read(m.export(&["linux/amd64"])).unwrap();
+    let f = fs::File::open(m.image("by-platform/linux-amd64.tar")).unwrap();
+    let len = expected.len();
+    use std::os::fd::AsRawFd;
+    // SAFETY: mapping a file we hold open, read-only, for its exact length; unmapped below.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED, "{}", std::io::Error::last_os_error());
+    // SAFETY: the mapping is `len` bytes long and readable.
+    let mapped = unsafe { std::slice::from_raw_parts(p as *const u8, len) };
+    assert!(mapped == &expected[..]);
+    // SAFETY: unmapping what we mapped.
+    unsafe { libc::munmap(p, len) };
+}
+
+/// statfs reports the store filesystem's real free space.
+#[test]
+fn mount_statfs_reports_store_free_space() {
+    let Some(m) = Mounted::new() else { return };
+    let avail = |p: &Path| {
+        let out = run(Command::new("stat").args(["-f", "-c", "%a %S"]).arg(p));
+        let s = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut it = s.split_whitespace().map(|x| x.parse::<u64>().unwrap());
+        it.next().unwrap() * it.next().unwrap()
+    };
+    let (mounted, store) = (avail(&m.mnt), avail(&m.store));
+    assert!(mounted > 0);
+    let diff = mounted.abs_diff(store);
+    assert!(
+        diff < 256 << 20,
+        "mount says {mounted} free, store fs {store}"
+    );
+}
+
+/// "A blob that is missing gives EIO, never zeros or a short read."
+#[test]
+fn mount_missing_blob_reads_eio() {
+    let Some(m) = Mounted::new() else { return };
+    let tar = m.image("by-platform/linux-riscv64.tar");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &fs::read(m.image("by-platform/linux-riscv64/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let len = fs::metadata(&tar).unwrap().len();
+    fs::remove_file(
+        m.store
+            .join("blobs/sha256")
+            .join(layer.trim_start_matches("sha256:")),
+    )
+    .unwrap();
+    let out = Command::new("cat")
+        .arg(&tar)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Input/output error"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(len > 0);
+}
