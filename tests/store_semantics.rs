@@ -245,3 +245,31 @@ fn concurrent_index_updates_are_never_lost() {
     }
     assert_eq!(names.len(), WRITERS + 1);
 }
+
+#[test]
+fn import_of_many_blobs_does_not_hold_a_file_open_per_blob() {
+    let source = Fixture::new();
+    let mut spec = small_spec("many", &["linux/amd64", "linux/arm64"]);
+    spec.layers = 150;
+    spec.layer_size = 16;
+    add(&source.store, &spec);
+    let archive = source.path("many.tar");
+    std::fs::write(&archive, export(&source.store, &["many"], &[])).expect("write archive");
+    let f = Fixture::new();
+    // 300 spooled layers under a 64-descriptor limit: only a constant number may be open.
+    let script = format!(
+        "ulimit -n 64 && exec {} --store {} import - < {}",
+        env!("CARGO_BIN_EXE_imagefs"),
+        f.root().display(),
+        archive.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        manifest_digests(&f.store, "many"),
+        manifest_digests(&source.store, "many")
+    );
+}

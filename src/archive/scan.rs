@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::ArchiveError;
 use crate::digest::Digest;
 use crate::oci::{self, Descriptor};
-use crate::store::{BlobWriter, Store};
+use crate::store::{SpooledBlob, Store};
 
 /// Metadata files read into memory as they pass (everything else is content).
 pub(super) const OCI_LAYOUT: &str = "oci-layout";
@@ -67,7 +67,7 @@ impl Compression {
 enum Content<'s> {
     /// Spooled into the store's ingest directory, hashed; `None` once published.
     Spooled {
-        writer: Option<BlobWriter<'s>>,
+        blob: Option<SpooledBlob<'s>>,
         digest: Digest,
     },
     /// Not copied because the store already holds the blob its path names.
@@ -355,13 +355,14 @@ impl<'s> Catalog<'s> {
                 entry: Some(path.to_string()),
             });
         }
-        let digest = writer.digest();
+        let blob = writer.into_spooled()?;
+        let digest = blob.digest();
         self.insert(
             path,
             FileEntry {
                 size,
                 content: Content::Spooled {
-                    writer: Some(writer),
+                    blob: Some(blob),
                     digest,
                 },
             },
@@ -432,18 +433,12 @@ impl<'s> Catalog<'s> {
             .expect("callers resolve paths through the catalog");
         let read = |file: &File, at: u64, buf: &mut [u8]| file.read_exact_at(buf, at);
         let result = match &entry.content {
-            Content::Spooled {
-                writer: Some(w), ..
-            } => read(
+            Content::Spooled { blob: Some(w), .. } => read(
                 &File::open(w.path()).map_err(ArchiveError::Input)?,
                 offset,
                 buf,
             ),
-            Content::Spooled {
-                writer: None,
-                digest,
-            }
-            | Content::AlreadyStored { digest } => {
+            Content::Spooled { blob: None, digest } | Content::AlreadyStored { digest } => {
                 let d = Descriptor::new("", *digest, entry.size);
                 read(&self.store.open_blob(&d)?, offset, buf)
             }
@@ -505,9 +500,10 @@ impl<'s> Catalog<'s> {
                     .map_err(|e| ingest_error(store, e))?;
                 done += n as u64;
             }
-            let digest = writer.digest();
+            let blob = writer.into_spooled()?;
+            let digest = blob.digest();
             entry.content = Content::Spooled {
-                writer: Some(writer),
+                blob: Some(blob),
                 digest,
             };
         }
@@ -537,8 +533,8 @@ impl<'s> Catalog<'s> {
                 .files
                 .get_mut(&path)
                 .expect("staged paths are catalogued");
-            if let Content::Spooled { writer, digest } = &mut entry.content {
-                if let Some(w) = writer.take() {
+            if let Content::Spooled { blob, digest } = &mut entry.content {
+                if let Some(w) = blob.take() {
                     let new = !self.store.has_blob(digest);
                     w.commit(Some((*digest, entry.size)))?;
                     if new {

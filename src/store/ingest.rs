@@ -8,7 +8,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 
-use tempfile::NamedTempFile;
+use tempfile::{NamedTempFile, TempPath};
 
 use super::{Store, StoreError};
 use crate::digest::{Digest, Hasher};
@@ -90,6 +90,80 @@ impl<'s> BlobWriter<'s> {
             .persist(&target)
             .map_err(|e| StoreError::io("publish blob", &target, e.error))?;
         Ok(found)
+    }
+}
+
+impl<'s> BlobWriter<'s> {
+    /// Closes the temp file, keeping it (and its digest) for a later [`SpooledBlob::commit`].
+    /// An importer may hold thousands of these; none keeps a file descriptor open.
+    pub fn into_spooled(mut self) -> Result<SpooledBlob<'s>, StoreError> {
+        self.file
+            .flush()
+            .map_err(|e| StoreError::io("write", self.file.path().to_owned(), e))?;
+        let size = self.hasher.len();
+        let digest = self.hasher.finish();
+        Ok(SpooledBlob {
+            store: self.store,
+            path: self.file.into_temp_path(),
+            digest,
+            size,
+        })
+    }
+}
+
+/// A fully written, hashed, unpublished blob: a closed temp file in the ingest directory,
+/// deleted on drop unless committed.
+pub struct SpooledBlob<'s> {
+    store: &'s Store,
+    path: TempPath,
+    digest: Digest,
+    size: u64,
+}
+
+impl SpooledBlob<'_> {
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The temp file, for reading the content back before commit.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Publishes the blob as [`BlobWriter::commit`] does.
+    pub fn commit(self, expected: Option<(Digest, u64)>) -> Result<Digest, StoreError> {
+        if let Some((digest, size)) = expected {
+            if self.size != size {
+                return Err(StoreError::SizeMismatch {
+                    digest,
+                    expected: size,
+                    found: self.size,
+                });
+            }
+            if digest != self.digest {
+                return Err(StoreError::DigestMismatch {
+                    expected: digest,
+                    found: self.digest,
+                });
+            }
+        }
+        let target = self.store.blob_path(&self.digest);
+        if target.exists() {
+            return Ok(self.digest);
+        }
+        let file = File::open(&self.path).map_err(|e| StoreError::io("open", &*self.path, e))?;
+        file.sync_all()
+            .map_err(|e| StoreError::io("sync", &*self.path, e))?;
+        file.set_permissions(fs::Permissions::from_mode(0o444))
+            .map_err(|e| StoreError::io("chmod", &*self.path, e))?;
+        self.path
+            .persist(&target)
+            .map_err(|e| StoreError::io("publish blob", &target, e.error))?;
+        Ok(self.digest)
     }
 }
 

@@ -21,7 +21,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 pub use error::StoreError;
-pub use ingest::BlobWriter;
+pub use ingest::{BlobWriter, SpooledBlob};
 pub use refs::ImageRecord;
 
 use crate::digest::{Digest, Hasher};
