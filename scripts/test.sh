@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in fuse3 skopeo umoci rsync zstd xz-utils bzip2 time; do
+for pkg in fuse3 skopeo umoci rsync zstd xz-utils bzip2 time containerd podman docker.io; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -15,8 +15,22 @@ if ((${#need[@]})); then
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
+    # --- policy-rc.d: keep apt from starting system daemons (containerd, docker) ---------
+    # The interop tests (tests/interop.rs) start their own private containerd and dockerd;
+    # a system-wide daemon must not be started by the package install. Exit code 101 means
+    # "action forbidden" to invoke-rc.d. Only a policy we create is removed again.
+    made_policy=
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    if [[ -n $made_policy ]]; then
+        rm -f /usr/sbin/policy-rc.d
+    fi
+    # ----------------------------------------------------------------------------------
 fi
 
 cargo fmt --check
