@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests use when it is missing (fuse3, skopeo, umoci, rsync;
-# needs root, as on CI), then runs format and lint checks and the whole test suite, including the
-# tests that mount the real filesystem through /dev/fuse and drive real peers.
+# The test command: installs what the tests use when it is missing (fuse3, the peers skopeo, umoci,
+# containerd, podman and docker.io, and rsync and the compressors; needs root, as on CI), then runs
+# format and lint checks and the whole test suite, including the tests that mount the real
+# filesystem through /dev/fuse and drive the real peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
