@@ -844,3 +844,38 @@ fn walk(root: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Claim: an import never blocks readers. Half an archive is written into import/ and the file
+/// kept open (the import is mid-stream); reading an archive and listing images still complete.
+#[test]
+fn mount_reads_proceed_while_an_import_is_in_progress() {
+    use std::io::Write;
+    let Some(m) = Mounted::new() else { return };
+    let archive = fs::read(m.foreign_archive("example.com/test/slow:1", 12)).unwrap();
+    let expected = fs::read(m.export(&["linux/arm64"])).unwrap();
+    let mut upload = fs::File::create(m.path("import/slow.tar")).unwrap();
+    upload.write_all(&archive[..archive.len() / 2]).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/slow.tar")).unwrap();
+    assert!(status.contains("\"receiving\""), "{status}");
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (tar, images) = (m.image("by-platform/linux-arm64.tar"), m.path("images"));
+    std::thread::spawn(move || {
+        let bytes = fs::read(&tar);
+        let listing = fs::read_dir(&images).map(|d| d.count());
+        let _ = tx.send((bytes, listing));
+    });
+    let (bytes, listing) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a read waited for the import in progress");
+    assert!(
+        bytes.unwrap() == expected,
+        "archive bytes differ from export"
+    );
+    assert!(listing.unwrap() > 0);
+
+    upload.write_all(&archive[archive.len() / 2..]).unwrap();
+    drop(upload);
+    let status = fs::read_to_string(m.path("import/.status/slow.tar")).unwrap();
+    assert!(status.contains("\"loaded\""), "{status}");
+}
