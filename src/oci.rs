@@ -138,19 +138,43 @@ fn write_platform(out: &mut Vec<u8>, p: &Platform) {
 
 /// Writes `{"schemaVersion":2,"mediaType":"…index…","manifests":[…]}` as `docker save` does.
 pub fn write_index_json(out: &mut Vec<u8>, manifests: &[Descriptor]) {
-    let mut o = ObjectWriter::begin(out);
+    out.extend_from_slice(&encode_index(MEDIA_TYPE_OCI_INDEX, manifests));
+}
+
+/// An image index (or Docker manifest list) as Go's `json.Marshal(ocispec.Index)` writes it.
+pub fn encode_index(media_type: &str, manifests: &[Descriptor]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut o = ObjectWriter::begin(&mut out);
     o.number("schemaVersion", 2);
-    o.string("mediaType", MEDIA_TYPE_OCI_INDEX);
-    let out = o.key("manifests");
+    o.string("mediaType", media_type);
+    write_descriptor_list(o.key("manifests"), manifests);
+    o.end();
+    out
+}
+
+/// An image manifest as Go's `json.Marshal(ocispec.Manifest)` writes it: the bytes containerd's
+/// importer generates for a docker-archive image, so such an image gets the digest it would get
+/// from `docker load`.
+pub fn encode_manifest(media_type: &str, config: &Descriptor, layers: &[Descriptor]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut o = ObjectWriter::begin(&mut out);
+    o.number("schemaVersion", 2);
+    o.string("mediaType", media_type);
+    config.write_json(o.key("config"));
+    write_descriptor_list(o.key("layers"), layers);
+    o.end();
+    out
+}
+
+fn write_descriptor_list(out: &mut Vec<u8>, descriptors: &[Descriptor]) {
     out.push(b'[');
-    for (i, d) in manifests.iter().enumerate() {
+    for (i, d) in descriptors.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         d.write_json(out);
     }
     out.push(b']');
-    o.end();
 }
 
 /// The document kinds an image graph is made of.
@@ -280,29 +304,16 @@ impl Manifest {
 /// The fields of an image config that say which platform it runs on, plus its creation time.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct ConfigPlatform {
-    #[serde(default)]
-    pub architecture: String,
-    #[serde(default)]
-    pub os: String,
-    #[serde(default, rename = "os.version")]
-    pub os_version: String,
-    #[serde(default, rename = "os.features")]
-    pub os_features: Vec<String>,
-    #[serde(default)]
-    pub variant: String,
+    /// Configs carry the platform fields at top level, named as in a descriptor's `platform`.
+    #[serde(flatten)]
+    pub platform: Platform,
     #[serde(default)]
     pub created: Option<String>,
 }
 
 impl ConfigPlatform {
     pub fn platform(&self) -> Platform {
-        Platform {
-            architecture: self.architecture.clone(),
-            os: self.os.clone(),
-            os_version: self.os_version.clone(),
-            os_features: self.os_features.clone(),
-            variant: self.variant.clone(),
-        }
+        self.platform.clone()
     }
 }
 

@@ -13,7 +13,7 @@ use crate::gojson::ObjectWriter;
 use crate::oci::{
     ANNOTATION_REFERENCE_DIGEST, ANNOTATION_REFERENCE_TYPE, Descriptor, MEDIA_TYPE_DOCKER_CONFIG,
     MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST,
-    MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST,
+    MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, encode_index, encode_manifest,
 };
 use crate::platform::Platform;
 use crate::reference::Reference;
@@ -119,7 +119,7 @@ pub fn write_sample(store: &Store, spec: &SampleSpec) -> Result<Descriptor, Stor
         }
         let config = encode_config(platform, &diff_ids, spec.seed);
         let config = Descriptor::new(config_type, store.write_blob(&config)?, config.len() as u64);
-        let manifest = encode_manifest(manifest_type, &config, &layers, None);
+        let manifest = encode_manifest(manifest_type, &config, &layers);
         let mut desc = Descriptor::new(
             manifest_type,
             store.write_blob(&manifest)?,
@@ -139,20 +139,7 @@ pub fn write_sample(store: &Store, spec: &SampleSpec) -> Result<Descriptor, Stor
         target.platform = None;
         target
     } else {
-        let mut index = Vec::new();
-        let mut o = ObjectWriter::begin(&mut index);
-        o.number("schemaVersion", 2);
-        o.string("mediaType", index_type);
-        let list = o.key("manifests");
-        list.push(b'[');
-        for (i, c) in children.iter().enumerate() {
-            if i > 0 {
-                list.push(b',');
-            }
-            c.write_json(list);
-        }
-        list.push(b']');
-        o.end();
+        let index = encode_index(index_type, &children);
         Descriptor::new(index_type, store.write_blob(&index)?, index.len() as u64)
     };
     store.sync_blob_dir()?;
@@ -187,7 +174,7 @@ fn write_attestation(
     let config =
         br#"{"architecture":"unknown","os":"unknown","rootfs":{"type":"layers","diff_ids":[]}}"#;
     let config = Descriptor::new(OCI_CONFIG, store.write_blob(config)?, config.len() as u64);
-    let manifest = encode_manifest(MEDIA_TYPE_OCI_MANIFEST, &config, &[layer], None);
+    let manifest = encode_manifest(MEDIA_TYPE_OCI_MANIFEST, &config, &[layer]);
     let mut desc = Descriptor::new(
         MEDIA_TYPE_OCI_MANIFEST,
         store.write_blob(&manifest)?,
@@ -225,33 +212,6 @@ fn encode_config(platform: &Platform, diff_ids: &[Digest], seed: u64) -> Vec<u8>
     let ids: Vec<String> = diff_ids.iter().map(Digest::to_string).collect();
     r.string_array("diff_ids", Some(&ids));
     r.end();
-    o.end();
-    out
-}
-
-fn encode_manifest(
-    media_type: &str,
-    config: &Descriptor,
-    layers: &[Descriptor],
-    subject: Option<&Descriptor>,
-) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut o = ObjectWriter::begin(&mut out);
-    o.number("schemaVersion", 2);
-    o.string("mediaType", media_type);
-    config.write_json(o.key("config"));
-    let list = o.key("layers");
-    list.push(b'[');
-    for (i, l) in layers.iter().enumerate() {
-        if i > 0 {
-            list.push(b',');
-        }
-        l.write_json(list);
-    }
-    list.push(b']');
-    if let Some(s) = subject {
-        s.write_json(o.key("subject"));
-    }
     o.end();
     out
 }

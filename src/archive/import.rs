@@ -23,7 +23,6 @@ use serde::Deserialize;
 use super::ArchiveError;
 use super::scan::{Catalog, Compression, OCI_LAYOUT};
 use crate::digest::Digest;
-use crate::gojson::ObjectWriter;
 use crate::image::{ContentSource, ImageError, ImageGraph};
 use crate::oci::{
     self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, ConfigPlatform, Descriptor, Index,
@@ -492,9 +491,7 @@ fn plan_docker_archive(
             let digest = catalog.stage(&path, None)?;
             layers.push(Descriptor::new(media_type, digest, size));
         }
-        // The manifest containerd's importer generates for a docker-archive image, byte for
-        // byte, so the image gets the same digest it would get from `docker load`.
-        let manifest = encode_docker_manifest(&config_desc, &layers);
+        let manifest = oci::encode_manifest(MEDIA_TYPE_DOCKER_MANIFEST, &config_desc, &layers);
         let mut target = Descriptor::new(
             MEDIA_TYPE_DOCKER_MANIFEST,
             Digest::of(&manifest),
@@ -510,23 +507,4 @@ fn plan_docker_archive(
         });
     }
     Ok(planned)
-}
-
-fn encode_docker_manifest(config: &Descriptor, layers: &[Descriptor]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut o = ObjectWriter::begin(&mut out);
-    o.number("schemaVersion", 2);
-    o.string("mediaType", MEDIA_TYPE_DOCKER_MANIFEST);
-    config.write_json(o.key("config"));
-    let list = o.key("layers");
-    list.push(b'[');
-    for (i, l) in layers.iter().enumerate() {
-        if i > 0 {
-            list.push(b',');
-        }
-        l.write_json(list);
-    }
-    list.push(b']');
-    o.end();
-    out
 }
