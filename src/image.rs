@@ -18,6 +18,9 @@ use crate::store::{ImageRecord, Store, StoreError};
 /// Nested indexes deeper than this are treated as broken (a cycle cannot occur with content
 /// addressing, but a hostile document can still nest absurdly).
 const MAX_INDEX_DEPTH: usize = 8;
+/// Distinct documents (indexes and manifests) one image may list. Real images have a few
+/// dozen; the bound keeps a hostile index from making every walk of it expensive.
+const MAX_DOCUMENTS: usize = 10_000;
 
 /// Where an image graph's documents come from: the store, or an archive being imported.
 pub trait ContentSource {
@@ -54,6 +57,10 @@ pub enum ImageError {
     /// Indexes nested deeper than [`MAX_INDEX_DEPTH`].
     TooDeep {
         digest: Digest,
+    },
+    /// An image listing more than [`MAX_DOCUMENTS`] distinct manifests and indexes.
+    TooManyDocuments {
+        image: String,
     },
     /// The image's top-level document is not in the store.
     TargetMissing {
@@ -96,6 +103,12 @@ impl fmt::Display for ImageError {
             Self::Store(e) => write!(f, "{e}"),
             Self::Content(e) => write!(f, "{e}"),
             Self::BadDocument { digest, .. } => write!(f, "stored document {digest} is invalid"),
+            Self::TooManyDocuments { image } => {
+                write!(
+                    f,
+                    "image {image} lists more than {MAX_DOCUMENTS} manifests and indexes"
+                )
+            }
             Self::TooDeep { digest } => {
                 write!(
                     f,
@@ -309,7 +322,7 @@ impl ImageGraph {
             indexes: Vec::new(),
             manifests: Vec::new(),
         };
-        graph.walk(store, target, 0, requested, true)?;
+        graph.walk(store, target, 0, requested, true, &mut BTreeSet::new())?;
         Ok(graph)
     }
 
@@ -329,7 +342,18 @@ impl ImageGraph {
         depth: usize,
         requested: &[Platform],
         examine: bool,
+        visited: &mut BTreeSet<Digest>,
     ) -> Result<(), ImageError> {
+        // An index may list a child many times (or two indexes the same child): content
+        // addressing makes every repeat the same document, so each is walked once.
+        if !visited.insert(d.digest) {
+            return Ok(());
+        }
+        if visited.len() > MAX_DOCUMENTS {
+            return Err(ImageError::TooManyDocuments {
+                image: self.label.clone(),
+            });
+        }
         if !examine {
             let present = store.has(d)?;
             self.manifests.push(PlatformManifest {
@@ -368,7 +392,7 @@ impl ImageGraph {
                 self.indexes.push(d.clone());
                 let wanted = wanted_children(&index.manifests, requested);
                 for (child, examine) in index.manifests.iter().zip(wanted) {
-                    self.walk(store, child, depth + 1, requested, examine)?;
+                    self.walk(store, child, depth + 1, requested, examine, visited)?;
                 }
             }
             DocumentKind::Manifest | DocumentKind::Leaf => {
@@ -546,8 +570,13 @@ impl ImageGraph {
 /// What a user's REF asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImageQuery {
-    /// `sha256:<hex>`, or `name@sha256:<hex>`: the image with that top-level digest.
+    /// `sha256:<hex>`: the image with that top-level digest, whatever its names.
     Digest(Digest),
+    /// `name@sha256:<hex>`: that image, only if stored under that repository.
+    NamedDigest {
+        repository: Reference,
+        digest: Digest,
+    },
     /// `name:tag` (or `name`, which means `name:latest` for single-image commands).
     Tagged(Reference),
     /// `name` for commands that take every tag of a repository (`export`, like `docker save`).
@@ -566,7 +595,10 @@ impl ImageQuery {
                 reason: e.to_string(),
             })?;
         Ok(match (reference.digest(), reference.is_name_only()) {
-            (Some(d), _) => ImageQuery::Digest(*d),
+            (Some(d), _) => ImageQuery::NamedDigest {
+                repository: reference.without_tag_and_digest(),
+                digest: *d,
+            },
             (None, true) if whole_repository => ImageQuery::Repository(reference),
             (None, _) => ImageQuery::Tagged(reference.with_default_tag()),
         })
@@ -575,29 +607,35 @@ impl ImageQuery {
     /// The store records this query names; an error if none.
     pub fn find(&self, store: &Store, query: &str) -> Result<Vec<ImageRecord>, ImageError> {
         let images = store.images()?;
-        let found: Vec<ImageRecord> = images
-            .into_iter()
-            .filter(|r| match self {
-                ImageQuery::Digest(d) => r.target.digest == *d,
-                ImageQuery::Tagged(want) => r.name().as_ref() == Some(want),
-                ImageQuery::Repository(repo) => r
-                    .name()
-                    .is_some_and(|n| n.without_tag_and_digest() == *repo),
-            })
-            .collect();
+        let found: Vec<ImageRecord> = images.into_iter().filter(|r| self.matches(r)).collect();
         if found.is_empty() {
             return Err(ImageError::NoSuchImage {
                 query: query.to_string(),
             });
         }
         Ok(match self {
-            // Several names may share a digest; a digest query means the one image.
-            ImageQuery::Digest(_) => found
+            // Several names may share a digest; a digest query means the one image, unnamed
+            // (as `docker save` of a digest strips names).
+            ImageQuery::Digest(_) | ImageQuery::NamedDigest { .. } => found
                 .into_iter()
                 .take(1)
                 .map(|r| ImageRecord::unnamed(r.target))
                 .collect(),
-            _ => found,
+            ImageQuery::Tagged(_) | ImageQuery::Repository(_) => found,
         })
+    }
+
+    /// Whether `record` is one of the images this query names.
+    pub fn matches(&self, record: &ImageRecord) -> bool {
+        let repository = || record.name().map(|n| n.without_tag_and_digest());
+        match self {
+            ImageQuery::Digest(d) => record.target.digest == *d,
+            ImageQuery::NamedDigest {
+                repository: want,
+                digest,
+            } => record.target.digest == *digest && repository().as_ref() == Some(want),
+            ImageQuery::Tagged(want) => record.name().as_ref() == Some(want),
+            ImageQuery::Repository(want) => repository().as_ref() == Some(want),
+        }
     }
 }

@@ -879,3 +879,41 @@ fn mount_reads_proceed_while_an_import_is_in_progress() {
     let status = fs::read_to_string(m.path("import/.status/slow.tar")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
 }
+
+/// Claim (live view): a platform added to an image the mount already shows (an import that
+/// leaves `index.json` as it was) appears, and the image's archives change with it, under new
+/// inode numbers so no cached page of the old bytes is served.
+#[test]
+fn mount_live_view_follows_platforms_added_to_a_shown_image() {
+    let Some(m) = Mounted::new() else { return };
+    let full = m.export(&[]);
+    run(imagefs(&m.store).args(["rm", IMAGE]));
+    run(imagefs(&m.store).arg("gc"));
+    run(imagefs(&m.store)
+        .args(["import", "--platform", "linux/amd64"])
+        .arg(&full));
+    let by_platform = m.image("by-platform");
+    wait_for("the amd64-only image to show", || {
+        names(&by_platform) == vec!["linux-amd64".to_string(), "linux-amd64.tar".to_string()]
+    });
+    let before = fs::metadata(m.image("image.tar")).unwrap();
+
+    run(imagefs(&m.store)
+        .args(["import", "--platform", "linux/arm64"])
+        .arg(&full));
+    wait_for("the added platform to show", || {
+        names(&by_platform).contains(&"linux-arm64.tar".to_string())
+    });
+    let expected = fs::read(m.export(&[])).unwrap();
+    let after = fs::metadata(m.image("image.tar")).unwrap();
+    assert_ne!(
+        before.ino(),
+        after.ino(),
+        "changed bytes must come with a new inode"
+    );
+    assert_eq!(
+        fs::read(m.image("image.tar")).unwrap(),
+        expected,
+        "image.tar = export after the import"
+    );
+}

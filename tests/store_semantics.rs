@@ -273,3 +273,98 @@ fn import_of_many_blobs_does_not_hold_a_file_open_per_blob() {
         manifest_digests(&source.store, "many")
     );
 }
+
+#[test]
+fn rm_of_name_at_digest_removes_only_that_repository() {
+    let f = Fixture::new();
+    let target = add(&f.store, &small_spec("example.com/a:1", &["linux/amd64"]));
+    add(&f.store, &small_spec("example.com/b:1", &["linux/amd64"]));
+    let names = |store: &imagefs::store::Store| -> Vec<String> {
+        store
+            .images()
+            .expect("images")
+            .iter()
+            .filter_map(|r| r.name())
+            .map(|n| n.to_string())
+            .collect()
+    };
+    assert_eq!(names(&f.store).len(), 2, "both names share one image");
+
+    let missing = format!("example.com/nope@{}", target.digest);
+    let out = imagefs(f.root())
+        .args(["rm", &missing])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a repository without that image is an error"
+    );
+    assert_eq!(names(&f.store).len(), 2);
+
+    let out = imagefs(f.root())
+        .args(["rm", &format!("example.com/a@{}", target.digest)])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(names(&f.store), vec!["example.com/b:1".to_string()]);
+}
+
+#[test]
+fn import_of_a_self_referencing_index_walks_each_document_once() {
+    // An index that lists its one manifest 50,000 times, nested three levels deep: without
+    // de-duplication that is 1.25e14 walks; with it, a handful.
+    let source = Fixture::new();
+    add(&source.store, &small_spec("fan", &["linux/amd64"]));
+    let mut entries = read_tar(&export(&source.store, &["fan"], &[]));
+    let index_entry = json(&entry(&entries, "index.json").data);
+    let top: imagefs::digest::Digest = index_entry["manifests"][0]["digest"]
+        .as_str()
+        .expect("digest")
+        .parse()
+        .expect("digest");
+    let original = json(&entry(&entries, &blob_name(&top)).data);
+    let child = original["manifests"][0].clone();
+    let mut level = child;
+    for _ in 0..3 {
+        let doc = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": vec![level.clone(); 50_000],
+        });
+        let bytes = serde_json::to_vec(&doc).expect("encode");
+        let digest = imagefs::digest::Digest::of(&bytes);
+        entries.push(Entry::file(&blob_name(&digest), &bytes));
+        level = serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": digest.to_string(),
+            "size": bytes.len(),
+        });
+    }
+    let index = entries
+        .iter_mut()
+        .find(|e| e.name == "index.json")
+        .expect("index.json");
+    let mut doc = json(&index.data);
+    doc["manifests"][0]["digest"] = level["digest"].clone();
+    doc["manifests"][0]["size"] = level["size"].clone();
+    doc["manifests"][0]["mediaType"] = level["mediaType"].clone();
+    index.data = serde_json::to_vec(&doc).expect("encode");
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let f = Fixture::new();
+    let started = std::time::Instant::now();
+    let loaded = import_bytes(&f.store, &write_tar(&entries), &[]).expect("import");
+    assert_eq!(loaded.len(), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    let out = imagefs(f.root())
+        .args(["ls", "--json"])
+        .output()
+        .expect("ls");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("linux/amd64"));
+}

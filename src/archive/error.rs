@@ -30,6 +30,10 @@ pub enum ArchiveError {
     Input(io::Error),
     /// The input holds no tar entries at all.
     EmptyArchive,
+    /// More entries than any image archive has.
+    TooManyEntries {
+        limit: usize,
+    },
     /// The tar stream is malformed (bad header, bad checksum, …).
     MalformedTar {
         entry: Option<String>,
@@ -141,6 +145,12 @@ impl fmt::Display for ArchiveError {
             }
             Self::Input(_) => write!(f, "cannot read the input"),
             Self::EmptyArchive => write!(f, "empty archive: the input contains no tar entries"),
+            Self::TooManyEntries { limit } => {
+                write!(
+                    f,
+                    "archive has more than {limit} entries; no image archive is that large"
+                )
+            }
             Self::MalformedTar { entry, .. } => {
                 write!(f, "malformed tar archive at {}", entry_or(entry))
             }

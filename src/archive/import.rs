@@ -87,11 +87,14 @@ pub fn import_file(
 ) -> Result<Vec<LoadedImage>, ArchiveError> {
     let file = File::open(path).map_err(ArchiveError::Input)?;
     let meta = file.metadata().map_err(ArchiveError::Input)?;
+    // A pipe or process substitution (`<(zcat x.tar.gz)`) can be read only once, in order.
+    if !meta.is_file() {
+        return import_stream(store, file, options, progress);
+    }
     // pread: the sniff must not move the offset the decoder or scanner will start from.
     let mut magic = [0u8; 8];
     let n = file.read_at(&mut magic, 0).map_err(ArchiveError::Input)?;
-    let compression = Compression::sniff(&magic[..n]);
-    if !meta.is_file() || compression != Compression::None {
+    if Compression::sniff(&magic[..n]) != Compression::None {
         return import_stream(store, file, options, progress);
     }
     let _ingest = store.lock_ingest()?;

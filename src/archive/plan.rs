@@ -7,10 +7,8 @@
 //! `oci-layout`; USTAR headers with mtime 0 and uid/gid 0; two zero blocks at the end.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::sync::OnceLock;
 
 use super::ArchiveError;
 use super::tar_header::{self, BLOCK, EntryKind};
@@ -50,10 +48,7 @@ struct Record {
 enum Body {
     None,
     Bytes(Vec<u8>),
-    Blob {
-        descriptor: Box<Descriptor>,
-        file: OnceLock<File>,
-    },
+    Blob { descriptor: Box<Descriptor> },
 }
 
 impl Record {
@@ -179,7 +174,6 @@ impl ArchivePlan {
             let name = format!("blobs/sha256/{}", digest.hex());
             let body = Body::Blob {
                 descriptor: Box::new(blob.descriptor),
-                file: OnceLock::new(),
             };
             plan.push(&name, EntryKind::Regular, 0o444, body);
         }
@@ -274,14 +268,12 @@ impl ArchivePlan {
                 out.copy_from_slice(&b[start as usize..start as usize + out.len()]);
                 Ok(())
             }
-            Body::Blob { descriptor, file } => {
-                let f = match file.get() {
-                    Some(f) => f,
-                    None => {
-                        let opened = self.store.open_blob(descriptor).map_err(io::Error::other)?;
-                        file.get_or_init(|| opened)
-                    }
-                };
+            Body::Blob { descriptor } => {
+                // Opened per read, not kept: a plan may be cached for long (the mount keeps one
+                // per archive file), and a held descriptor would keep a blob that `gc` deleted
+                // on disk, and keep serving a blob that a re-import replaced. An open costs a
+                // few microseconds against a read of up to 1 MiB.
+                let f = self.store.open_blob(descriptor).map_err(io::Error::other)?;
                 f.read_exact_at(out, start).map_err(|e| match e.kind() {
                     // The file shrank under us: the blob is corrupt, not the request.
                     io::ErrorKind::UnexpectedEof => io::Error::other(format!(

@@ -25,6 +25,9 @@ pub(super) const INDEX_JSON: &str = "index.json";
 pub(super) const MANIFEST_JSON: &str = "manifest.json";
 /// Written by old docker-archives; never needed, never stored.
 const REPOSITORIES: &str = "repositories";
+/// Most entries an archive may have. Image archives hold tens to a few thousand; the catalog
+/// keeps a little metadata (and a temp file, from a pipe) per entry, so this bounds both.
+pub(super) const MAX_ENTRIES: usize = 100_000;
 /// Symlink chains longer than this are treated as loops.
 const MAX_LINK_HOPS: usize = 32;
 const COPY_BUFFER: usize = 1 << 20;
@@ -225,6 +228,9 @@ impl<'s> Catalog<'s> {
         for entry in entries {
             let mut entry = entry.map_err(|e| tar_error(previous.clone(), e))?;
             count += 1;
+            if count > MAX_ENTRIES {
+                return Err(ArchiveError::TooManyEntries { limit: MAX_ENTRIES });
+            }
             let raw_path = entry.path_bytes().into_owned();
             let shown = String::from_utf8_lossy(&raw_path).into_owned();
             let path = clean_path(&raw_path, &shown)?;
@@ -337,7 +343,7 @@ impl<'s> Catalog<'s> {
             );
         }
         let mut writer = self.store.blob_writer()?;
-        let mut buf = vec![0u8; COPY_BUFFER.min(size.max(1) as usize)];
+        let mut buf = vec![0u8; size.clamp(1, COPY_BUFFER as u64) as usize];
         loop {
             let n = match entry.read(&mut buf) {
                 Ok(0) => break,
@@ -489,7 +495,7 @@ impl<'s> Catalog<'s> {
                 .as_ref()
                 .expect("in-archive content implies a file");
             let mut writer = store.blob_writer()?;
-            let mut buf = vec![0u8; COPY_BUFFER.min(entry.size.max(1) as usize)];
+            let mut buf = vec![0u8; entry.size.clamp(1, COPY_BUFFER as u64) as usize];
             let mut done = 0u64;
             while done < entry.size {
                 let n = (buf.len() as u64).min(entry.size - done) as usize;

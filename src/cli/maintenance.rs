@@ -18,13 +18,7 @@ pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
     let removed = store.update_images(|images| {
         let mut removed = Vec::new();
         images.retain(|record| {
-            let hit = doomed.iter().any(|q| match q {
-                ImageQuery::Digest(d) => record.target.digest == *d,
-                ImageQuery::Tagged(name) => record.name().as_ref() == Some(name),
-                ImageQuery::Repository(repo) => record
-                    .name()
-                    .is_some_and(|n| n.without_tag_and_digest() == *repo),
-            });
+            let hit = doomed.iter().any(|q| q.matches(record));
             if hit {
                 removed.push(record.clone());
             }

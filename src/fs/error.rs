@@ -135,6 +135,7 @@ fn image_errno(e: &ImageError) -> Errno {
         | ImageError::Content(_)
         | ImageError::BadDocument { .. }
         | ImageError::TooDeep { .. }
+        | ImageError::TooManyDocuments { .. }
         | ImageError::TargetMissing { .. } => Errno::EIO,
         // Two manifests for one platform: the name does not pick one file.
         ImageError::AmbiguousPlatform { .. } => Errno::ENOENT,
@@ -159,13 +160,28 @@ fn import_errno(e: &ArchiveError) -> Errno {
         ArchiveError::Store(s) => store_errno(s),
         ArchiveError::Image(i) => match i {
             ImageError::Store(s) => store_errno(s),
-            _ => Errno::EINVAL,
+            // The archive's own documents are wrong or lack what was asked for: bad input.
+            ImageError::BadDocument { .. }
+            | ImageError::TooDeep { .. }
+            | ImageError::TooManyDocuments { .. }
+            | ImageError::TargetMissing { .. }
+            | ImageError::PlatformNotFound { .. }
+            | ImageError::PlatformIncomplete { .. }
+            | ImageError::AmbiguousPlatform { .. }
+            | ImageError::NoSuchImage { .. }
+            | ImageError::BadReference { .. } => Errno::EINVAL,
+            // Reading the upload itself failed; classify what actually went wrong.
+            ImageError::Content(inner) => match inner.downcast_ref::<ArchiveError>() {
+                Some(a) => import_errno(a),
+                None => Errno::EIO,
+            },
         },
         ArchiveError::Output(io) | ArchiveError::BlobRead { source: io, .. } => io_errno(io),
         ArchiveError::BlobChanged { .. } => Errno::EIO,
         // The input is the bytes the application wrote; a failure to read them is ours.
         ArchiveError::Input(io) => io_errno(io),
         ArchiveError::EmptyArchive
+        | ArchiveError::TooManyEntries { .. }
         | ArchiveError::MalformedTar { .. }
         | ArchiveError::Truncated { .. }
         | ArchiveError::UnsafePath { .. }

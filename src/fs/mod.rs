@@ -23,7 +23,7 @@ use handles::{Handle, LeaseTable, Upload, read_plan};
 use tree::{Catalog, Found, Node};
 
 use crate::platform::Platform;
-use crate::store::{INDEX_FILE, Store};
+use crate::store::{BLOB_DIR, INDEX_FILE, Store};
 
 /// How long a look at `index.json` stays fresh: CLI changes show within this (plus the kernel's
 /// 1 s entry cache), while a busy reader does not stat the file on every lookup.
@@ -97,8 +97,14 @@ pub struct FsOptions {
 struct CatalogState {
     catalog: Arc<Catalog>,
     checked: Option<Instant>,
-    stamp: Option<(u64, i64, i64, u64)>,
+    stamp: Option<CatalogStamp>,
 }
+
+/// What says the store may show something new: `index.json` (replaced by rename, so its inode
+/// changes with its content) and the blob directory's mtime (a blob added to an image already
+/// listed, or removed by `gc`, changes which platforms are complete without touching
+/// `index.json`).
+type CatalogStamp = (u64, i64, i64, u64, i64, i64);
 
 /// The filesystem core: see the module docs.
 pub struct ImageFs {
@@ -176,10 +182,19 @@ impl ImageFs {
             return state.catalog.clone();
         }
         state.checked = Some(Instant::now());
-        // The store replaces index.json by rename, so the inode number changes with content.
-        let stamp = std::fs::metadata(self.store.root().join(INDEX_FILE))
-            .ok()
-            .map(|m| (m.ino(), m.mtime(), m.mtime_nsec(), m.len()));
+        let index = std::fs::metadata(self.store.root().join(INDEX_FILE));
+        let blobs = std::fs::metadata(self.store.root().join(BLOB_DIR));
+        let stamp = match (index, blobs) {
+            (Ok(i), Ok(b)) => Some((
+                i.ino(),
+                i.mtime(),
+                i.mtime_nsec(),
+                i.len(),
+                b.mtime(),
+                b.mtime_nsec(),
+            )),
+            _ => None,
+        };
         if stamp != state.stamp || stamp.is_none() {
             match Catalog::load(&self.store, &state.catalog) {
                 Ok(c) => {

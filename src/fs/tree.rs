@@ -68,7 +68,12 @@ impl Node {
     /// The inode number: see the module docs.
     pub fn ino(&self) -> u64 {
         let image_key = |tag: &str, e: &ImageEntry, extra: &str| {
-            format!("{tag}\0{}\0{}\0{extra}", e.path.join("/"), e.digest)
+            format!(
+                "{tag}\0{}\0{}\0{}\0{extra}",
+                e.path.join("/"),
+                e.digest,
+                e.content_key
+            )
         };
         let key = match self {
             Node::Root => return ROOT_INO,
@@ -138,6 +143,10 @@ pub struct ImageEntry {
     /// Path components under `images/`.
     pub path: Vec<String>,
     pub digest: Digest,
+    /// A digest of which manifests the store holds completely: the same image gains or loses
+    /// platforms (a later import, `gc`) without changing its digest, and its archives' bytes
+    /// change with them, so this is part of every inode number under the image.
+    pub content_key: Digest,
     pub record: ImageRecord,
     pub graph: ImageGraph,
     /// The image's creation time (the newest config `created`), else the epoch: stable, so
@@ -148,22 +157,22 @@ pub struct ImageEntry {
 }
 
 impl ImageEntry {
-    fn new(store: &Store, path: Vec<String>, record: ImageRecord) -> Result<ImageEntry, FsError> {
-        let graph = ImageGraph::of_record(store, &record).map_err(FsError::Image)?;
+    fn new(path: Vec<String>, record: ImageRecord, graph: ImageGraph) -> ImageEntry {
         let mtime = graph
             .manifests
             .iter()
             .filter_map(|m| m.created.as_deref().and_then(parse_rfc3339))
             .max()
             .unwrap_or(UNIX_EPOCH);
-        Ok(ImageEntry {
+        ImageEntry {
             path,
             digest: record.target.digest,
+            content_key: content_key(&graph),
             record,
             graph,
             mtime,
             plans: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     pub fn label(&self) -> &str {
@@ -226,7 +235,8 @@ pub enum Found {
 }
 
 impl Catalog {
-    /// Reads the store's image list, reusing entries of `previous` whose digest is unchanged.
+    /// Reads the store's image list, reusing entries of `previous` whose digest and complete
+    /// manifests are unchanged (so their cached plans survive).
     pub fn load(store: &Store, previous: &Catalog) -> Result<Catalog, FsError> {
         let mut images = BTreeMap::new();
         for record in store.images().map_err(FsError::Store)? {
@@ -234,15 +244,18 @@ impl Catalog {
                 Some(name) => name.to_path_components(),
                 None => vec![record.target.digest.to_string()],
             };
-            if let Some(old) = previous.images.get(&path)
-                && old.digest == record.target.digest
-            {
-                images.insert(path, old.clone());
-                continue;
-            }
-            match ImageEntry::new(store, path.clone(), record) {
-                Ok(entry) => {
-                    images.insert(path, Arc::new(entry));
+            match ImageGraph::of_record(store, &record) {
+                Ok(graph) => {
+                    let key = content_key(&graph);
+                    let entry = match previous.images.get(&path) {
+                        Some(old)
+                            if old.digest == record.target.digest && old.content_key == key =>
+                        {
+                            old.clone()
+                        }
+                        _ => Arc::new(ImageEntry::new(path.clone(), record, graph)),
+                    };
+                    images.insert(path, entry);
                 }
                 Err(e) => log::warn!(
                     target: "fs",
@@ -286,6 +299,18 @@ impl Catalog {
         }
         out
     }
+}
+
+/// Digest of the sorted digests of an image's complete manifests.
+fn content_key(graph: &ImageGraph) -> Digest {
+    let mut complete: Vec<String> = graph
+        .manifests
+        .iter()
+        .filter(|m| m.is_complete())
+        .map(|m| m.descriptor.digest.to_string())
+        .collect();
+    complete.sort();
+    Digest::of(complete.join("\n").as_bytes())
 }
 
 /// Parses the RFC 3339 times image configs carry (`2024-05-01T12:34:56.123Z`, `…+02:00`).
