@@ -25,11 +25,14 @@ if ((${#need[@]})); then
         printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
         chmod 755 /usr/sbin/policy-rc.d
         made_policy=1
+        # Removed however apt ends, so a failed install never leaves services unstartable.
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     if [[ -n $made_policy ]]; then
         rm -f /usr/sbin/policy-rc.d
+        trap - EXIT
     fi
     # ----------------------------------------------------------------------------------
 fi

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::digest::Digest;
 use crate::image::{Availability, ImageGraph};
+use crate::logger::error_chain;
 use crate::store::{Store, StoreError};
 
 /// What a collection removed.
@@ -102,16 +103,4 @@ pub fn check(store: &Store) -> Result<(usize, Vec<Problem>), StoreError> {
         }
     }
     Ok((blobs.len(), problems))
-}
-
-/// `error: cause: cause`, as the CLI prints errors.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -62,7 +62,7 @@ fn assert_rejected(bytes: &[u8], platforms: &[&str], needles: &[&str]) -> String
         };
         let err = match result {
             Ok(loaded) => panic!("import succeeded (file: {via_file}): {loaded:?}"),
-            Err(e) => imagefs::gc::error_chain(&e),
+            Err(e) => imagefs::logger::error_chain(&e),
         };
         for n in needles {
             assert!(err.contains(n), "(file: {via_file}) {err:?} lacks {n:?}");
@@ -382,7 +382,8 @@ fn import_ignores_broken_blob_of_filtered_out_platform() {
         } else {
             import_bytes(&f.store, &bytes, &["linux/arm64"])
         };
-        result.unwrap_or_else(|e| panic!("(file: {via_file}) {}", imagefs::gc::error_chain(&e)));
+        result
+            .unwrap_or_else(|e| panic!("(file: {via_file}) {}", imagefs::logger::error_chain(&e)));
         let (m, children) = platform_closure(&src.store, "alpine", "linux/arm64");
         assert!(f.store.has_blob(&m));
         assert!(children.iter().all(|d| f.store.has_blob(d)));

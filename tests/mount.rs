@@ -917,3 +917,22 @@ fn mount_live_view_follows_platforms_added_to_a_shown_image() {
         "image.tar = export after the import"
     );
 }
+
+/// Claim: the import commits at the close of the handle that wrote it; another process opening
+/// and closing the same file meanwhile (`touch`) neither ends nor breaks the import.
+#[test]
+fn mount_another_process_closing_an_upload_does_not_end_it() {
+    use std::io::Write;
+    let Some(m) = Mounted::new() else { return };
+    let archive = fs::read(m.foreign_archive("example.com/test/touched:1", 13)).unwrap();
+    let target = m.path("import/touched.tar");
+    let mut upload = fs::File::create(&target).unwrap();
+    upload.write_all(&archive[..archive.len() / 2]).unwrap();
+    run(Command::new("touch").arg(&target));
+    let status = fs::read_to_string(m.path("import/.status/touched.tar")).unwrap();
+    assert!(status.contains("\"receiving\""), "{status}");
+    upload.write_all(&archive[archive.len() / 2..]).unwrap();
+    drop(upload);
+    let status = fs::read_to_string(m.path("import/.status/touched.tar")).unwrap();
+    assert!(status.contains("\"loaded\""), "{status}");
+}

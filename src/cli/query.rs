@@ -20,7 +20,7 @@ pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
                 .map(Platform::format_all)
                 .collect(),
             Err(e) => {
-                log::warn!(target: "store", "{}: {}", record.target.digest, crate::gc::error_chain(&e));
+                log::warn!(target: "store", "{}: {}", record.target.digest, crate::logger::error_chain(&e));
                 Vec::new()
             }
         };

@@ -37,6 +37,9 @@ pub enum Handle {
     Upload {
         upload: Arc<Upload>,
         opener_pid: u32,
+        /// Whether data came through this handle: only the handle that wrote commits, so a
+        /// `touch` or a reader opening the same file cannot end an import in progress.
+        wrote: std::sync::atomic::AtomicBool,
     },
 }
 
@@ -209,12 +212,7 @@ impl Upload {
             *state = if offset == 0 {
                 self.start_stream(store)
             } else {
-                let file = tempfile::NamedTempFile::new_in(store.root()).map_err(|source| {
-                    FsError::Io {
-                        op: "create a spool file",
-                        source,
-                    }
-                })?;
+                let file = store.upload_spool().map_err(FsError::Store)?;
                 UploadState::Spooling { file }
             };
         }
@@ -330,7 +328,7 @@ impl Upload {
                     log::info!(target: "import", "{name}: {}", l.describe());
                 }
             }
-            Err(e) => log::warn!(target: "import", "{name}: {}", crate::gc::error_chain(&**e)),
+            Err(e) => log::warn!(target: "import", "{name}: {}", crate::logger::error_chain(&**e)),
         }
         Some(outcome)
     }
@@ -366,7 +364,7 @@ impl Upload {
                 }
                 Err(e) => {
                     status.state = "failed";
-                    status.error = Some(crate::gc::error_chain(&**e));
+                    status.error = Some(crate::logger::error_chain(&**e));
                 }
             },
         }

@@ -12,7 +12,7 @@ mod tree;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -202,7 +202,7 @@ impl ImageFs {
                     state.stamp = stamp;
                 }
                 Err(e) => log::warn!(target: "fs", "cannot read the image list: {}",
-                    crate::gc::error_chain(&e)),
+                    crate::logger::error_chain(&e)),
             }
         }
         state.catalog.clone()
@@ -539,6 +539,7 @@ impl ImageFs {
                     fh: self.add_handle(Handle::Upload {
                         upload: u.clone(),
                         opener_pid: pid,
+                        wrote: AtomicBool::new(false),
                     }),
                     direct_io: true,
                     keep_cache: false,
@@ -577,7 +578,10 @@ impl ImageFs {
 
     pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32, FsError> {
         match &*self.handle(fh)? {
-            Handle::Upload { upload, .. } => upload.write(&self.store, offset, data),
+            Handle::Upload { upload, wrote, .. } => {
+                wrote.store(true, Ordering::Relaxed);
+                upload.write(&self.store, offset, data)
+            }
             Handle::Archive { .. } | Handle::Bytes(_) => Err(FsError::ReadOnly),
         }
     }
@@ -586,8 +590,13 @@ impl ImageFs {
     /// outcome is what close returns. Flushes of dup'd descriptors and of other processes, and
     /// flushes before any data, only pass.
     pub fn flush(&self, fh: u64, pid: u32) -> Result<(), FsError> {
-        if let Handle::Upload { upload, opener_pid } = &*self.handle(fh)?
+        if let Handle::Upload {
+            upload,
+            opener_pid,
+            wrote,
+        } = &*self.handle(fh)?
             && *opener_pid == pid
+            && wrote.load(Ordering::Relaxed)
             && upload.meta().size > 0
             && let Some(Err(e)) = upload.commit(&self.store)
         {
@@ -606,7 +615,8 @@ impl ImageFs {
             .expect("handle table lock poisoned")
             .remove(&fh)
             .ok_or(FsError::BadHandle(fh))?;
-        if let Handle::Upload { upload, .. } = &*handle
+        if let Handle::Upload { upload, wrote, .. } = &*handle
+            && wrote.load(Ordering::Relaxed)
             && upload.meta().size > 0
         {
             upload.commit(&self.store);

@@ -261,7 +261,7 @@ impl Catalog {
                     target: "fs",
                     "hiding image {}: {}",
                     path.join("/"),
-                    crate::gc::error_chain(&e)
+                    crate::logger::error_chain(&e)
                 ),
             }
         }

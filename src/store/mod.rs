@@ -34,6 +34,9 @@ pub const BLOB_DIR: &str = "blobs/sha256";
 const INGEST_DIR: &str = "ingest";
 const INDEX_LOCK_FILE: &str = "index.lock";
 const GC_LOCK_FILE: &str = "gc.lock";
+const UPLOAD_PREFIX: &str = "upload-";
+/// Age after which a temp file no lock protects is taken for abandoned.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Environment variable naming the store when `--store` is not given.
 pub const STORE_ENV: &str = "IMAGEFS_STORE";
 
@@ -241,14 +244,33 @@ impl Store {
         let mut removed = 0;
         for entry in fs::read_dir(&dir).map_err(|e| StoreError::io("list", &dir, e))? {
             let entry = entry.map_err(|e| StoreError::io("list", &dir, e))?;
-            let is_ours = entry.file_name().to_str().is_some_and(|n| {
-                n.starts_with(ingest::INGEST_PREFIX) || n.starts_with(refs::INDEX_TMP_PREFIX)
-            });
-            if is_ours && fs::remove_file(entry.path()).is_ok() {
+            let name = entry.file_name();
+            let name = name.to_str().unwrap_or_default();
+            // Blob temp files belong to imports, which hold the gc lock shared while they live:
+            // under the exclusive lock, any left are abandoned. Index temp files (guarded by the
+            // index lock) and upload spools (the mount's, guarded by nothing gc takes) are only
+            // taken once they are old enough that no live writer can own them.
+            let abandoned = name.starts_with(ingest::INGEST_PREFIX)
+                || ((name.starts_with(refs::INDEX_TMP_PREFIX) || name.starts_with(UPLOAD_PREFIX))
+                    && entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ABANDONED_AFTER)));
+            if abandoned && fs::remove_file(entry.path()).is_ok() {
                 removed += 1;
             }
         }
         Ok(removed)
+    }
+
+    /// A temp file in the store's ingest directory for an upload whose bytes arrive out of
+    /// order (deleted on drop; swept by `gc` if its writer dies).
+    pub fn upload_spool(&self) -> Result<tempfile::NamedTempFile, StoreError> {
+        let dir = self.ingest_dir();
+        tempfile::Builder::new()
+            .prefix(UPLOAD_PREFIX)
+            .tempfile_in(&dir)
+            .map_err(|e| StoreError::io("create a temp file in", &dir, e))
     }
 
     /// The named and digest-only images, as listed in `index.json`.
