@@ -936,3 +936,37 @@ fn mount_another_process_closing_an_upload_does_not_end_it() {
     let status = fs::read_to_string(m.path("import/.status/touched.tar")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
 }
+
+/// Claim: the daemon holds a blob file open only while a file reading it is open, so `gc`
+/// frees disk space while mounted once readers are done.
+#[test]
+fn mount_releases_blob_files_when_archive_files_close() {
+    let Some(m) = Mounted::new() else { return };
+    let blobs = m.store.join("blobs/sha256");
+    let held = || -> Vec<String> {
+        let mut out = Vec::new();
+        for proc_dir in fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(fds) = fs::read_dir(proc_dir.path().join("fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                if let Ok(target) = fs::read_link(fd.path())
+                    && target.starts_with(&blobs)
+                {
+                    out.push(target.display().to_string());
+                }
+            }
+        }
+        out
+    };
+    let bytes = fs::read(m.image("image.tar")).unwrap();
+    assert!(!bytes.is_empty());
+    wait_for("the daemon to close blob files", || held().is_empty());
+    run(imagefs(&m.store).args(["rm", IMAGE]));
+    let out = run(imagefs(&m.store).arg("gc"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed"),
+        "gc ran"
+    );
+    assert!(held().is_empty(), "deleted blobs still open: {:?}", held());
+}

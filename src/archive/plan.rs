@@ -7,8 +7,10 @@
 //! `oci-layout`; USTAR headers with mtime 0 and uid/gid 0; two zero blocks at the end.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::sync::OnceLock;
 
 use super::ArchiveError;
 use super::tar_header::{self, BLOCK, EntryKind};
@@ -48,7 +50,10 @@ struct Record {
 enum Body {
     None,
     Bytes(Vec<u8>),
-    Blob { descriptor: Box<Descriptor> },
+    Blob {
+        descriptor: Box<Descriptor>,
+        file: OnceLock<File>,
+    },
 }
 
 impl Record {
@@ -174,6 +179,7 @@ impl ArchivePlan {
             let name = format!("blobs/sha256/{}", digest.hex());
             let body = Body::Blob {
                 descriptor: Box::new(blob.descriptor),
+                file: OnceLock::new(),
             };
             plan.push(&name, EntryKind::Regular, 0o444, body);
         }
@@ -210,6 +216,35 @@ impl ArchivePlan {
         };
         self.size = record.end();
         self.records.push(record);
+    }
+
+    /// The same plan with no blob file opened yet. A long-lived plan (the mount caches one per
+    /// archive for its size) should never read; each open file reads through its own copy, so
+    /// blob descriptors are held only while someone reads, and a blob that `gc` deleted or a
+    /// re-import replaced is never served from a stale descriptor.
+    pub fn reopened(&self) -> ArchivePlan {
+        let records = self
+            .records
+            .iter()
+            .map(|r| Record {
+                offset: r.offset,
+                header: r.header.clone(),
+                body: match &r.body {
+                    Body::None => Body::None,
+                    Body::Bytes(b) => Body::Bytes(b.clone()),
+                    Body::Blob { descriptor, .. } => Body::Blob {
+                        descriptor: descriptor.clone(),
+                        file: OnceLock::new(),
+                    },
+                },
+            })
+            .collect();
+        ArchivePlan {
+            store: self.store.clone(),
+            records,
+            size: self.size,
+            blobs: self.blobs.clone(),
+        }
     }
 
     /// The archive's exact length in bytes.
@@ -268,12 +303,16 @@ impl ArchivePlan {
                 out.copy_from_slice(&b[start as usize..start as usize + out.len()]);
                 Ok(())
             }
-            Body::Blob { descriptor } => {
-                // Opened per read, not kept: a plan may be cached for long (the mount keeps one
-                // per archive file), and a held descriptor would keep a blob that `gc` deleted
-                // on disk, and keep serving a blob that a re-import replaced. An open costs a
-                // few microseconds against a read of up to 1 MiB.
-                let f = self.store.open_blob(descriptor).map_err(io::Error::other)?;
+            Body::Blob { descriptor, file } => {
+                // Opened at the first read and kept for the plan's life: a plan that serves
+                // reads should live as long as the open file it serves (see `reopened`).
+                let f = match file.get() {
+                    Some(f) => f,
+                    None => {
+                        let opened = self.store.open_blob(descriptor).map_err(io::Error::other)?;
+                        file.get_or_init(|| opened)
+                    }
+                };
                 f.read_exact_at(out, start).map_err(|e| match e.kind() {
                     // The file shrank under us: the blob is corrupt, not the request.
                     io::ErrorKind::UnexpectedEof => io::Error::other(format!(

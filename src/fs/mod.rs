@@ -494,7 +494,9 @@ impl ImageFs {
                 if writing {
                     return Err(FsError::ReadOnly);
                 }
-                let plan = e.plan(&self.store, ps)?;
+                // Each open file reads through its own copy of the cached plan: the blob files
+                // it opens close with it (see `ArchivePlan::reopened`).
+                let plan = Arc::new(e.plan(&self.store, ps)?.reopened());
                 let lease = self.leases.acquire(&self.store)?;
                 let fh = self.add_handle(Handle::Archive {
                     plan,
