@@ -24,6 +24,12 @@ const MAX_WRITE: u32 = 1 << 20;
 /// flattening at 64 (mountpoint-s3 PR #1137).
 const MAX_BACKGROUND: u16 = 64;
 
+thread_local! {
+    /// One read buffer per FUSE worker thread, grown to the largest request (1 MiB) and reused:
+    /// a fresh 1 MiB allocation per request costs page faults on every read.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// How to mount.
 #[derive(Clone, Debug)]
 pub struct MountConfig {
@@ -221,10 +227,10 @@ impl Filesystem for FuseAdapter {
         reply: ReplyData,
     ) {
         log::trace!(target: "fuse", "read ino={ino} offset={offset} size={size}");
-        match self.fs.read(fh.0, offset, size) {
-            Ok(bytes) => reply.data(&bytes),
+        READ_BUFFER.with_borrow_mut(|buf| match self.fs.read(fh.0, offset, size, buf) {
+            Ok(n) => reply.data(&buf[..n]),
             Err(e) => reply.error(fail("read", format_args!("{ino} @{offset}+{size}"), &e)),
-        }
+        });
     }
 
     fn write(

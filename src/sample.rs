@@ -128,7 +128,7 @@ pub fn write_sample(store: &Store, spec: &SampleSpec) -> Result<Descriptor, Stor
         desc.platform = Some(platform.clone());
         children.push(desc.clone());
         if spec.attestations {
-            children.push(write_attestation(store, spec, &desc)?);
+            children.push(write_attestation(store, &desc)?);
         }
     }
     let target = if spec.single_manifest {
@@ -157,11 +157,7 @@ pub fn write_sample(store: &Store, spec: &SampleSpec) -> Result<Descriptor, Stor
     Ok(target)
 }
 
-fn write_attestation(
-    store: &Store,
-    spec: &SampleSpec,
-    subject: &Descriptor,
-) -> Result<Descriptor, StoreError> {
+fn write_attestation(store: &Store, subject: &Descriptor) -> Result<Descriptor, StoreError> {
     let statement = format!(
         r#"{{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://spdx.dev/Document","subject":[{{"digest":{{"sha256":"{}"}}}}]}}"#,
         subject.digest.hex()
@@ -189,7 +185,6 @@ fn write_attestation(
         ANNOTATION_REFERENCE_TYPE.into(),
         "attestation-manifest".into(),
     );
-    let _ = spec;
     Ok(desc)
 }
 

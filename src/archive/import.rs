@@ -126,37 +126,23 @@ fn load(
     } else {
         return Err(ArchiveError::UnrecognizedFormat);
     };
-    // Everything is verified; make it visible, then name it.
-    let mut published = catalog.commit_staged()?;
+    // Everything is verified; make it visible, then name it. A failure from here on (an I/O
+    // error) may leave published blobs that no image names. They are not deleted here: a
+    // concurrent import may already refer to the same content. They are invisible to every
+    // image, and `gc` removes them under its exclusive lock.
+    catalog.commit_staged()?;
     for document in planned.iter().filter_map(|p| p.generated.as_deref()) {
-        let new = !store.has_blob(&Digest::of(document));
-        let digest = store.write_blob(document)?;
-        if new {
-            published.push(digest);
-        }
+        store.write_blob(document)?;
     }
-    let result = store
-        .sync_blob_dir()
-        .map_err(ArchiveError::from)
-        .and_then(|()| {
-            store
-                .update_images(|images| {
-                    for p in &planned {
-                        for name in &p.names {
-                            record(images, &p.target, name.as_ref());
-                        }
-                    }
-                    Ok(())
-                })
-                .map_err(ArchiveError::from)
-        });
-    if let Err(e) = result {
-        // Nothing refers to what we published; take it back so the store is as it was.
-        for d in published {
-            let _ = store.remove_blob(&d);
+    store.sync_blob_dir()?;
+    store.update_images(|images| {
+        for p in &planned {
+            for name in &p.names {
+                record(images, &p.target, name.as_ref());
+            }
         }
-        return Err(e);
-    }
+        Ok(())
+    })?;
     Ok(planned
         .into_iter()
         .flat_map(|p| {

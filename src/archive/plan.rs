@@ -56,13 +56,19 @@ enum Body {
     },
 }
 
-impl Record {
-    fn body_len(&self) -> u64 {
-        match &self.body {
+impl Body {
+    fn len(&self) -> u64 {
+        match self {
             Body::None => 0,
             Body::Bytes(b) => b.len() as u64,
             Body::Blob { descriptor, .. } => descriptor.size,
         }
+    }
+}
+
+impl Record {
+    fn body_len(&self) -> u64 {
+        self.body.len()
     }
 
     fn data_start(&self) -> u64 {
@@ -84,17 +90,12 @@ pub struct ArchivePlan {
     blobs: Vec<Digest>,
 }
 
-/// A blob that must be in the archive, and why, so that a later failure can say which.
-struct PlannedBlob {
-    descriptor: Descriptor,
-}
-
 impl ArchivePlan {
     /// Plans the archive `docker save [--platform …] REF…` would write for `request`, with two
     /// deliberate differences: platform requests are strict (each must be present, moby#50166
     /// silently drops), and `manifest.json` only ever describes a present manifest (docker/cli#5476).
     pub fn build(store: &Store, request: &ExportRequest) -> Result<ArchivePlan, ArchiveError> {
-        let mut blobs: BTreeMap<Digest, PlannedBlob> = BTreeMap::new();
+        let mut blobs: BTreeMap<Digest, Descriptor> = BTreeMap::new();
         let mut top_level: Vec<Descriptor> = Vec::new();
         // manifest digest -> (config, layers, repo tags), in first-seen order.
         let mut legacy: Vec<(Digest, LegacyEntry)> = Vec::new();
@@ -103,9 +104,7 @@ impl ArchivePlan {
             let graph = ImageGraph::of_record(store, record)?;
             let name = record.name();
             let mut add = |d: &Descriptor| {
-                blobs.entry(d.digest).or_insert_with(|| PlannedBlob {
-                    descriptor: d.clone(),
-                });
+                blobs.entry(d.digest).or_insert_with(|| d.clone());
             };
             let described: Option<&PlatformManifest> = if request.platforms.len() == 1 {
                 let chosen = graph.select_one(&request.platforms[0])?;
@@ -168,17 +167,17 @@ impl ArchivePlan {
         };
         plan.push("blobs/", EntryKind::Directory, 0o755, Body::None);
         plan.push("blobs/sha256/", EntryKind::Directory, 0o755, Body::None);
-        for (digest, blob) in blobs {
+        for (digest, descriptor) in blobs {
             let distributable = !NON_DISTRIBUTABLE_PREFIXES
                 .iter()
-                .any(|p| blob.descriptor.media_type.starts_with(p));
+                .any(|p| descriptor.media_type.starts_with(p));
             if !distributable {
                 continue;
             }
             plan.blobs.push(digest);
             let name = format!("blobs/sha256/{}", digest.hex());
             let body = Body::Blob {
-                descriptor: Box::new(blob.descriptor),
+                descriptor: Box::new(descriptor),
                 file: OnceLock::new(),
             };
             plan.push(&name, EntryKind::Regular, 0o444, body);
@@ -203,12 +202,7 @@ impl ArchivePlan {
     }
 
     fn push(&mut self, name: &str, kind: EntryKind, mode: u32, body: Body) {
-        let size = match &body {
-            Body::None => 0,
-            Body::Bytes(b) => b.len() as u64,
-            Body::Blob { descriptor, .. } => descriptor.size,
-        };
-        let header = tar_header::header(name, size, mode, kind);
+        let header = tar_header::header(name, body.len(), mode, kind);
         let record = Record {
             offset: self.size,
             header,

@@ -530,10 +530,8 @@ impl<'s> Catalog<'s> {
         Ok(digest)
     }
 
-    /// Publishes every staged file into the store. Returns the digests that were new, so a
-    /// failure later can take them back.
-    pub fn commit_staged(&mut self) -> Result<Vec<Digest>, ArchiveError> {
-        let mut published = Vec::new();
+    /// Publishes every staged file into the store.
+    pub fn commit_staged(&mut self) -> Result<(), ArchiveError> {
         for path in std::mem::take(&mut self.staged) {
             let entry = self
                 .files
@@ -541,16 +539,12 @@ impl<'s> Catalog<'s> {
                 .expect("staged paths are catalogued");
             if let Content::Spooled { blob, digest } = &mut entry.content {
                 if let Some(w) = blob.take() {
-                    let new = !self.store.has_blob(digest);
                     w.commit(Some((*digest, entry.size)))?;
-                    if new {
-                        published.push(*digest);
-                    }
                 }
                 entry.content = Content::AlreadyStored { digest: *digest };
             }
         }
-        Ok(published)
+        Ok(())
     }
 }
 

@@ -54,32 +54,34 @@ pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResul
     let progress = ProgressLine::start("exporting", Some(plan.size()), show_progress && !to_stdout);
     let counter = progress.counter().clone();
     let mut report = |n: u64| counter.store(n, Ordering::Relaxed);
-    if to_stdout {
-        let stdout = io::stdout();
-        if stdout.is_terminal() {
-            return Err(
-                "refusing to write an archive to a terminal; use -o FILE or redirect the output"
-                    .into(),
-            );
+    // A device or fifo (`-o /dev/null`, a named pipe) is written in place: renaming over it
+    // would replace the device node itself.
+    let in_place: Option<Box<dyn Write>> = match args.output.as_deref() {
+        _ if to_stdout => {
+            let stdout = io::stdout();
+            if stdout.is_terminal() {
+                return Err(
+                    "refusing to write an archive to a terminal; use -o FILE or redirect \
+                            the output"
+                        .into(),
+                );
+            }
+            Some(Box::new(stdout.lock()))
         }
-        let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+        Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) => Some(Box::new(
+            std::fs::OpenOptions::new().write(true).open(path)?,
+        )),
+        _ => None,
+    };
+    if let Some(target) = in_place {
+        let mut out = BufWriter::with_capacity(1 << 20, target);
         return match archive::write_archive(&plan, &mut out, &mut report) {
             // The reader went away (`| head`): not our failure to report.
             Err(e) if e.is_broken_pipe() => Ok(()),
             other => Ok(other?),
         };
     }
-    let path = args.output.as_deref().expect("checked above");
-    // A device or fifo (`-o /dev/null`, a named pipe) is written in place: renaming over it
-    // would replace the device node itself.
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let file = std::fs::OpenOptions::new().write(true).open(path)?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        return match archive::write_archive(&plan, &mut out, &mut report) {
-            Err(e) if e.is_broken_pipe() => Ok(()),
-            other => Ok(other?),
-        };
-    }
+    let path = args.output.as_deref().expect("not stdout, so a path");
     // Write beside the target and rename, so a failed export never leaves a partial archive.
     let dir = path
         .parent()

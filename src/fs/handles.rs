@@ -398,11 +398,17 @@ impl Read for ChannelReader {
     }
 }
 
-/// Reads `len` bytes at `offset` from a file that must deliver them all.
-pub fn read_plan(plan: &ArchivePlan, offset: u64, len: usize) -> Result<Vec<u8>, FsError> {
+/// Reads `len` bytes at `offset` into `buf` (grown as needed, never shrunk, so a worker
+/// thread reuses one buffer) from a file that must deliver them all; returns the count.
+pub fn read_plan(
+    plan: &ArchivePlan,
+    offset: u64,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> Result<usize, FsError> {
     let want = (len as u64).min(plan.size().saturating_sub(offset)) as usize;
-    let mut buf = vec![0u8; want];
-    let n = plan.read_at(offset, &mut buf).map_err(FsError::Read)?;
+    let out = reserve(buf, want);
+    let n = plan.read_at(offset, out).map_err(FsError::Read)?;
     if n != want {
         // A short reply in cached mode would be zero-filled by the kernel: fail instead.
         return Err(FsError::Read(io::Error::new(
@@ -410,12 +416,21 @@ pub fn read_plan(plan: &ArchivePlan, offset: u64, len: usize) -> Result<Vec<u8>,
             format!("archive read returned {n} of {want} bytes"),
         )));
     }
-    Ok(buf)
+    Ok(n)
 }
 
-/// A small document's bytes at `offset`.
-pub fn read_bytes(bytes: &[u8], offset: u64, len: usize) -> Vec<u8> {
+/// A small document's bytes at `offset`, copied into `buf`; returns the count.
+pub fn read_bytes(bytes: &[u8], offset: u64, len: usize, buf: &mut Vec<u8>) -> usize {
     let start = (offset as usize).min(bytes.len());
     let end = start.saturating_add(len).min(bytes.len());
-    bytes[start..end].to_vec()
+    reserve(buf, end - start).copy_from_slice(&bytes[start..end]);
+    end - start
+}
+
+/// The first `len` bytes of `buf`, growing it if it is shorter.
+pub fn reserve(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    &mut buf[..len]
 }

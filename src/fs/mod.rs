@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 pub use error::FsError;
-pub use handles::{UploadStatus, read_bytes};
+pub use handles::UploadStatus;
 
-use handles::{Handle, LeaseTable, Upload, read_plan};
+use handles::{Handle, LeaseTable, Upload, read_bytes, read_plan};
 use tree::{Catalog, Found, Node};
 
 use crate::platform::Platform;
@@ -563,17 +563,26 @@ impl ImageFs {
     }
 
     /// Bytes at `offset`: exactly `size` of them unless the file ends first.
-    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
+    /// Reads into `buf` (the caller's reusable buffer, so a read allocates nothing) and
+    /// returns how many of its first bytes are the answer.
+    pub fn read(
+        &self,
+        fh: u64,
+        offset: u64,
+        size: u32,
+        buf: &mut Vec<u8>,
+    ) -> Result<usize, FsError> {
         match &*self.handle(fh)? {
             Handle::Archive { plan, .. } => {
                 if cfg!(feature = "stub_read") {
                     // The benchmark's FUSE ceiling: same daemon, no archive work.
-                    let want = (size as u64).min(plan.size().saturating_sub(offset));
-                    return Ok(vec![0; want as usize]);
+                    let want = (size as u64).min(plan.size().saturating_sub(offset)) as usize;
+                    handles::reserve(buf, want).fill(0);
+                    return Ok(want);
                 }
-                read_plan(plan, offset, size as usize)
+                read_plan(plan, offset, size as usize, buf)
             }
-            Handle::Bytes(b) => Ok(read_bytes(b, offset, size as usize)),
+            Handle::Bytes(b) => Ok(read_bytes(b, offset, size as usize, buf)),
             Handle::Upload { .. } => Err(FsError::WriteOnly),
         }
     }

@@ -59,41 +59,9 @@ impl<'s> BlobWriter<'s> {
     /// and publishes it. A blob that is already stored counts as success: content addressing
     /// makes the two identical. Returns the content's digest.
     pub fn commit(self, expected: Option<(Digest, u64)>) -> Result<Digest, StoreError> {
-        let found = self.hasher.clone().finish();
-        if let Some((digest, size)) = expected {
-            if self.hasher.len() != size {
-                return Err(StoreError::SizeMismatch {
-                    digest,
-                    expected: size,
-                    found: self.hasher.len(),
-                });
-            }
-            if digest != found {
-                return Err(StoreError::DigestMismatch {
-                    expected: digest,
-                    found,
-                });
-            }
-        }
-        let target = self.store.blob_path(&found);
-        if target.exists() {
-            return Ok(found);
-        }
-        let tmp_path = self.file.path().to_path_buf();
-        let file = self.file.as_file();
-        file.sync_all()
-            .map_err(|e| StoreError::io("sync", &tmp_path, e))?;
-        // Blobs are immutable; a read-only mode says so to anyone browsing the store.
-        file.set_permissions(fs::Permissions::from_mode(0o444))
-            .map_err(|e| StoreError::io("chmod", &tmp_path, e))?;
-        self.file
-            .persist(&target)
-            .map_err(|e| StoreError::io("publish blob", &target, e.error))?;
-        Ok(found)
+        self.into_spooled()?.commit(expected)
     }
-}
 
-impl<'s> BlobWriter<'s> {
     /// Closes the temp file, keeping it (and its digest) for a later [`SpooledBlob::commit`].
     /// An importer may hold thousands of these; none keeps a file descriptor open.
     pub fn into_spooled(mut self) -> Result<SpooledBlob<'s>, StoreError> {
@@ -158,6 +126,7 @@ impl SpooledBlob<'_> {
         let file = File::open(&self.path).map_err(|e| StoreError::io("open", &*self.path, e))?;
         file.sync_all()
             .map_err(|e| StoreError::io("sync", &*self.path, e))?;
+        // Blobs are immutable; a read-only mode says so to anyone browsing the store.
         file.set_permissions(fs::Permissions::from_mode(0o444))
             .map_err(|e| StoreError::io("chmod", &*self.path, e))?;
         self.path
