@@ -2,30 +2,70 @@
 //! image list (containerd's tricolour mark, without the colours: the graph is a DAG walked from
 //! each image), sweep the rest; and `fsck`, which re-hashes every blob and reports images whose
 //! content is incomplete.
+//!
+//! The previous targets of names moved by imports (the name history) are roots too, until their
+//! entry is older than the retention period: a moved name never loses its old image silently.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use crate::digest::Digest;
 use crate::image::{Availability, ImageGraph};
 use crate::logger::error_chain;
-use crate::store::{Store, StoreError};
+use crate::store::{AbandonedFiles, ImageRecord, LockHolder, Store, StoreError};
+
+/// How long a name's previous target is kept by default (`gc --keep-history`).
+pub const DEFAULT_HISTORY_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// How a collection runs.
+#[derive(Debug, Clone)]
+pub struct GcOptions {
+    /// Give up waiting for imports and open archive files after this long (`None`: wait).
+    pub timeout: Option<Duration>,
+    /// Name history entries older than this are dropped first, and their images collected.
+    pub keep_history: Duration,
+}
+
+impl Default for GcOptions {
+    fn default() -> GcOptions {
+        GcOptions {
+            timeout: None,
+            keep_history: DEFAULT_HISTORY_RETENTION,
+        }
+    }
+}
 
 /// What a collection removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct GcReport {
     pub removed_blobs: usize,
     pub freed_bytes: u64,
-    pub removed_temp_files: usize,
+    pub removed_temp_files: AbandonedFiles,
+    /// Name history entries dropped because they expired.
+    pub expired_history: usize,
     /// Images whose graph could not be walked; their reachable blobs are kept regardless.
     pub warnings: Vec<String>,
 }
 
-/// Removes every blob no image references, and temp files of writers that died.
+/// Removes every blob no image (and no unexpired history entry) references, and temp files of
+/// writers that died.
 ///
 /// Holds the store's exclusive gc lock throughout, so no import (which holds it shared from its
-/// first blob until its refs are written) can lose blobs it has written but not yet named.
-pub fn collect_garbage(store: &Store) -> Result<GcReport, StoreError> {
-    let _lock = store.lock_gc()?;
+/// first blob until its refs are written) can lose blobs it has written but not yet named, and
+/// no open archive file of a mount loses the blobs it reads. `waiting` is told who holds the lock
+/// if it is busy.
+pub fn collect_garbage(
+    store: &Store,
+    options: &GcOptions,
+    waiting: impl FnOnce(&[LockHolder]),
+) -> Result<GcReport, StoreError> {
+    let _lock = store.lock_gc_waiting(options.timeout, waiting)?;
+    let now = crate::store::now();
+    let expired_history = store.update_images_and_history(|_, history| {
+        let before = history.len();
+        history.retain(|e| now.saturating_sub(e.replaced_at) < options.keep_history.as_secs());
+        Ok(before - history.len())
+    })?;
     let (live, warnings) = mark(store)?;
     if !warnings.is_empty() {
         // A graph we cannot read may reference anything: sweeping now could destroy an image
@@ -35,7 +75,10 @@ pub fn collect_garbage(store: &Store) -> Result<GcReport, StoreError> {
             ..GcReport::default()
         });
     }
-    let mut report = GcReport::default();
+    let mut report = GcReport {
+        expired_history,
+        ..GcReport::default()
+    };
     for digest in store.list_blobs()? {
         if !live.contains(&digest) {
             report.freed_bytes += store.remove_blob(&digest)?;
@@ -46,11 +89,19 @@ pub fn collect_garbage(store: &Store) -> Result<GcReport, StoreError> {
     Ok(report)
 }
 
-/// Every blob reachable from the image list, and a warning per image that could not be walked.
+/// Every blob reachable from the image list and the name history, and a warning per image that
+/// could not be walked.
 pub fn mark(store: &Store) -> Result<(BTreeSet<Digest>, Vec<String>), StoreError> {
     let mut live = BTreeSet::new();
     let mut warnings = Vec::new();
-    for record in store.images()? {
+    let previous = store
+        .history()?
+        .into_iter()
+        .map(|e| ImageRecord::unnamed(e.target));
+    for record in store.images()?.into_iter().chain(previous) {
+        if live.contains(&record.target.digest) {
+            continue;
+        }
         live.insert(record.target.digest);
         match ImageGraph::of_record(store, &record) {
             Ok(graph) => {
@@ -70,8 +121,17 @@ pub fn mark(store: &Store) -> Result<(BTreeSet<Digest>, Vec<String>), StoreError
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem(pub String);
 
+/// What `fsck` found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub blobs_checked: usize,
+    pub problems: Vec<Problem>,
+    /// Temp files no live writer owns: not damage, but space `gc` gives back.
+    pub abandoned: AbandonedFiles,
+}
+
 /// Re-hashes every blob and walks every image; returns the problems found (none: healthy).
-pub fn check(store: &Store) -> Result<(usize, Vec<Problem>), StoreError> {
+pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     let mut problems = Vec::new();
     let blobs = store.list_blobs()?;
     for digest in &blobs {
@@ -102,5 +162,9 @@ pub fn check(store: &Store) -> Result<(usize, Vec<Problem>), StoreError> {
             Err(e) => problems.push(Problem(format!("image {label}: {}", error_chain(&e)))),
         }
     }
-    Ok((blobs.len(), problems))
+    Ok(CheckReport {
+        blobs_checked: blobs.len(),
+        problems,
+        abandoned: store.find_abandoned_ingests()?,
+    })
 }

@@ -21,5 +21,6 @@ pub mod logger;
 pub mod oci;
 pub mod platform;
 pub mod reference;
+pub mod restore;
 pub mod sample;
 pub mod store;

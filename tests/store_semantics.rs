@@ -182,7 +182,8 @@ fn gc_waits_for_an_import_in_progress() {
     let collector = {
         let (store, done) = (f.store.clone(), done.clone());
         std::thread::spawn(move || {
-            let report = gc::collect_garbage(&store).expect("gc");
+            let report =
+                gc::collect_garbage(&store, &gc::GcOptions::default(), |_| {}).expect("gc");
             done.store(true, Ordering::SeqCst);
             report
         })

@@ -10,7 +10,7 @@
 //! Any failure before step 4 leaves no new blob visible and no ref changed. Blobs of platforms
 //! that were filtered out are never published.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -23,7 +23,7 @@ use serde::Deserialize;
 use super::ArchiveError;
 use super::scan::{Catalog, Compression, OCI_LAYOUT};
 use crate::digest::Digest;
-use crate::image::{ContentSource, ImageError, ImageGraph};
+use crate::image::{Availability, ContentSource, ImageError, ImageGraph, format_platforms};
 use crate::oci::{
     self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, ConfigPlatform, Descriptor, Index,
     MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_LAYER_GZIP,
@@ -32,7 +32,7 @@ use crate::oci::{
 };
 use crate::platform::{self, Platform};
 use crate::reference::Reference;
-use crate::store::{ImageRecord, Store};
+use crate::store::{HistoryEntry, ImageRecord, Store};
 
 /// Index entries with this annotation are referrers (signatures, attestations) of another
 /// entry, not images (moby `LoadImage`).
@@ -50,9 +50,63 @@ pub struct ImportOptions {
 pub struct LoadedImage {
     /// `None` for an image the archive does not name (stored by digest).
     pub name: Option<Reference>,
+    /// What the name (or, unnamed, the image) points to now.
     pub digest: Digest,
-    /// The platforms now stored for it, normalised.
+    /// The platforms now stored completely for `digest`, normalised.
     pub platforms: Vec<Platform>,
+    /// What happened to the name.
+    pub outcome: NameOutcome,
+    /// Platforms the archive lists but does not hold completely, so not loaded.
+    pub skipped: Vec<SkippedPlatform>,
+}
+
+/// What an import did with a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NameOutcome {
+    /// The name is new (or the image is unnamed).
+    Added,
+    /// The name already pointed to this image.
+    Unchanged,
+    /// Everything the archive brings for the name (its image, or every platform manifest it
+    /// selects) is already part of the image the name points to, so the name stays: restoring
+    /// one platform's archive of an image never narrows the image to that platform.
+    AlreadyPart { brought: Digest },
+    /// The name now points to another image; the previous one is kept in the name history
+    /// (`imagefs ls --history`, `imagefs restore`).
+    Moved {
+        previous: Digest,
+        previous_platforms: Vec<Platform>,
+    },
+}
+
+/// A platform of an archive's image that was not loaded, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedPlatform {
+    /// From the index entry; `None` when the entry names no platform.
+    pub platform: Option<Platform>,
+    pub manifest: Digest,
+    /// The blob the archive lacks: the manifest itself, or one of its config and layers.
+    pub missing: Digest,
+}
+
+impl SkippedPlatform {
+    pub fn describe(&self) -> String {
+        let platform = self
+            .platform
+            .as_ref()
+            .map_or_else(|| "(unnamed platform)".to_string(), Platform::format_all);
+        if self.missing == self.manifest {
+            format!(
+                "{platform}: the archive lacks its manifest {}",
+                self.manifest
+            )
+        } else {
+            format!(
+                "{platform}: the archive lacks blob {} of its manifest {}",
+                self.missing, self.manifest
+            )
+        }
+    }
 }
 
 impl LoadedImage {
@@ -62,6 +116,38 @@ impl LoadedImage {
             Some(n) => format!("Loaded image: {}", n.familiar_string()),
             None => format!("Loaded image ID: {}", self.digest),
         }
+    }
+
+    /// What a user must be told beyond `describe`: a name that stayed or moved, and platforms
+    /// skipped. Printed on stderr by the CLI, logged by the mount.
+    pub fn notes(&self) -> Vec<String> {
+        let label = match &self.name {
+            Some(n) => n.familiar_string(),
+            None => self.digest.to_string(),
+        };
+        let mut notes = Vec::new();
+        match &self.outcome {
+            NameOutcome::Added | NameOutcome::Unchanged => {}
+            NameOutcome::AlreadyPart { brought } => notes.push(format!(
+                "{brought} is already part of {label} {}; the name stays ({})",
+                self.digest,
+                format_platforms(&self.platforms)
+            )),
+            NameOutcome::Moved {
+                previous,
+                previous_platforms,
+            } => notes.push(format!(
+                "{label} moved from {previous} ({}) to {} ({}); `imagefs restore {label}` puts \
+                 the previous image back",
+                format_platforms(previous_platforms),
+                self.digest,
+                format_platforms(&self.platforms)
+            )),
+        }
+        for s in &self.skipped {
+            notes.push(format!("{label}: skipped platform {}", s.describe()));
+        }
+        notes
     }
 }
 
@@ -109,7 +195,9 @@ type Naming = Vec<Option<Reference>>;
 struct Planned {
     target: Descriptor,
     names: Naming,
-    platforms: Vec<Platform>,
+    /// The platform manifests selected (attestations aside): what the archive brings.
+    manifests: Vec<Digest>,
+    skipped: Vec<SkippedPlatform>,
     /// A document we generated (a docker-archive's manifest), published with the blobs.
     generated: Option<Vec<u8>>,
 }
@@ -135,40 +223,153 @@ fn load(
         store.write_blob(document)?;
     }
     store.sync_blob_dir()?;
-    store.update_images(|images| {
+    let outcomes = store.update_images_and_history(|images, history| {
+        let mut names = NameTable::new(store, images);
+        let now = crate::store::now();
+        let mut outcomes = Vec::new();
         for p in &planned {
             for name in &p.names {
-                record(images, &p.target, name.as_ref());
+                outcomes.push(names.record(images, history, p, name.as_ref(), now));
             }
         }
-        Ok(())
+        Ok(outcomes)
     })?;
-    Ok(planned
-        .into_iter()
-        .flat_map(|p| {
-            let (digest, platforms) = (p.target.digest, p.platforms);
-            p.names.into_iter().map(move |name| LoadedImage {
+    let mut platforms_of: HashMap<Digest, Vec<Platform>> = HashMap::new();
+    let mut loaded = Vec::new();
+    let mut outcomes = outcomes.into_iter();
+    for p in planned {
+        for name in p.names {
+            let (target, outcome) = outcomes.next().expect("one outcome per name");
+            let platforms = platforms_of
+                .entry(target.digest)
+                .or_insert_with(|| stored_platforms(store, &target))
+                .clone();
+            loaded.push(LoadedImage {
                 name,
-                digest,
-                platforms: platforms.clone(),
-            })
-        })
-        .collect())
+                digest: target.digest,
+                platforms,
+                outcome,
+                skipped: p.skipped.clone(),
+            });
+        }
+    }
+    Ok(loaded)
 }
 
-/// Adds or re-points one image in the store's list.
-fn record(images: &mut Vec<ImageRecord>, target: &Descriptor, name: Option<&Reference>) {
-    match name {
-        Some(name) => {
-            images.retain(|r| r.name().as_ref() != Some(name));
-            images.push(ImageRecord::named(target.clone(), name));
-        }
-        None => {
-            // An unnamed image already present (named or not) needs no second entry.
-            if !images.iter().any(|r| r.target.digest == target.digest) {
-                images.push(ImageRecord::unnamed(target.clone()));
+/// The platforms the store holds completely for an image (after publishing).
+fn stored_platforms(store: &Store, target: &Descriptor) -> Vec<Platform> {
+    let mut platforms = ImageGraph::load(store, &target.digest.to_string(), target)
+        .map(|g| g.available_platforms())
+        .unwrap_or_default();
+    platforms.sort();
+    platforms
+}
+
+/// The image list during one import's update: names found by a map (a per-name scan of the
+/// list would make adding n names quadratic, under the index lock that every writer waits
+/// for), and what each current target contains, walked once per target.
+struct NameTable<'s> {
+    store: &'s Store,
+    by_name: HashMap<String, usize>,
+    /// Every target the list holds, named or not.
+    targets: BTreeSet<Digest>,
+    contents: HashMap<Digest, (BTreeSet<Digest>, Vec<Platform>)>,
+}
+
+impl<'s> NameTable<'s> {
+    fn new(store: &'s Store, images: &[ImageRecord]) -> NameTable<'s> {
+        let mut by_name = HashMap::new();
+        let mut targets = BTreeSet::new();
+        for (i, r) in images.iter().enumerate() {
+            targets.insert(r.target.digest);
+            if let Some(n) = r.name() {
+                by_name.insert(n.to_string(), i);
             }
         }
+        NameTable {
+            store,
+            by_name,
+            targets,
+            contents: HashMap::new(),
+        }
+    }
+
+    /// Adds, keeps or moves one name; returns what it points to now and what happened.
+    fn record(
+        &mut self,
+        images: &mut Vec<ImageRecord>,
+        history: &mut Vec<HistoryEntry>,
+        p: &Planned,
+        name: Option<&Reference>,
+        now: u64,
+    ) -> (Descriptor, NameOutcome) {
+        let Some(name) = name else {
+            // An unnamed image already present (named or not) needs no second entry.
+            if self.targets.insert(p.target.digest) {
+                images.push(ImageRecord::unnamed(p.target.clone()));
+            }
+            return (p.target.clone(), NameOutcome::Added);
+        };
+        let key = name.to_string();
+        let Some(&i) = self.by_name.get(&key) else {
+            self.by_name.insert(key, images.len());
+            self.targets.insert(p.target.digest);
+            images.push(ImageRecord::named(p.target.clone(), name));
+            return (p.target.clone(), NameOutcome::Added);
+        };
+        let current = images[i].bare_target();
+        if current.digest == p.target.digest {
+            return (current, NameOutcome::Unchanged);
+        }
+        let store = self.store;
+        let (contained, previous_platforms) = self
+            .contents
+            .entry(current.digest)
+            .or_insert_with(|| contents_of(store, &current));
+        let already_part = contained.contains(&p.target.digest)
+            || (!p.manifests.is_empty() && p.manifests.iter().all(|m| contained.contains(m)));
+        if already_part {
+            return (
+                current,
+                NameOutcome::AlreadyPart {
+                    brought: p.target.digest,
+                },
+            );
+        }
+        // Moving back to a previous target takes it out of the history.
+        history.retain(|e| !(e.name == key && e.target.digest == p.target.digest));
+        history.push(HistoryEntry {
+            name: key,
+            target: current.clone(),
+            replaced_at: now,
+            replaced_by: p.target.digest,
+        });
+        self.targets.insert(p.target.digest);
+        images[i] = ImageRecord::named(p.target.clone(), name);
+        (
+            p.target.clone(),
+            NameOutcome::Moved {
+                previous: current.digest,
+                previous_platforms: previous_platforms.clone(),
+            },
+        )
+    }
+}
+
+/// Every document an image lists (its target, nested indexes, platform manifests, whether the
+/// store holds them or not) and the platforms it holds completely. An unreadable image
+/// contains only itself.
+fn contents_of(store: &Store, target: &Descriptor) -> (BTreeSet<Digest>, Vec<Platform>) {
+    let mut digests = BTreeSet::from([target.digest]);
+    match ImageGraph::load(store, &target.digest.to_string(), target) {
+        Ok(graph) => {
+            digests.extend(graph.indexes.iter().map(|d| d.digest));
+            digests.extend(graph.manifests.iter().map(|m| m.descriptor.digest));
+            let mut platforms = graph.available_platforms();
+            platforms.sort();
+            (digests, platforms)
+        }
+        Err(_) => (digests, Vec::new()),
     }
 }
 
@@ -326,16 +527,33 @@ fn plan_oci(
             return Err(ArchiveError::NothingComplete { image: label });
         }
         to_stage.extend(graph.indexes.iter().cloned());
-        let mut platforms = Vec::new();
+        let mut manifests = Vec::new();
         for m in &selected {
             to_stage.push(m.descriptor.clone());
             to_stage.extend(m.children.iter().cloned());
-            if let (false, Some(p)) = (m.is_attestation(), &m.platform) {
-                platforms.push(p.normalize());
+            if !m.is_attestation() {
+                manifests.push(m.descriptor.digest);
             }
         }
-        platforms.sort();
-        platforms.dedup();
+        // Without a platform request, incomplete platforms are left out (as `docker load`
+        // does), but said: a sparse archive should not look like a whole image.
+        let skipped = graph
+            .manifests
+            .iter()
+            .filter(|m| !m.is_attestation())
+            .filter_map(|m| {
+                let missing = match &m.availability {
+                    Availability::Absent => m.descriptor.digest,
+                    Availability::Partial { missing } => *missing.first()?,
+                    Availability::Complete | Availability::NotExamined => return None,
+                };
+                Some(SkippedPlatform {
+                    platform: m.platform.as_ref().map(Platform::normalize),
+                    manifest: m.descriptor.digest,
+                    missing,
+                })
+            })
+            .collect();
         let mut target = entry.clone();
         target.annotations.remove(ANNOTATION_IMAGE_NAME);
         target.annotations.remove(ANNOTATION_REF_NAME);
@@ -348,7 +566,8 @@ fn plan_oci(
         planned.push(Planned {
             target,
             names,
-            platforms,
+            manifests,
+            skipped,
             generated: None,
         });
     }
@@ -487,11 +706,11 @@ fn plan_docker_archive(
             manifest.len() as u64,
         );
         target.platform = Some(image_platform.clone());
-        let platforms = vec![image_platform.normalize()];
         planned.push(Planned {
+            manifests: vec![target.digest],
             target,
             names,
-            platforms,
+            skipped: Vec::new(),
             generated: Some(manifest),
         });
     }

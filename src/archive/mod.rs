@@ -10,6 +10,8 @@ mod tar_header;
 
 pub use error::ArchiveError;
 pub use export::{Progress, write_archive};
-pub use import::{ImportOptions, LoadedImage, import_file, import_stream};
+pub use import::{
+    ImportOptions, LoadedImage, NameOutcome, SkippedPlatform, import_file, import_stream,
+};
 pub use plan::{ArchivePlan, ExportRequest};
 pub use scan::Compression;

@@ -3,10 +3,11 @@
 use std::io::{self, Write};
 
 use super::progress::human;
-use super::{CliResult, RmArgs, SampleArgs};
-use crate::gc;
+use super::{CliResult, GcArgs, RestoreArgs, RmArgs, SampleArgs};
+use crate::gc::{self, GcOptions};
 use crate::image::ImageQuery;
-use crate::store::Store;
+use crate::reference::Reference;
+use crate::store::{Store, describe_holders};
 
 pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
     // Resolve every REF first: one unknown name removes nothing.
@@ -36,33 +37,78 @@ pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
     Ok(())
 }
 
-pub fn gc(store: &Store) -> CliResult {
-    let report = gc::collect_garbage(store)?;
+pub fn restore(store: &Store, args: &RestoreArgs) -> CliResult {
+    let name = Reference::parse_normalized(&args.name)?.with_default_tag();
+    let restored = crate::restore::restore(store, &name, args.digest.as_deref())?;
+    println!("{}", restored.describe());
+    Ok(())
+}
+
+pub fn gc(store: &Store, args: &GcArgs) -> CliResult {
+    let options = GcOptions {
+        timeout: args.timeout,
+        keep_history: args.keep_history,
+    };
+    let report = gc::collect_garbage(store, &options, |holders| {
+        // Imports in progress and open archive files of mounts hold the store; say whom we
+        // wait for rather than hang silently.
+        eprintln!(
+            "imagefs: gc waits for the store to be released by {}{}",
+            describe_holders(holders),
+            match args.timeout {
+                Some(t) => format!(" (giving up after {} s)", t.as_secs()),
+                None => " (an import in progress or open archive files of a mount; \
+                          --timeout bounds the wait)"
+                    .to_string(),
+            }
+        );
+    })?;
     if !report.warnings.is_empty() {
         for w in &report.warnings {
             eprintln!("imagefs: {w}");
         }
         return Err("gc removed nothing: some images cannot be read (run `imagefs fsck`)".into());
     }
-    println!(
-        "removed {} blobs ({}), {} temp files",
+    let mut line = format!(
+        "removed {} blobs ({}), {} temp files ({})",
         report.removed_blobs,
         human(report.freed_bytes),
-        report.removed_temp_files
+        report.removed_temp_files.count,
+        human(report.removed_temp_files.bytes)
     );
+    if report.expired_history > 0 {
+        line.push_str(&format!(
+            ", {} expired name history entries",
+            report.expired_history
+        ));
+    }
+    println!("{line}");
     Ok(())
 }
 
 pub fn fsck(store: &Store) -> CliResult {
-    let (checked, problems) = gc::check(store)?;
+    let report = gc::check(store)?;
     let mut out = io::stdout().lock();
-    for p in &problems {
+    for p in &report.problems {
         writeln!(out, "{}", p.0)?;
     }
-    if !problems.is_empty() {
-        return Err(format!("{} problems found in {checked} blobs", problems.len()).into());
+    if report.abandoned.count > 0 {
+        writeln!(
+            out,
+            "ingest: {} temp files ({}) left by writers that died; `imagefs gc` removes them",
+            report.abandoned.count,
+            human(report.abandoned.bytes)
+        )?;
     }
-    writeln!(out, "{checked} blobs verified, no problems")?;
+    if !report.problems.is_empty() {
+        return Err(format!(
+            "{} problems found in {} blobs",
+            report.problems.len(),
+            report.blobs_checked
+        )
+        .into());
+    }
+    writeln!(out, "{} blobs verified, no problems", report.blobs_checked)?;
     Ok(())
 }
 

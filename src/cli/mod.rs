@@ -51,8 +51,10 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Remove image names (their blobs go with the next `gc`)
     Rm(RmArgs),
-    /// Delete blobs no image references
-    Gc,
+    /// Point a name back at an image it pointed to before an import moved it
+    Restore(RestoreArgs),
+    /// Delete blobs no image references (nor a recent name history entry)
+    Gc(GcArgs),
     /// Verify every blob's digest and every image's completeness
     Fsck,
     /// Mount the store: browse images, read platform archives, import by writing into import/
@@ -125,6 +127,50 @@ pub struct LsArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
+    /// List the images names pointed to before imports moved them (see `imagefs restore`)
+    #[arg(long)]
+    pub history: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The name to point back (`alpine` = docker.io/library/alpine:latest)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Which previous image (a digest or a unique prefix of one); default: the newest
+    #[arg(value_name = "DIGEST")]
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Give up after this long if imports or open archive files hold the store (30s, 5m, 1h)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Keep the images names pointed to before an import moved them this long (0 drops them)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "14d")]
+    pub keep_history: std::time::Duration,
+}
+
+/// `90`, `90s`, `15m`, `12h`, `14d`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 15m, 12h or 14d"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use s, m, h or d)")),
+    };
+    n.checked_mul(scale)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is too long"))
 }
 
 #[derive(Debug, Args)]
@@ -146,7 +192,11 @@ pub struct RmArgs {
 pub fn run(cli: Cli) -> CliResult {
     let root = Store::default_location(cli.store.as_deref())
         .ok_or("cannot choose a store directory: set --store, IMAGEFS_STORE or HOME")?;
+    // A store on read-only media is served as it is; say so once, up front.
     let store = Store::open(&root)?;
+    if store.is_read_only() {
+        log::info!(target: "store", "{} is read-only: reading works, writes are refused", root.display());
+    }
     let show_progress = !cli.quiet;
     match cli.command {
         Command::Import(args) => transfer::import(&store, &args, show_progress),
@@ -154,10 +204,27 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Ls(args) => query::ls(&store, &args),
         Command::Inspect(args) => query::inspect(&store, &args),
         Command::Rm(args) => maintenance::rm(&store, &args),
-        Command::Gc => maintenance::gc(&store),
+        Command::Restore(args) => maintenance::restore(&store, &args),
+        Command::Gc(args) => maintenance::gc(&store, &args),
         Command::Fsck => maintenance::fsck(&store),
         Command::Sample(args) => maintenance::sample(&store, &args),
         Command::Mount(args) => mount::mount(&store, &args),
         Command::Unmount(args) => mount::unmount(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_seconds_minutes_hours_and_days() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("14d"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("5w").is_err());
+        assert!(parse_duration("h").is_err());
     }
 }

@@ -82,7 +82,10 @@ pub fn mount(store: &Store, args: &MountArgs) -> CliResult {
 
 fn serve(store: &Store, args: &MountArgs, ready: &mut Option<std::fs::File>) -> CliResult {
     clear_stale_mount(&args.mountpoint);
-    if !args.no_sample && (args.sample || store.images()?.is_empty()) {
+    if store.is_read_only() {
+        log::warn!(target: "mount", "{} is read-only: archives are served, import/ refuses writes",
+            store.root().display());
+    } else if !args.no_sample && (args.sample || store.images()?.is_empty()) {
         let name = Reference::parse_normalized(SAMPLE_NAME)?;
         write_sample(store, &SampleSpec::demo(name))?;
         log::info!(target: "mount", "added the demo image {SAMPLE_NAME}");

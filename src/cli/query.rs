@@ -7,9 +7,12 @@ use serde_json::value::RawValue;
 use super::{CliResult, InspectArgs, LsArgs};
 use crate::image::{ImageGraph, ImageQuery};
 use crate::platform::Platform;
-use crate::store::Store;
+use crate::store::{Store, format_time};
 
 pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
+    if args.history {
+        return ls_history(store, args.json);
+    }
     let mut rows = Vec::new();
     for record in store.images()? {
         let name = record.name().map(|n| n.to_string());
@@ -61,6 +64,66 @@ pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
             out,
             "{:width$}  {digest:71}  {platforms}",
             name.as_deref().unwrap_or("<none>")
+        )?;
+    }
+    Ok(())
+}
+
+/// `ls --history`: every previous target of a name, newest first per name, with the platforms
+/// the store still holds for it (all of them, unless the entry is older than a `gc` retention).
+fn ls_history(store: &Store, json: bool) -> CliResult {
+    let mut rows = Vec::new();
+    for entry in store.history()? {
+        let platforms: Vec<String> = ImageGraph::load(store, &entry.name, &entry.target)
+            .map(|g| {
+                g.available_platforms()
+                    .iter()
+                    .map(Platform::format_all)
+                    .collect()
+            })
+            .unwrap_or_default();
+        rows.push((entry, platforms));
+    }
+    let mut out = io::stdout().lock();
+    if json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(e, platforms)| {
+                serde_json::json!({
+                    "name": e.name,
+                    "digest": e.target.digest.to_string(),
+                    "platforms": platforms,
+                    "replacedAt": format_time(e.replaced_at),
+                    "replacedBy": e.replaced_by.to_string(),
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &list).map_err(io::Error::from)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let width = rows
+        .iter()
+        .map(|r| r.0.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    writeln!(
+        out,
+        "{:width$}  {:71}  {:20}  PLATFORMS",
+        "NAME", "PREVIOUS DIGEST", "REPLACED"
+    )?;
+    for (e, platforms) in &rows {
+        let platforms = match platforms.is_empty() {
+            true => "- (no longer complete)".to_string(),
+            false => platforms.join(","),
+        };
+        writeln!(
+            out,
+            "{:width$}  {:71}  {:20}  {platforms}",
+            e.name,
+            e.target.digest.to_string(),
+            format_time(e.replaced_at)
         )?;
     }
     Ok(())

@@ -118,6 +118,10 @@ impl FsError {
 fn store_errno(e: &StoreError) -> Errno {
     match e {
         StoreError::Io { source, .. } => io_errno(source),
+        // Writing into import/ of a store on read-only media.
+        StoreError::ReadOnly { .. } => Errno::EROFS,
+        // Only `gc` waits with a timeout; nothing the mount does can get here.
+        StoreError::Busy { .. } => Errno::EBUSY,
         StoreError::BlobMissing { .. }
         | StoreError::SizeMismatch { .. }
         | StoreError::DigestMismatch { .. }

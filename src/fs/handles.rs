@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
-use crate::archive::{self, ArchiveError, ArchivePlan, ImportOptions, LoadedImage};
+use crate::archive::{self, ArchiveError, ArchivePlan, ImportOptions, LoadedImage, NameOutcome};
 use crate::platform::Platform;
 use crate::store::{LockGuard, Store};
 
@@ -60,7 +60,7 @@ impl LeaseTable {
     pub fn acquire(self: &Arc<Self>, store: &Store) -> Result<GcLease, FsError> {
         let mut state = self.state.lock().expect("lease lock poisoned");
         if state.0 == 0 {
-            state.1 = Some(store.lock_ingest().map_err(FsError::Store)?);
+            state.1 = Some(store.lock_readers().map_err(FsError::Store)?);
         }
         state.0 += 1;
         Ok(GcLease {
@@ -130,8 +130,56 @@ pub struct UploadStatus {
 #[derive(Debug, serde::Serialize)]
 pub struct LoadedStatus {
     pub name: Option<String>,
+    /// What the name points to now.
     pub digest: String,
     pub platforms: Vec<String>,
+    /// `added`, `unchanged`, `already-part` (the name stayed where it was, because the image
+    /// already held what the archive brings) or `moved` (see `previous`).
+    pub outcome: &'static str,
+    /// For `moved`: what the name pointed to before (kept in the name history).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousStatus>,
+    /// Platforms the archive lists but does not hold completely, and what it lacks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+    /// The same, as sentences (what the CLI prints on stderr).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct PreviousStatus {
+    pub digest: String,
+    pub platforms: Vec<String>,
+}
+
+impl LoadedStatus {
+    fn of(l: &LoadedImage) -> LoadedStatus {
+        let (outcome, previous) = match &l.outcome {
+            NameOutcome::Added => ("added", None),
+            NameOutcome::Unchanged => ("unchanged", None),
+            NameOutcome::AlreadyPart { .. } => ("already-part", None),
+            NameOutcome::Moved {
+                previous,
+                previous_platforms,
+            } => (
+                "moved",
+                Some(PreviousStatus {
+                    digest: previous.to_string(),
+                    platforms: previous_platforms.iter().map(|p| p.to_string()).collect(),
+                }),
+            ),
+        };
+        LoadedStatus {
+            name: l.name.as_ref().map(|n| n.to_string()),
+            digest: l.digest.to_string(),
+            platforms: l.platforms.iter().map(|p| p.to_string()).collect(),
+            outcome,
+            previous,
+            skipped: l.skipped.iter().map(|s| s.describe()).collect(),
+            notes: l.notes(),
+        }
+    }
 }
 
 impl Upload {
@@ -326,6 +374,10 @@ impl Upload {
             Ok(loaded) => {
                 for l in loaded {
                     log::info!(target: "import", "{name}: {}", l.describe());
+                    // Moved names and skipped platforms are worth a warning in the daemon log.
+                    for note in l.notes() {
+                        log::warn!(target: "import", "{name}: {note}");
+                    }
                 }
             }
             Err(e) => log::warn!(target: "import", "{name}: {}", crate::logger::error_chain(&**e)),
@@ -353,14 +405,7 @@ impl Upload {
             UploadState::Done(r) => match r {
                 Ok(loaded) => {
                     status.state = "loaded";
-                    status.images = loaded
-                        .iter()
-                        .map(|l| LoadedStatus {
-                            name: l.name.as_ref().map(|n| n.to_string()),
-                            digest: l.digest.to_string(),
-                            platforms: l.platforms.iter().map(|p| p.to_string()).collect(),
-                        })
-                        .collect();
+                    status.images = loaded.iter().map(LoadedStatus::of).collect();
                 }
                 Err(e) => {
                     status.state = "failed";

@@ -332,6 +332,8 @@ impl ImageFs {
                 file(size, e.mtime, 0o444)
             }
             Node::Archive(e, ps) => file(e.plan(&self.store, ps)?.size(), e.mtime, 0o444),
+            // A read-only store takes no imports: say so in the mode too.
+            Node::ImportDir(_) if self.store.is_read_only() => dir(self.started, 0o555),
             Node::ImportDir(_) => dir(self.started, 0o755),
             Node::StatusDir(_) => dir(self.started, 0o555),
             Node::ImportFile(u) => {
@@ -635,6 +637,17 @@ impl ImageFs {
         Ok(())
     }
 
+    /// Imports into a read-only store fail when the file is created, naming the store.
+    fn check_store_writable(&self) -> Result<(), FsError> {
+        if self.store.is_read_only() {
+            return Err(FsError::Store(crate::store::StoreError::ReadOnly {
+                root: self.store.root().to_path_buf(),
+                op: "import",
+            }));
+        }
+        Ok(())
+    }
+
     /// Where `parent` lets files be created: `Ok(dir)` inside `import/`, EROFS elsewhere.
     fn import_dir_of(&self, parent: &Node) -> Result<String, FsError> {
         match parent {
@@ -656,6 +669,7 @@ impl ImageFs {
         if name == tree::STATUS_DIR {
             return Err(FsError::Exists);
         }
+        self.check_store_writable()?;
         let upload = {
             let mut imports = self.imports.lock().expect("imports lock poisoned");
             let files = imports.entry(dir.clone()).or_default();

@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use super::LockHolder;
 use crate::digest::Digest;
 use crate::oci::DocumentError;
 
@@ -32,6 +33,14 @@ pub enum StoreError {
     },
     /// The directory holds an OCI layout of a version we do not understand.
     UnsupportedLayout { path: PathBuf, version: String },
+    /// A write to a store opened read-only (a read-only filesystem, or one we may not write).
+    ReadOnly { root: PathBuf, op: &'static str },
+    /// A lock stayed busy for as long as the caller was willing to wait.
+    Busy {
+        path: PathBuf,
+        holders: Vec<LockHolder>,
+        waited: std::time::Duration,
+    },
 }
 
 impl StoreError {
@@ -63,6 +72,22 @@ impl fmt::Display for StoreError {
                 )
             }
             Self::CorruptDocument { path, .. } => write!(f, "corrupt {}", path.display()),
+            Self::ReadOnly { root, op } => write!(
+                f,
+                "cannot {op}: the store {} is read-only (a read-only filesystem, or not writable by this user)",
+                root.display()
+            ),
+            Self::Busy {
+                path,
+                holders,
+                waited,
+            } => write!(
+                f,
+                "gave up after {:.1} s waiting for {}, held by {}",
+                waited.as_secs_f64(),
+                path.display(),
+                describe_holders(holders)
+            ),
             Self::UnsupportedLayout { path, version } => write!(
                 f,
                 "{} has imageLayoutVersion {version:?}; only 1.0.0 is supported",
@@ -70,6 +95,18 @@ impl fmt::Display for StoreError {
             ),
         }
     }
+}
+
+/// `pid 12 (imagefs mount /mnt), pid 34 (…)`, or a note that /proc/locks did not say.
+pub fn describe_holders(holders: &[LockHolder]) -> String {
+    if holders.is_empty() {
+        return "processes /proc/locks does not show (another PID namespace or host)".to_string();
+    }
+    holders
+        .iter()
+        .map(LockHolder::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl std::error::Error for StoreError {

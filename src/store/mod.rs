@@ -10,18 +10,26 @@
 //! updates. Writers of new blobs hold a shared `flock` on `gc.lock` from their first blob until
 //! their refs are published; `gc` takes it exclusively, so it never sweeps blobs of an import in
 //! flight.
+//!
+//! A store the process cannot write (a read-only mount, NFS export, `borg mount`, or another
+//! user's store) opens read-only: everything that reads works, and every write says so
+//! ([`StoreError::ReadOnly`]) before touching anything.
 
 mod error;
+mod history;
 mod ingest;
+mod lock;
 mod refs;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-pub use error::StoreError;
+pub use error::{StoreError, describe_holders};
+pub use history::{HistoryEntry, MAX_ENTRIES_PER_NAME, format_time, now};
 pub use ingest::{BlobWriter, SpooledBlob};
+pub use lock::{LockGuard, LockHolder};
 pub use refs::ImageRecord;
 
 use crate::digest::{Digest, Hasher};
@@ -35,20 +43,23 @@ const INGEST_DIR: &str = "ingest";
 const INDEX_LOCK_FILE: &str = "index.lock";
 const GC_LOCK_FILE: &str = "gc.lock";
 const UPLOAD_PREFIX: &str = "upload-";
-/// Age after which a temp file no lock protects is taken for abandoned.
-const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+/// An upload spool is locked by its owner right after it is created; one younger than this may
+/// not be locked yet, so it is never taken for abandoned.
+const UPLOAD_LOCK_GRACE: Duration = Duration::from_secs(60);
 /// Environment variable naming the store when `--store` is not given.
 pub const STORE_ENV: &str = "IMAGEFS_STORE";
 
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    read_only: bool,
 }
 
-/// An advisory lock held until dropped.
-#[derive(Debug)]
-pub struct LockGuard {
-    _file: File,
+/// Temp files in `ingest/` that no live writer owns, as `gc` would remove them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AbandonedFiles {
+    pub count: usize,
+    pub bytes: u64,
 }
 
 impl Store {
@@ -68,9 +79,17 @@ impl Store {
             .or_else(|| env("HOME").map(|h| h.join(".local/share/imagefs")))
     }
 
-    /// Opens the store at `root`, creating an empty layout on first use.
+    /// Opens the store at `root`, creating an empty layout on first use. An existing store this
+    /// process cannot write opens read-only.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
-        let store = Store { root: root.into() };
+        let root = root.into();
+        if root.is_dir() && !lock::is_writable(&root) {
+            return Store::open_read_only(root);
+        }
+        let store = Store {
+            root,
+            read_only: false,
+        };
         for dir in [
             store.root.clone(),
             store.root.join(BLOB_DIR),
@@ -96,8 +115,37 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing store for reading only; nothing is created.
+    fn open_read_only(root: PathBuf) -> Result<Store, StoreError> {
+        let store = Store {
+            root,
+            read_only: true,
+        };
+        let layout = store.root.join(OCI_LAYOUT_FILE);
+        let bytes = fs::read(&layout).map_err(|e| StoreError::io("read", &layout, e))?;
+        check_layout_version(&layout, &bytes)?;
+        store.images()?;
+        Ok(store)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Whether the store was opened read-only (see the module docs).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Fails with [`StoreError::ReadOnly`] before a write is attempted on a read-only store.
+    fn check_writable(&self, op: &'static str) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                root: self.root.clone(),
+                op,
+            });
+        }
+        Ok(())
     }
 
     /// The one place a blob path is made: from a validated digest, never from other input.
@@ -164,6 +212,7 @@ impl Store {
 
     /// Starts writing a new blob. Hold [`Store::lock_ingest`] until the blob is referenced.
     pub fn blob_writer(&self) -> Result<BlobWriter<'_>, StoreError> {
+        self.check_writable("write blobs")?;
         BlobWriter::new(self)
     }
 
@@ -200,6 +249,7 @@ impl Store {
 
     /// Deletes a blob. Only `gc` calls this, holding the exclusive gc lock.
     pub fn remove_blob(&self, digest: &Digest) -> Result<u64, StoreError> {
+        self.check_writable("remove blobs")?;
         let path = self.blob_path(digest);
         let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         match fs::remove_file(&path) {
@@ -239,38 +289,86 @@ impl Store {
     }
 
     /// Removes temp files left by writers that died. Only call under the exclusive gc lock.
-    pub fn remove_abandoned_ingests(&self) -> Result<usize, StoreError> {
+    pub fn remove_abandoned_ingests(&self) -> Result<AbandonedFiles, StoreError> {
+        self.check_writable("remove temp files")?;
+        // Index temp files exist only while their writer holds the index lock.
+        let _index = self.lock_index()?;
+        self.abandoned_ingests(true, true)
+    }
+
+    /// Temp files no live writer owns, without removing them (`fsck`). Blob temp files of
+    /// imports count only when the gc lock is free, i.e. no import is running.
+    pub fn find_abandoned_ingests(&self) -> Result<AbandonedFiles, StoreError> {
+        let imports_idle = lock::try_lock(&self.root.join(GC_LOCK_FILE), lock::Mode::Exclusive)
+            .ok()
+            .flatten();
+        self.abandoned_ingests(imports_idle.is_some(), false)
+    }
+
+    fn abandoned_ingests(
+        &self,
+        imports_idle: bool,
+        remove: bool,
+    ) -> Result<AbandonedFiles, StoreError> {
         let dir = self.ingest_dir();
-        let mut removed = 0;
-        for entry in fs::read_dir(&dir).map_err(|e| StoreError::io("list", &dir, e))? {
+        let mut found = AbandonedFiles::default();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
+            Err(e) => return Err(StoreError::io("list", &dir, e)),
+        };
+        for entry in entries {
             let entry = entry.map_err(|e| StoreError::io("list", &dir, e))?;
             let name = entry.file_name();
             let name = name.to_str().unwrap_or_default();
-            // Blob temp files belong to imports, which hold the gc lock shared while they live:
-            // under the exclusive lock, any left are abandoned. Index temp files (guarded by the
-            // index lock) and upload spools (the mount's, guarded by nothing gc takes) are only
-            // taken once they are old enough that no live writer can own them.
-            let abandoned = name.starts_with(ingest::INGEST_PREFIX)
-                || ((name.starts_with(refs::INDEX_TMP_PREFIX) || name.starts_with(UPLOAD_PREFIX))
-                    && entry
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ABANDONED_AFTER)));
-            if abandoned && fs::remove_file(entry.path()).is_ok() {
-                removed += 1;
+            let Ok(meta) = entry.metadata() else { continue };
+            // Blob temp files belong to imports, which hold the gc lock shared while they live.
+            // Index temp files live only under the index lock (held by the caller when it
+            // removes). Upload spools are locked by the mount that owns them for as long as it
+            // lives: one we can lock has lost its owner.
+            let (abandoned, _held) = if name.starts_with(ingest::INGEST_PREFIX) {
+                (imports_idle, None)
+            } else if name.starts_with(refs::INDEX_TMP_PREFIX) {
+                (remove, None)
+            } else if name.starts_with(UPLOAD_PREFIX) {
+                let old_enough = meta
+                    .modified()
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > UPLOAD_LOCK_GRACE));
+                match old_enough {
+                    true => match lock::try_lock(&entry.path(), lock::Mode::Exclusive) {
+                        Ok(Some(guard)) => (true, Some(guard)),
+                        _ => (false, None),
+                    },
+                    false => (false, None),
+                }
+            } else {
+                (false, None)
+            };
+            if !abandoned {
+                continue;
             }
+            if remove && fs::remove_file(entry.path()).is_err() {
+                continue;
+            }
+            found.count += 1;
+            found.bytes += meta.len();
         }
-        Ok(removed)
+        Ok(found)
     }
 
     /// A temp file in the store's ingest directory for an upload whose bytes arrive out of
-    /// order (deleted on drop; swept by `gc` if its writer dies).
+    /// order (deleted on drop). It stays locked while its handle lives, so `gc` removes it as
+    /// soon as its owner is gone (killed), and never before.
     pub fn upload_spool(&self) -> Result<tempfile::NamedTempFile, StoreError> {
+        self.check_writable("spool an upload")?;
         let dir = self.ingest_dir();
-        tempfile::Builder::new()
+        let file = tempfile::Builder::new()
             .prefix(UPLOAD_PREFIX)
             .tempfile_in(&dir)
-            .map_err(|e| StoreError::io("create a temp file in", &dir, e))
+            .map_err(|e| StoreError::io("create a temp file in", &dir, e))?;
+        lock::lock_file(file.as_file(), lock::Mode::Exclusive)
+            .map_err(|e| StoreError::io("lock", file.path().to_owned(), e))?;
+        Ok(file)
     }
 
     /// The named and digest-only images, as listed in `index.json`.
@@ -284,13 +382,35 @@ impl Store {
         &self,
         change: impl FnOnce(&mut Vec<ImageRecord>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.update_images_and_history(|images, _| change(images))
+    }
+
+    /// Previous targets of names, newest first per name (see `history`).
+    pub fn history(&self) -> Result<Vec<HistoryEntry>, StoreError> {
+        history::read_history(&self.root.join(history::HISTORY_FILE))
+    }
+
+    /// Like [`Store::update_images`], with the name history too. The history is written first:
+    /// a crash between the two writes leaves an extra entry (blobs kept a while longer), never
+    /// a moved name without its entry.
+    pub fn update_images_and_history<T>(
+        &self,
+        change: impl FnOnce(&mut Vec<ImageRecord>, &mut Vec<HistoryEntry>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.check_writable("change the image list")?;
         let _lock = self.lock_index()?;
         let path = self.root.join(INDEX_FILE);
+        let history_path = self.root.join(history::HISTORY_FILE);
         let mut images = refs::read_index(&path)?;
-        let before = images.clone();
-        let result = change(&mut images)?;
+        let mut entries = history::read_history(&history_path)?;
+        let (images_before, entries_before) = (images.clone(), entries.clone());
+        let result = change(&mut images, &mut entries)?;
         refs::sort(&mut images);
-        if images != before {
+        history::normalize(&mut entries);
+        if entries != entries_before {
+            self.write_atomically(&history_path, &history::encode_history(&entries))?;
+        }
+        if images != images_before {
             self.write_atomically(&path, &refs::encode_index(&images))?;
         }
         Ok(result)
@@ -298,38 +418,63 @@ impl Store {
 
     /// Shared lock held by anything that writes blobs not yet referenced from `index.json`.
     pub fn lock_ingest(&self) -> Result<LockGuard, StoreError> {
-        self.lock(GC_LOCK_FILE, libc::LOCK_SH)
+        self.check_writable("import")?;
+        self.lock(GC_LOCK_FILE, lock::Mode::Shared)
+    }
+
+    /// Shared lock held while reading blobs that must not be swept meanwhile (open archive files
+    /// of the mount). A read-only store is locked through an existing lock file if there is
+    /// one; without one, nobody who could collect garbage has used the store, and there is
+    /// nothing to lock against.
+    pub fn lock_readers(&self) -> Result<LockGuard, StoreError> {
+        if !self.read_only {
+            return self.lock(GC_LOCK_FILE, lock::Mode::Shared);
+        }
+        let path = self.root.join(GC_LOCK_FILE);
+        match lock::lock_existing(&path, lock::Mode::Shared) {
+            Ok(guard) => Ok(guard),
+            Err(e) => {
+                log::debug!(target: "store", "reading {} without a gc lock: {e}", self.root.display());
+                Ok(LockGuard::none())
+            }
+        }
     }
 
     /// Exclusive lock held by `gc` while it marks and sweeps.
     pub fn lock_gc(&self) -> Result<LockGuard, StoreError> {
-        self.lock(GC_LOCK_FILE, libc::LOCK_EX)
+        self.lock_gc_waiting(None, |_| {})
+    }
+
+    /// The exclusive gc lock, waiting at most `timeout` (forever when `None`). When it is held,
+    /// `waiting` is told once by whom (the processes holding it), so the caller can say what it
+    /// waits for; past the timeout the error names them.
+    pub fn lock_gc_waiting(
+        &self,
+        timeout: Option<Duration>,
+        waiting: impl FnOnce(&[LockHolder]),
+    ) -> Result<LockGuard, StoreError> {
+        self.check_writable("collect garbage")?;
+        let path = self.root.join(GC_LOCK_FILE);
+        lock::lock_waiting(&path, lock::Mode::Exclusive, timeout, waiting).map_err(|e| match e {
+            lock::WaitError::Io(source) => StoreError::io("lock", &path, source),
+            lock::WaitError::TimedOut { holders, waited } => StoreError::Busy {
+                path: path.clone(),
+                holders,
+                waited,
+            },
+        })
     }
 
     fn lock_index(&self) -> Result<LockGuard, StoreError> {
-        self.lock(INDEX_LOCK_FILE, libc::LOCK_EX)
+        self.lock(INDEX_LOCK_FILE, lock::Mode::Exclusive)
     }
 
-    fn lock(&self, name: &str, operation: libc::c_int) -> Result<LockGuard, StoreError> {
+    fn lock(&self, name: &str, mode: lock::Mode) -> Result<LockGuard, StoreError> {
         let path = self.root.join(name);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| StoreError::io("open lock file", &path, e))?;
-        loop {
-            // SAFETY: flock only reads the fd, which `file` keeps open for the call's duration.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), operation) };
-            if rc == 0 {
-                return Ok(LockGuard { _file: file });
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(StoreError::io("lock", &path, err));
-            }
-        }
+        lock::lock_waiting(&path, mode, None, |_| {}).map_err(|e| match e {
+            lock::WaitError::Io(source) => StoreError::io("lock", &path, source),
+            lock::WaitError::TimedOut { .. } => unreachable!("no timeout was given"),
+        })
     }
 
     /// Writes `bytes` to `path` so that readers see either the old or the new file, never a mix.

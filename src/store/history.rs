@@ -1,0 +1,228 @@
+//! The name history: what each name pointed to before an import moved it, so that nothing a name
+//! pointed to is lost silently (moby#48591: `docker load` overwrites names and the old image is
+//! gone with the next prune). Kept in `history.json` beside `index.json`, written under the same
+//! index lock and before it, so a crash between the two leaves at worst one entry too many.
+//!
+//! `gc` keeps every blob an entry's target reaches until the entry expires (`gc --keep-history`)
+//! or is dropped; `imagefs restore NAME` puts a previous target back. The file is ours, not part
+//! of the OCI layout: peers reading the store as `oci:DIR` never see it.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::StoreError;
+use crate::digest::Digest;
+use crate::gojson::ObjectWriter;
+use crate::oci::{self, Descriptor};
+use crate::reference::Reference;
+
+pub(super) const HISTORY_FILE: &str = "history.json";
+/// Previous targets kept per name; older ones are dropped first. A name moved by every nightly
+/// import would otherwise grow the file without bound.
+pub const MAX_ENTRIES_PER_NAME: usize = 10;
+/// Largest history file read: entries are a few hundred bytes, and the per-name cap times the
+/// store's own bound on names keeps what we write well below this.
+const MAX_HISTORY_SIZE: u64 = 256 << 20;
+
+/// One previous target of a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The full normalised name that pointed to `target`.
+    pub name: String,
+    /// The top-level descriptor the name pointed to, without the store's name annotations.
+    pub target: Descriptor,
+    /// When the name was moved away from `target` (seconds since the epoch).
+    pub replaced_at: u64,
+    /// What the name was moved to.
+    pub replaced_by: Digest,
+}
+
+impl HistoryEntry {
+    pub fn reference(&self) -> Option<Reference> {
+        Reference::parse_normalized(&self.name).ok()
+    }
+}
+
+#[derive(Deserialize)]
+struct HistoryFile {
+    #[serde(rename = "imagefsHistoryVersion")]
+    version: u32,
+    entries: Vec<RawEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEntry {
+    name: String,
+    target: Descriptor,
+    replaced_at: u64,
+    replaced_by: Digest,
+}
+
+pub(super) fn read_history(path: &Path) -> Result<Vec<HistoryEntry>, StoreError> {
+    let bytes = match fs::metadata(path) {
+        Ok(m) if m.len() > MAX_HISTORY_SIZE => {
+            return Err(StoreError::CorruptDocument {
+                path: path.to_path_buf(),
+                source: oci::DocumentError::TooLarge { size: m.len() },
+            });
+        }
+        Ok(_) => fs::read(path).map_err(|e| StoreError::io("read", path, e))?,
+        // A store that never moved a name has no history file.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io("stat", path, e)),
+    };
+    let file: HistoryFile =
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::CorruptDocument {
+            path: path.to_path_buf(),
+            source: oci::DocumentError::Invalid(e),
+        })?;
+    if file.version != 1 {
+        return Err(StoreError::UnsupportedLayout {
+            path: path.to_path_buf(),
+            version: file.version.to_string(),
+        });
+    }
+    Ok(file
+        .entries
+        .into_iter()
+        .map(|e| HistoryEntry {
+            name: e.name,
+            target: e.target,
+            replaced_at: e.replaced_at,
+            replaced_by: e.replaced_by,
+        })
+        .collect())
+}
+
+pub(super) fn encode_history(entries: &[HistoryEntry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut o = ObjectWriter::begin(&mut out);
+    o.number("imagefsHistoryVersion", 1);
+    let list = o.key("entries");
+    list.push(b'[');
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            list.push(b',');
+        }
+        let mut w = ObjectWriter::begin(list);
+        w.string("name", &e.name);
+        e.target.write_json(w.key("target"));
+        w.number("replacedAt", e.replaced_at);
+        w.string("replacedBy", &e.replaced_by.to_string());
+        w.end();
+    }
+    list.push(b']');
+    o.end();
+    out.push(b'\n');
+    out
+}
+
+/// Newest first per name, names in order; and at most [`MAX_ENTRIES_PER_NAME`] per name.
+pub(super) fn normalize(entries: &mut Vec<HistoryEntry>) {
+    entries.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then(b.replaced_at.cmp(&a.replaced_at))
+            .then(a.target.digest.cmp(&b.target.digest))
+    });
+    // The same (name, target) twice says nothing more than the newest of them.
+    entries.dedup_by(|later, earlier| {
+        later.name == earlier.name && later.target.digest == earlier.target.digest
+    });
+    let mut kept = 0;
+    let mut current: Option<String> = None;
+    entries.retain(|e| {
+        if current.as_deref() != Some(e.name.as_str()) {
+            current = Some(e.name.clone());
+            kept = 0;
+        }
+        kept += 1;
+        kept <= MAX_ENTRIES_PER_NAME
+    });
+}
+
+/// Seconds since the epoch, now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `2026-11-28T08:00:00Z` for seconds since the epoch (Howard Hinnant's civil_from_days).
+pub fn format_time(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, seed: &[u8], at: u64) -> HistoryEntry {
+        HistoryEntry {
+            name: name.to_string(),
+            target: Descriptor::new(oci::MEDIA_TYPE_OCI_INDEX, Digest::of(seed), 10),
+            replaced_at: at,
+            replaced_by: Digest::of(b"new"),
+        }
+    }
+
+    #[test]
+    fn history_round_trips_through_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(HISTORY_FILE);
+        let entries = vec![entry("docker.io/library/a:1", b"x", 5)];
+        fs::write(&path, encode_history(&entries)).unwrap();
+        assert_eq!(read_history(&path).unwrap(), entries);
+        assert!(read_history(&dir.path().join("absent")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn normalize_keeps_the_newest_entries_per_name() {
+        let mut entries: Vec<HistoryEntry> = (0..MAX_ENTRIES_PER_NAME as u64 + 3)
+            .map(|i| entry("n:1", &i.to_le_bytes(), i))
+            .collect();
+        entries.push(entry("m:1", b"m", 1));
+        entries.push(entry("m:1", b"m", 7));
+        normalize(&mut entries);
+        let m: Vec<u64> = entries
+            .iter()
+            .filter(|e| e.name == "m:1")
+            .map(|e| e.replaced_at)
+            .collect();
+        assert_eq!(m, vec![7], "a repeated target keeps its newest entry");
+        let n: Vec<u64> = entries
+            .iter()
+            .filter(|e| e.name == "n:1")
+            .map(|e| e.replaced_at)
+            .collect();
+        assert_eq!(n.len(), MAX_ENTRIES_PER_NAME);
+        assert_eq!(n[0], MAX_ENTRIES_PER_NAME as u64 + 2, "newest first");
+    }
+
+    #[test]
+    fn times_format_as_rfc3339_utc() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(951_868_800), "2000-03-01T00:00:00Z");
+        assert_eq!(format_time(1_764_316_861), "2025-11-28T08:01:01Z");
+    }
+}
