@@ -1,0 +1,363 @@
+//! Stores that cannot be written, and waiting for a busy store (issue 7): a store on a read-only
+//! bind mount, or one the user may read but not write, is served (CLI and mount) and every write
+//! says the store is read-only; `gc` names the processes it waits for and gives up after
+//! `--timeout`; the upload spool of a killed mount daemon is reclaimed by the next `gc` (and
+//! reported by `fsck`) because no live process holds its lock.
+//!
+//! These tests need root (bind mounts, setpriv) and FUSE, as CI has; they fail, never skip,
+//! when either is missing.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const APP_DIR: &str = "images/docker.io/library/app:latest";
+
+fn cli(store: &Path, args: &[&str]) -> Output {
+    imagefs(store).args(args).output().expect("run imagefs")
+}
+
+fn sh(cmd: &mut Command) {
+    let out = cmd.output().expect("run command");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed (these tests need root, as CI has): {}",
+        text(&out.stderr)
+    );
+}
+
+/// A read-only bind mount of a directory, undone on drop.
+struct ReadOnlyView {
+    path: PathBuf,
+}
+
+impl ReadOnlyView {
+    fn of(source: &Path, path: PathBuf) -> ReadOnlyView {
+        fs::create_dir_all(&path).unwrap();
+        sh(Command::new("mount").arg("--bind").arg(source).arg(&path));
+        let view = ReadOnlyView { path };
+        sh(Command::new("mount")
+            .args(["-o", "remount,bind,ro"])
+            .arg(&view.path));
+        view
+    }
+}
+
+impl Drop for ReadOnlyView {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// An `imagefs mount --daemon` of `store` on `mnt`, unmounted on drop.
+struct Daemon {
+    mnt: PathBuf,
+    store: PathBuf,
+    log: PathBuf,
+    pid: u32,
+}
+
+impl Daemon {
+    fn start(store: &Path, mnt: PathBuf, log: PathBuf) -> Daemon {
+        fs::create_dir_all(&mnt).unwrap();
+        let out = imagefs(store)
+            .arg("mount")
+            .arg(&mnt)
+            .args(["--daemon", "--no-sample", "-v", "--log-file"])
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "imagefs mount failed (FUSE is required): {}",
+            text(&out.stderr)
+        );
+        // "mounted on MNT (pid N); …"
+        let said = text(&out.stdout);
+        let pid = said
+            .split("(pid ")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {said:?}"));
+        Daemon {
+            mnt,
+            store: store.to_path_buf(),
+            log,
+            pid,
+        }
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let ok = imagefs(&self.store)
+            .arg("unmount")
+            .arg(&self.mnt)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn export_file(store: &Path, platform: &str, out: &Path) -> Vec<u8> {
+    ok(imagefs(store)
+        .args(["export", "app", "--platform", platform, "-o"])
+        .arg(out)
+        .output()
+        .unwrap());
+    fs::read(out).unwrap()
+}
+
+#[test]
+fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
+    let f = Fixture::new();
+    add(&f.store, &small_spec("app", &THREE));
+    let expected = export_file(f.root(), "linux/arm64", &f.path("expected.tar"));
+    let view = ReadOnlyView::of(f.root(), f.path("ro"));
+    let ro = view.path.as_path();
+
+    // Reading commands work.
+    let listed = text(&ok(cli(ro, &["ls"])));
+    assert!(listed.contains("docker.io/library/app:latest"), "{listed}");
+    assert_eq!(
+        export_file(ro, "linux/arm64", &f.path("from-ro.tar")),
+        expected
+    );
+    ok(cli(ro, &["fsck"]));
+
+    // Every write says the store is read-only, and nothing changes.
+    for args in [
+        vec!["import", f.path("expected.tar").to_str().unwrap()],
+        vec!["rm", "app"],
+        vec!["gc"],
+    ] {
+        let out = cli(ro, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("is read-only"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+
+    // The mount serves archives; import/ shows and enforces that it takes nothing.
+    let daemon = Daemon::start(ro, f.path("mnt"), f.path("mount.log"));
+    let copied = f.path("copied.tar");
+    sh(Command::new("cp")
+        .arg(daemon.mnt.join(APP_DIR).join("by-platform/linux-arm64.tar"))
+        .arg(&copied));
+    assert_eq!(fs::read(&copied).unwrap(), expected);
+    let mode = fs::metadata(daemon.mnt.join("import"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o555, "import/ of a read-only store");
+    let out = Command::new("cp")
+        .arg(&copied)
+        .arg(daemon.mnt.join("import/"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("Read-only file system"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        daemon.log_text().contains("is read-only"),
+        "the daemon log says why: {}",
+        daemon.log_text()
+    );
+}
+
+#[test]
+fn a_store_the_user_cannot_write_is_served_to_that_user() {
+    let f = Fixture::new();
+    add(&f.store, &small_spec("app", &THREE));
+    let expected = export_file(f.root(), "linux/arm64", &f.path("expected.tar"));
+    // The fixture's temp dir is private (0700); let `nobody` in to read, and give it a
+    // directory of its own to write exports into.
+    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let out_dir = f.path("nobody");
+    fs::create_dir(&out_dir).unwrap();
+    fs::set_permissions(&out_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_imagefs"))
+            .arg("--store")
+            .arg(f.root())
+            .args(args)
+            .env_remove("IMAGEFS_STORE")
+            .env("HOME", &out_dir)
+            .output()
+            .expect("setpriv (util-linux) is required")
+    };
+    let listed = as_nobody(&["ls"]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert!(text(&listed.stdout).contains("docker.io/library/app:latest"));
+    let exported = out_dir.join("arm64.tar");
+    let out = as_nobody(&[
+        "export",
+        "app",
+        "--platform",
+        "linux/arm64",
+        "-o",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fs::read(&exported).unwrap(), expected);
+    let out = as_nobody(&["import", f.path("expected.tar").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is read-only"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Whether `pid` holds a lock on any file, per /proc/locks.
+fn holds_a_lock(pid: u32) -> bool {
+    fs::read_to_string("/proc/locks")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) != Some(&"->") && f.get(4) == Some(&pid.to_string().as_str())
+        })
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn gc_names_the_import_it_waits_for_and_gives_up_after_its_timeout() {
+    let src = Fixture::new();
+    add(&src.store, &small_spec("app", &THREE));
+    let archive = export(&src.store, &["app"], &[]);
+    let f = Fixture::new();
+    // An import from a pipe whose writer pauses half-way: it holds the store for gc.
+    let mut import = imagefs(f.root())
+        .args(["-q", "import", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = import.stdin.take().unwrap();
+    input.write_all(&archive[..archive.len() / 2]).unwrap();
+    let pid = import.id();
+    wait_until("the import to take the store's lock", || holds_a_lock(pid));
+
+    let start = Instant::now();
+    let out = cli(f.root(), &["gc", "--timeout", "1s"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "gc waits for the store to be released by pid {pid}"
+        )) && stderr.contains("import"),
+        "gc must say whom it waits for: {stderr}"
+    );
+    assert!(
+        stderr.contains("gave up after") && stderr.contains(&format!("held by pid {pid}")),
+        "{stderr}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "the wait is bounded"
+    );
+
+    input.write_all(&archive[archive.len() / 2..]).unwrap();
+    drop(input);
+    let done = import.wait_with_output().unwrap();
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    ok(cli(f.root(), &["gc", "--timeout", "10s"]));
+}
+
+#[test]
+fn gc_reclaims_the_upload_spool_of_a_killed_mount_and_fsck_reports_it() {
+    let f = Fixture::new();
+    add(&f.store, &small_spec("app", &THREE));
+    let archive = export(&f.store, &["app"], &[]);
+    let spools = |store: &Path| -> Vec<PathBuf> {
+        fs::read_dir(store.join("ingest"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("upload-")
+            })
+            .collect()
+    };
+    let daemon = Daemon::start(f.root(), f.path("mnt"), f.path("mount.log"));
+    // A first write past offset 0 makes the mount spool the upload to a temp file.
+    let upload = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(daemon.mnt.join("import/app.tar"))
+        .unwrap();
+    upload.write_all_at(&archive[4096..8192], 4096).unwrap();
+    let spool = {
+        let mut found = Vec::new();
+        wait_until("the upload spool", || {
+            found = spools(f.root());
+            !found.is_empty()
+        });
+        found.remove(0)
+    };
+    // Old enough to be considered; still owned by the live daemon, so kept.
+    sh(Command::new("touch")
+        .args(["-d", "10 minutes ago"])
+        .arg(&spool));
+    ok(cli(f.root(), &["gc", "--timeout", "10s"]));
+    assert!(
+        spool.exists(),
+        "gc must not take the spool of a live upload"
+    );
+
+    // kill -9: the daemon's lock on its spool goes with it.
+    sh(Command::new("kill").args(["-9", &daemon.pid.to_string()]));
+    drop(upload);
+    wait_until("the daemon to die", || {
+        !Path::new(&format!("/proc/{}", daemon.pid)).exists()
+    });
+    let fsck = cli(f.root(), &["fsck"]);
+    let said = text(&fsck.stdout);
+    assert!(fsck.status.success(), "{said}");
+    assert!(
+        said.contains("ingest: 1 temp files") && said.contains("`imagefs gc` removes them"),
+        "fsck reports the abandoned spool: {said}"
+    );
+    let gc = text(&ok(cli(f.root(), &["gc", "--timeout", "10s"])));
+    assert!(gc.contains(", 1 temp files"), "{gc}");
+    assert!(!spool.exists(), "gc reclaimed the abandoned spool");
+    drop(daemon);
+}
