@@ -6,7 +6,7 @@
 //! The previous targets of names moved by imports (the name history) are roots too, until their
 //! entry is older than the retention period: a moved name never loses its old image silently.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::digest::Digest;
@@ -121,6 +121,26 @@ pub fn mark(store: &Store) -> Result<(BTreeSet<Digest>, Vec<String>), StoreError
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem(pub String);
 
+/// What is wrong with one image, without its name.
+fn image_findings(store: &Store, record: &ImageRecord) -> Vec<String> {
+    let graph = match ImageGraph::of_record(store, record) {
+        Ok(graph) => graph,
+        Err(e) => return vec![error_chain(&e)],
+    };
+    let mut found = Vec::new();
+    if graph.available_platforms().is_empty() {
+        found.push("no platform is complete".to_string());
+    }
+    for m in &graph.manifests {
+        if let Availability::Partial { missing } = &m.availability {
+            for d in missing {
+                found.push(format!("manifest {} lacks blob {d}", m.descriptor.digest));
+            }
+        }
+    }
+    found
+}
+
 /// What `fsck` found.
 #[derive(Debug, Default)]
 pub struct CheckReport {
@@ -139,28 +159,16 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
             problems.push(Problem(format!("blob {digest}: {}", error_chain(&e))));
         }
     }
+    // What is wrong with an image is the same under each of its names: walk each image once.
+    let mut findings: HashMap<Digest, Vec<String>> = HashMap::new();
     for record in store.images()? {
         let label = record
             .name()
             .map_or_else(|| record.target.digest.to_string(), |n| n.to_string());
-        match ImageGraph::of_record(store, &record) {
-            Ok(graph) => {
-                if graph.available_platforms().is_empty() {
-                    problems.push(Problem(format!("image {label}: no platform is complete")));
-                }
-                for m in &graph.manifests {
-                    if let Availability::Partial { missing } = &m.availability {
-                        for d in missing {
-                            problems.push(Problem(format!(
-                                "image {label}: manifest {} lacks blob {d}",
-                                m.descriptor.digest
-                            )));
-                        }
-                    }
-                }
-            }
-            Err(e) => problems.push(Problem(format!("image {label}: {}", error_chain(&e)))),
-        }
+        let found = findings
+            .entry(record.target.digest)
+            .or_insert_with(|| image_findings(store, &record));
+        problems.extend(found.iter().map(|f| Problem(format!("image {label}: {f}"))));
     }
     Ok(CheckReport {
         blobs_checked: blobs.len(),

@@ -1,10 +1,12 @@
 //! `imagefs ls` and `imagefs inspect`.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde_json::value::RawValue;
 
 use super::{CliResult, InspectArgs, LsArgs};
+use crate::digest::Digest;
 use crate::image::{ImageGraph, ImageQuery};
 use crate::platform::Platform;
 use crate::store::{Store, format_time};
@@ -14,19 +16,24 @@ pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
         return ls_history(store, args.json);
     }
     let mut rows = Vec::new();
+    // Names sharing an image share its platforms: walk each image once.
+    let mut platforms_of: HashMap<Digest, Vec<String>> = HashMap::new();
     for record in store.images()? {
         let name = record.name().map(|n| n.to_string());
-        let platforms = match ImageGraph::of_record(store, &record) {
-            Ok(graph) => graph
-                .available_platforms()
-                .iter()
-                .map(Platform::format_all)
-                .collect(),
-            Err(e) => {
-                log::warn!(target: "store", "{}: {}", record.target.digest, crate::logger::error_chain(&e));
-                Vec::new()
-            }
-        };
+        let platforms = platforms_of
+            .entry(record.target.digest)
+            .or_insert_with(|| match ImageGraph::of_record(store, &record) {
+                Ok(graph) => graph
+                    .available_platforms()
+                    .iter()
+                    .map(Platform::format_all)
+                    .collect(),
+                Err(e) => {
+                    log::warn!(target: "store", "{}: {}", record.target.digest, crate::logger::error_chain(&e));
+                    Vec::new()
+                }
+            })
+            .clone();
         rows.push((
             name,
             record.target.digest.to_string(),

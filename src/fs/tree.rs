@@ -239,12 +239,26 @@ impl Catalog {
     /// manifests are unchanged (so their cached plans survive).
     pub fn load(store: &Store, previous: &Catalog) -> Result<Catalog, FsError> {
         let mut images = BTreeMap::new();
+        // Many names may share one image (a CI cache tagging every build): walk each once.
+        let mut graphs: HashMap<Digest, ImageGraph> = HashMap::new();
         for record in store.images().map_err(FsError::Store)? {
             let path = match record.name() {
                 Some(name) => name.to_path_components(),
                 None => vec![record.target.digest.to_string()],
             };
-            match ImageGraph::of_record(store, &record) {
+            let graph = match graphs.get(&record.target.digest) {
+                Some(g) => {
+                    let mut g = g.clone();
+                    g.label = record
+                        .name()
+                        .map_or_else(|| record.target.digest.to_string(), |n| n.to_string());
+                    Ok(g)
+                }
+                None => ImageGraph::of_record(store, &record).inspect(|g| {
+                    graphs.insert(record.target.digest, g.clone());
+                }),
+            };
+            match graph {
                 Ok(graph) => {
                     let key = content_key(&graph);
                     let entry = match previous.images.get(&path) {
