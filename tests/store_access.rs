@@ -361,3 +361,21 @@ fn gc_reclaims_the_upload_spool_of_a_killed_mount_and_fsck_reports_it() {
     assert!(!spool.exists(), "gc reclaimed the abandoned spool");
     drop(daemon);
 }
+
+#[test]
+fn gc_names_the_mount_whose_open_archive_file_it_waits_for() {
+    let f = Fixture::new();
+    add(&f.store, &small_spec("app", &THREE));
+    let daemon = Daemon::start(f.root(), f.path("mnt"), f.path("mount.log"));
+    let open = fs::File::open(daemon.mnt.join(APP_DIR).join("image.tar")).unwrap();
+    let out = cli(f.root(), &["gc", "--timeout", "1s"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("held by pid {}", daemon.pid)) && stderr.contains("mount"),
+        "gc must name the mount daemon holding the store: {stderr}"
+    );
+    drop(open);
+    // The last archive file closed: the mount lets go and gc proceeds.
+    ok(cli(f.root(), &["gc", "--timeout", "10s"]));
+}
