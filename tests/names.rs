@@ -309,3 +309,58 @@ fn import_of_100000_names_finishes_and_lists_them_all() {
         assert_eq!(images.len(), count, "every name is listed once");
     }
 }
+
+#[test]
+fn mount_import_that_moves_a_name_reports_it_in_its_status() {
+    let f = Fixture::new();
+    let old = add(&f.store, &small_spec("app", &THREE));
+    let other = Fixture::new();
+    let mut spec = small_spec("app", &["linux/arm64"]);
+    spec.seed = 2;
+    let new = add(&other.store, &spec);
+    let archive = other.path("new.tar");
+    ok(cli_path(other.root(), &["export", "app", "-o"], &archive));
+
+    let daemon = Daemon::start(f.root(), f.path("mnt"), f.path("mount.log"));
+    let status = |name: &str| {
+        json(&std::fs::read(daemon.mnt.join("import/.status").join(name)).expect("status file"))
+    };
+    let cp = |from: &Path, to: &str| {
+        let out = std::process::Command::new("cp")
+            .arg(from)
+            .arg(daemon.mnt.join("import").join(to))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cp: {}", text(&out.stderr));
+    };
+    // One platform of the image, copied out of the mount and back in: the name stays.
+    let amd64 = f.path("amd64.tar");
+    std::fs::copy(
+        daemon
+            .mnt
+            .join("images/docker.io/library/app:latest/by-platform/linux-amd64.tar"),
+        &amd64,
+    )
+    .unwrap();
+    cp(&amd64, "amd64.tar");
+    let s = status("amd64.tar");
+    assert_eq!(s["images"][0]["outcome"], "already-part", "{s}");
+    assert_eq!(s["images"][0]["digest"], old.digest.to_string(), "{s}");
+
+    // Another build under the same name: moved, with what it was.
+    cp(&archive, "new.tar");
+    let s = status("new.tar");
+    let image = &s["images"][0];
+    assert_eq!(image["outcome"], "moved", "{s}");
+    assert_eq!(image["digest"], new.digest.to_string());
+    assert_eq!(image["previous"]["digest"], old.digest.to_string());
+    assert_eq!(
+        image["previous"]["platforms"],
+        serde_json::json!(["linux/amd64", "linux/arm64", "linux/riscv64"])
+    );
+    let log = daemon.log_text();
+    assert!(
+        log.contains(&format!("moved from {}", old.digest)),
+        "the daemon log reports the move: {log}"
+    );
+}

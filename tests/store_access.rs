@@ -56,64 +56,6 @@ impl Drop for ReadOnlyView {
     }
 }
 
-/// An `imagefs mount --daemon` of `store` on `mnt`, unmounted on drop.
-struct Daemon {
-    mnt: PathBuf,
-    store: PathBuf,
-    log: PathBuf,
-    pid: u32,
-}
-
-impl Daemon {
-    fn start(store: &Path, mnt: PathBuf, log: PathBuf) -> Daemon {
-        fs::create_dir_all(&mnt).unwrap();
-        let out = imagefs(store)
-            .arg("mount")
-            .arg(&mnt)
-            .args(["--daemon", "--no-sample", "-v", "--log-file"])
-            .arg(&log)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "imagefs mount failed (FUSE is required): {}",
-            text(&out.stderr)
-        );
-        // "mounted on MNT (pid N); …"
-        let said = text(&out.stdout);
-        let pid = said
-            .split("(pid ")
-            .nth(1)
-            .and_then(|r| r.split(')').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no pid in {said:?}"));
-        Daemon {
-            mnt,
-            store: store.to_path_buf(),
-            log,
-            pid,
-        }
-    }
-
-    fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let ok = imagefs(&self.store)
-            .arg("unmount")
-            .arg(&self.mnt)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn export_file(store: &Path, platform: &str, out: &Path) -> Vec<u8> {
     ok(imagefs(store)
         .args(["export", "app", "--platform", platform, "-o"])

@@ -420,3 +420,61 @@ pub fn ok(out: Output) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// An `imagefs mount --daemon` of `store` on `mnt`, unmounted on drop.
+pub struct Daemon {
+    pub mnt: PathBuf,
+    pub store: PathBuf,
+    pub log: PathBuf,
+    pub pid: u32,
+}
+
+impl Daemon {
+    pub fn start(store: &Path, mnt: PathBuf, log: PathBuf) -> Daemon {
+        std::fs::create_dir_all(&mnt).unwrap();
+        let out = imagefs(store)
+            .arg("mount")
+            .arg(&mnt)
+            .args(["--daemon", "--no-sample", "-v", "--log-file"])
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "imagefs mount failed (FUSE is required): {}",
+            text(&out.stderr)
+        );
+        // "mounted on MNT (pid N); …"
+        let said = text(&out.stdout);
+        let pid = said
+            .split("(pid ")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {said:?}"));
+        Daemon {
+            mnt,
+            store: store.to_path_buf(),
+            log,
+            pid,
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let ok = imagefs(&self.store)
+            .arg("unmount")
+            .arg(&self.mnt)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
