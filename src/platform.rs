@@ -193,11 +193,8 @@ impl Platform {
                 // a known architecture, which takes the host's OS.
                 if is_known_os(&p.os) {
                     p.architecture = host_arch().to_string();
-                    if p.architecture == "arm" {
-                        let variant = host_variant(&p.architecture);
-                        if variant != "v7" {
-                            p.variant = variant;
-                        }
+                    if p.architecture == "arm" && cpu_variant() != "v7" {
+                        p.variant = cpu_variant().to_string();
                     }
                     return Ok(p);
                 }
@@ -392,15 +389,15 @@ impl Platform {
         Ok(p.normalize())
     }
 
-    /// The platform of the running process, as Go would name it (`GOOS`/`GOARCH`), with the CPU
-    /// variant containerd's `DefaultSpec` would report: the x86-64 psABI level on amd64 (`v2`,
-    /// `v3`, `v4`; baseline v1 is empty, as normalisation would make it), `v7` on arm.
+    /// containerd's `DefaultSpec()`: the running process's `GOOS`/`GOARCH`, and a CPU variant
+    /// only on arm and arm64 (read from `/proc/cpuinfo`, e.g. `v8`, `v7`), as given, not
+    /// normalised. Like containerd, no variant is detected on amd64: an x86-64-v3 or v4 host is
+    /// `linux/amd64`, so [`Only::host`] does not prefer `amd64/v2`…`v4` images over `amd64`.
     pub fn host() -> Platform {
-        let architecture = host_arch();
         Platform {
-            architecture: architecture.to_string(),
+            architecture: host_arch().to_string(),
             os: host_os().to_string(),
-            variant: host_variant(architecture),
+            variant: cpu_variant().to_string(),
             ..Platform::default()
         }
     }
@@ -464,7 +461,10 @@ pub fn matches_exact(requested: &Platform, candidate: &Platform) -> bool {
 /// - `amd64/vN`: vN, vN-1, …, v1 (= `amd64`), then `386`;
 /// - `arm/vN`: vN down to v5;
 /// - `arm64[/v8.x]`: v8.x down to v8 (= `arm64`), then `arm/v8` down to `arm/v5`;
-/// - `arm64/v9.x`: v9.x down to v9, then v8.(x+5, at most 9) down to v8, then `arm/v8`…`arm/v5`.
+/// - `arm64/v9.x`: v9.x down to v9, then v8.(x+5, at most 9) down to v8, then `arm/v8`…`arm/v5`;
+/// - an arm64 variant outside v8…v8.9, v9…v9.7: nothing at all, as upstream.
+///
+/// [`Only::strict`] is the one-platform vector of `OnlyStrict`, `Ordered(p)` and `Any(p)`.
 #[derive(Clone, Debug)]
 pub struct Only {
     /// Normalised, most preferred first; index 0 is the requested platform itself.
@@ -481,6 +481,13 @@ impl Only {
         Only { platforms }
     }
 
+    /// containerd's `OnlyStrict(p)`, which is also `Ordered(p)` and `Any(p)`: `p` alone.
+    pub fn strict(p: &Platform) -> Only {
+        Only {
+            platforms: vec![p.normalize()],
+        }
+    }
+
     /// `Only` for [`Platform::host`], containerd's `platforms.Default()` on Unix.
     pub fn host() -> Only {
         Only::new(&Platform::host())
@@ -492,17 +499,82 @@ impl Only {
     }
 
     /// The index of the first platform in the preference vector that `candidate` matches
-    /// exactly; lower is better. This is the key of upstream's `Ordered.Less`, without its
-    /// tie-break that prefers candidates declaring more OS features.
+    /// exactly; lower is better. [`Only::less`] orders by this, then by OS features.
     pub fn rank(&self, candidate: &Platform) -> Option<usize> {
         self.platforms
             .iter()
             .position(|p| matches_exact(p, candidate))
     }
 
+    /// Upstream `orderedPlatformComparer.Less`: whether `a` is preferred to `b`. The first
+    /// platform of the vector that either matches decides: the one it matches comes first, and
+    /// when it matches both, the one declaring more OS features (counted as written). When no
+    /// platform of the vector matches either, both are compared again without OS features, so a
+    /// `linux(+gpu)/amd64` candidate still sorts as `linux/amd64` would.
+    pub fn less(&self, a: &Platform, b: &Platform) -> bool {
+        for p in &self.platforms {
+            let (a_matches, b_matches) = (matches_exact(p, a), matches_exact(p, b));
+            if a_matches && !b_matches {
+                return true;
+            }
+            if a_matches || b_matches {
+                return a_matches && b_matches && a.os_features.len() > b.os_features.len();
+            }
+        }
+        if a.os_features.is_empty() && b.os_features.is_empty() {
+            return false;
+        }
+        let strip = |p: &Platform| Platform {
+            os_features: Vec::new(),
+            ..p.clone()
+        };
+        self.less(&strip(a), &strip(b))
+    }
+
     /// The preference vector, normalised, most preferred first.
     pub fn platforms(&self) -> &[Platform] {
         &self.platforms
+    }
+}
+
+/// containerd's `OnlyOS(p)`: platforms with `p`'s OS, OS version (the Windows rules of
+/// [`matches_exact`]) and a subset of its OS features, whatever their architecture; among those,
+/// `p`'s exact architecture and variant first. Unlike [`matches_exact`], `win32k` is not ignored.
+#[derive(Clone, Debug)]
+pub struct OnlyOs {
+    platform: Platform,
+}
+
+impl OnlyOs {
+    pub fn new(p: &Platform) -> OnlyOs {
+        OnlyOs {
+            platform: p.normalize(),
+        }
+    }
+
+    /// Upstream `onlyOSComparer.matchOS`.
+    pub fn matches(&self, candidate: &Platform) -> bool {
+        let have = candidate.normalize();
+        if have.os != self.platform.os {
+            return false;
+        }
+        if self.platform.os == "windows"
+            && !windows_version_matches(&self.platform.os_version, &candidate.os_version)
+        {
+            return false;
+        }
+        have.os_features
+            .iter()
+            .all(|f| self.platform.os_features.binary_search(f).is_ok())
+    }
+
+    /// Upstream `onlyOSComparer.Less`: OS matches first; among them, `OnlyStrict(p)`'s order.
+    pub fn less(&self, a: &Platform, b: &Platform) -> bool {
+        match (self.matches(a), self.matches(b)) {
+            (true, false) => true,
+            (false, _) => false,
+            (true, true) => Only::strict(&self.platform).less(a, b),
+        }
     }
 }
 
@@ -535,53 +607,59 @@ fn platform_vector(p: &Platform) -> Vec<Platform> {
             }
         }
         "arm64" => {
-            let mut variant = if p.variant.is_empty() {
-                "v8".to_string()
+            let variant = if p.variant.is_empty() {
+                "v8"
             } else {
-                p.variant.clone()
+                p.variant.as_str()
             };
-            let (major_text, minor_text) = match variant.split_once('.') {
-                Some((major, minor)) => (major, Some(minor)),
-                None => (variant.as_str(), None),
+            // Upstream resets the vector: the table's first entry is the platform itself. A
+            // variant missing from the table (`v10`, `v8.10`) leaves the vector empty, so such an
+            // `Only` matches nothing, not even its own platform; we do the same.
+            let Some(versions) = arm64_fallbacks(variant) else {
+                return Vec::new();
             };
-            // No loop runs over the major number, so it needs no cap.
-            if let Some(mut major) = go_atoi(major_text.strip_prefix('v').unwrap_or(major_text))
-                && major >= 8
-            {
-                // Upstream only reads a minor from four-character variants ("v8.2"), so
-                // "v8.10" counts as minor 0.
-                let mut minor = 0;
-                if variant.len() == 4
-                    && let Some(m) = minor_text.and_then(go_atoi)
-                {
-                    minor = m;
-                }
-                if major == 9 {
-                    for lower in (0..minor).rev() {
-                        vector.push(sibling("arm64", arm64_variant(9, lower)));
-                    }
-                    // v9.0 branched from v8.5, so v9.x runs v8.(x+5) code, up to v8.9.
-                    minor = (minor + 5).min(9);
-                    major = 8;
-                    vector.push(sibling("arm64", format!("v8.{minor}")));
-                }
-                for lower in (0..minor).rev() {
-                    vector.push(sibling("arm64", arm64_variant(major, lower)));
+            vector.clear();
+            for &(major, top_minor) in versions {
+                for minor in (0..=top_minor).rev() {
+                    vector.push(sibling("arm64", arm64_variant(major, minor)));
                 }
             }
-            // Every arm64 CPU runs 32-bit arm up to v8; "v9" (no dot) is passed on as is,
-            // exactly as upstream does.
-            if variant.starts_with("v8.") || variant.starts_with("v9.") {
-                variant = "v8".to_string();
-            }
-            vector.extend(platform_vector(&sibling("arm", variant)));
+            // Every arm64 v8.x and v9.x CPU runs 32-bit arm up to v8.
+            vector.extend(platform_vector(&sibling("arm", "v8".to_string())));
         }
         _ => {}
     }
     vector
 }
 
-fn arm64_variant(major: i64, minor: i64) -> String {
+/// Upstream `arm64variantToVersion` (compare.go, platforms v1.0.0-rc.1 and later): for each
+/// arm64 variant, the (major, highest minor) pairs it runs, best first. v9.0 branched from
+/// v8.5, so v9.x also runs v8.0 up to v8.(x+5), at most v8.9; it never falls back to `arm/v9`.
+fn arm64_fallbacks(variant: &str) -> Option<&'static [(u8, u8)]> {
+    Some(match variant {
+        "v8" | "v8.0" => &[(8, 0)],
+        "v8.1" => &[(8, 1)],
+        "v8.2" => &[(8, 2)],
+        "v8.3" => &[(8, 3)],
+        "v8.4" => &[(8, 4)],
+        "v8.5" => &[(8, 5)],
+        "v8.6" => &[(8, 6)],
+        "v8.7" => &[(8, 7)],
+        "v8.8" => &[(8, 8)],
+        "v8.9" => &[(8, 9)],
+        "v9" | "v9.0" => &[(9, 0), (8, 5)],
+        "v9.1" => &[(9, 1), (8, 6)],
+        "v9.2" => &[(9, 2), (8, 7)],
+        "v9.3" => &[(9, 3), (8, 8)],
+        "v9.4" => &[(9, 4), (8, 9)],
+        "v9.5" => &[(9, 5), (8, 9)],
+        "v9.6" => &[(9, 6), (8, 9)],
+        "v9.7" => &[(9, 7), (8, 9)],
+        _ => return None,
+    })
+}
+
+fn arm64_variant(major: u8, minor: u8) -> String {
     if minor == 0 {
         format!("v{major}")
     } else {
@@ -956,59 +1034,119 @@ fn host_arch() -> &'static str {
     }
 }
 
-/// containerd's `cpuVariant()` for the host, already in normal form.
-fn host_variant(arch: &str) -> String {
-    match arch {
-        "amd64" => amd64_level().to_string(),
-        // containerd reads /proc/cpuinfo; the arm images that exist are v7 (armhf), v6 and v5,
-        // and a v7 host is by far the common case.
-        "arm" => "v7".to_string(),
+/// containerd's `cpuVariant()`: detected once per process, and only on arm and arm64 (upstream
+/// `isArmArch`); empty elsewhere, and empty when detection fails (upstream logs and goes on).
+fn cpu_variant() -> &'static str {
+    static VARIANT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VARIANT.get_or_init(|| match host_arch() {
+        "arm" | "arm64" => arm_cpu_variant(host_os(), host_arch()).unwrap_or_default(),
         _ => String::new(),
+    })
+}
+
+/// Upstream `getCPUVariant` (cpuinfo_linux.go, cpuinfo_other.go) for an arm or arm64 `goarch`.
+fn arm_cpu_variant(goos: &str, goarch: &str) -> Option<String> {
+    match goos {
+        // Only arm32 v7 and arm64 v8 exist there, so GOARCH decides.
+        "windows" | "darwin" => Some(
+            match goarch {
+                "arm64" => "v8",
+                "arm" => "v7",
+                _ => "unknown",
+            }
+            .to_string(),
+        ),
+        "freebsd" => Some(if goarch == "arm64" { "v8" } else { "unknown" }.to_string()),
+        "linux" | "android" => {
+            let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+            variant_from_cpuinfo(&cpuinfo, goarch, machine_arch)
+        }
+        _ => None,
     }
 }
 
-/// The x86-64 psABI microarchitecture level, as `archvariant.AMD64Variant` computes it; the
-/// baseline level 1 is empty because normalisation drops `v1`.
-///
-/// The v2 check omits LAHF/SAHF in 64-bit mode, which std cannot detect; every CPU with the
-/// other v2 features (SSE4.2, POPCNT, CMPXCHG16B) has it.
-#[cfg(target_arch = "x86_64")]
-fn amd64_level() -> &'static str {
-    use std::arch::is_x86_feature_detected as has;
-    let v2 = has!("sse3")
-        && has!("ssse3")
-        && has!("sse4.1")
-        && has!("sse4.2")
-        && has!("popcnt")
-        && has!("cmpxchg16b");
-    if !v2 {
-        return "";
+/// The Linux half of upstream `getCPUVariant`: the first core's `Cpu architecture`, else the
+/// kernel's machine name (emulated arm on x86 lacks the field), with the Raspberry Pi ARMv6
+/// quirk (it reports architecture 7), mapped to `v3`…`v8` or `unknown`.
+fn variant_from_cpuinfo(
+    cpuinfo: &str,
+    goarch: &str,
+    machine: fn() -> Option<String>,
+) -> Option<String> {
+    let mut variant = match cpuinfo_field(cpuinfo, "Cpu architecture") {
+        Some(v) => v.to_string(),
+        None => cpu_variant_from_machine(&machine()?)?.to_string(),
+    };
+    if goarch == "arm"
+        && variant == "7"
+        && cpuinfo_field(cpuinfo, "model name")
+            .is_some_and(|m| m.to_lowercase().starts_with("armv6-compatible"))
+    {
+        variant = "6".to_string();
     }
-    // The avx and avx512 checks include the OS having enabled the register state (XCR0).
-    let v3 = has!("avx")
-        && has!("avx2")
-        && has!("bmi1")
-        && has!("bmi2")
-        && has!("f16c")
-        && has!("fma")
-        && has!("lzcnt")
-        && has!("movbe")
-        && has!("xsave");
-    if !v3 {
-        return "v2";
-    }
-    let v4 = has!("avx512f")
-        && has!("avx512bw")
-        && has!("avx512cd")
-        && has!("avx512dq")
-        && has!("avx512vl");
-    if v4 { "v4" } else { "v3" }
+    let normal = match variant.to_lowercase().as_str() {
+        "8" | "aarch64" => "v8",
+        "7" | "7m" | "?(12)" | "?(13)" | "?(14)" | "?(15)" | "?(16)" | "?(17)" => "v7",
+        "6" | "6tej" => "v6",
+        "5" | "5t" | "5te" | "5tej" => "v5",
+        "4" | "4t" => "v4",
+        "3" => "v3",
+        _ => "unknown",
+    };
+    Some(normal.to_string())
 }
 
-/// Only an x86-64 process reports `amd64`, so this is never reached with a level to find.
-#[cfg(not(target_arch = "x86_64"))]
-fn amd64_level() -> &'static str {
-    ""
+/// Upstream `getCPUInfo`: the value after the first `:` of the first line whose key is
+/// `pattern` (ASCII case-insensitive, both trimmed).
+fn cpuinfo_field<'a>(cpuinfo: &'a str, pattern: &str) -> Option<&'a str> {
+    cpuinfo.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let key = fields.next()?;
+        let value = fields.next()?;
+        key.trim()
+            .eq_ignore_ascii_case(pattern)
+            .then(|| value.trim())
+    })
+}
+
+/// Upstream `getCPUVariantFromArch`: the arm version in a kernel machine name (`uname -m`):
+/// `aarch64` is `8`, `armv7l` is `7`, `armv3`…`armv8` likewise, another `armvN…` is `unknown`;
+/// `None` for a name that is not `aarch64` or `armv<digit>…` (upstream's errInvalidArgument; it
+/// panics on names shorter than four bytes, which here are `None` too).
+pub fn cpu_variant_from_machine(machine: &str) -> Option<&'static str> {
+    let arch = machine.to_lowercase();
+    if arch == "aarch64" {
+        return Some("8");
+    }
+    if arch.len() < 5 || !arch.starts_with("armv") {
+        return None;
+    }
+    Some(match arch.get(3..5) {
+        Some("v8") => "8",
+        Some("v7") => "7",
+        Some("v6") => "6",
+        Some("v5") => "5",
+        Some("v4") => "4",
+        Some("v3") => "3",
+        _ => "unknown",
+    })
+}
+
+/// The kernel's machine name, as upstream `getMachineArch` reads it through uname(2).
+fn machine_arch() -> Option<String> {
+    // SAFETY: utsname is plain bytes, valid when zeroed; uname fills it and returns 0 on success.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `uts` is a valid, writable utsname for the duration of the call.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return None;
+    }
+    let bytes: Vec<u8> = uts
+        .machine
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
+    String::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]
@@ -1832,9 +1970,8 @@ mod tests {
             (
                 "linux/arm64/v9",
                 "linux/arm64/v9 linux/arm64/v8.5 linux/arm64/v8.4 linux/arm64/v8.3 \
-                 linux/arm64/v8.2 linux/arm64/v8.1 linux/arm64 linux/arm/v9 linux/arm/v8 \
-                 linux/arm/v7 linux/arm/v6 linux/arm/v5"
-                    .into(),
+                 linux/arm64/v8.2 linux/arm64/v8.1 {arm64}"
+                    .replace("{arm64}", &arm64),
             ),
             (
                 "linux/arm64/v9.2",
@@ -1853,8 +1990,9 @@ mod tests {
                      linux/arm64/v8.3 linux/arm64/v8.2 linux/arm64/v8.1 {arm64}"
                 ),
             ),
-            // Upstream reads a minor only from four-character variants.
-            ("linux/arm64/v8.10", format!("linux/arm64/v8.10 {arm32}")),
+            // Variants outside upstream's arm64 table give an empty vector (compare.go).
+            ("linux/arm64/v8.10", String::new()),
+            ("linux/arm64/v10", String::new()),
             ("linux/arm", "linux/arm/v7 linux/arm/v6 linux/arm/v5".into()),
             (
                 "linux/armhf",
@@ -1875,8 +2013,7 @@ mod tests {
             ("windows/amd64", "windows/amd64 windows/386".into()),
             ("unknown/unknown", "unknown/unknown".into()),
             ("linux/s390x", "linux/s390x".into()),
-            // Non-numeric variants get no chain of their own.
-            ("linux/arm64/foo", "linux/arm64/foo linux/arm/foo".into()),
+            ("linux/arm64/foo", String::new()),
             // Deliberate cap: absurd numbers generate no chain (upstream would allocate it).
             ("linux/amd64/v1000", "linux/amd64/v1000 linux/386".into()),
         ];
@@ -2046,15 +2183,52 @@ mod tests {
         assert!(!host.os.is_empty());
         assert_ne!(host.os, "macos");
         assert!(is_known_arch(&host.architecture) || host.architecture == std::env::consts::ARCH);
-        // Already normal: no v1 on amd64, an explicit v7 on arm.
-        assert_eq!(host.normalize(), host);
+        // containerd's DefaultSpec: a variant only on arm and arm64, never an x86-64 level.
         match host.architecture.as_str() {
-            "amd64" => assert!(["", "v2", "v3", "v4"].contains(&host.variant.as_str())),
-            "arm" => assert_eq!(host.variant, "v7"),
+            "arm" | "arm64" => assert!(host.variant.starts_with('v') || host.variant.is_empty()),
             _ => assert_eq!(host.variant, ""),
         }
         if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
-            assert_eq!(host.format(), path_join(&["linux", "amd64", &host.variant]));
+            assert_eq!(host.format(), "linux/amd64");
+        }
+    }
+
+    #[test]
+    fn variant_from_cpuinfo_follows_upstream_get_cpu_variant() {
+        let none = || None;
+        let machine = || Some("armv7l".to_string());
+        type Machine = fn() -> Option<String>;
+        let cases: [(&str, &str, Machine, Option<&str>); 7] = [
+            (
+                "processor\t: 0\nCPU architecture: 8\n",
+                "arm64",
+                none,
+                Some("v8"),
+            ),
+            (
+                "CPU architecture: 7\nmodel name: ARMv6-compatible processor",
+                "arm",
+                none,
+                Some("v6"),
+            ),
+            (
+                "CPU architecture: 7\nmodel name: ARMv6-compatible processor",
+                "arm64",
+                none,
+                Some("v7"),
+            ),
+            ("Cpu Architecture : 5TEJ\n", "arm", none, Some("v5")),
+            ("CPU architecture: 9\n", "arm64", none, Some("unknown")),
+            // Emulated arm on x86 has no such field: the machine name decides.
+            ("processor: 0\n", "arm", machine, Some("v7")),
+            ("processor: 0\n", "arm", none, None),
+        ];
+        for (cpuinfo, goarch, machine, want) in cases {
+            assert_eq!(
+                variant_from_cpuinfo(cpuinfo, goarch, machine).as_deref(),
+                want,
+                "{cpuinfo:?} on {goarch}"
+            );
         }
     }
 
