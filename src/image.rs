@@ -12,7 +12,7 @@ use crate::oci::{
     self, ANNOTATION_REFERENCE_DIGEST, ConfigPlatform, Descriptor, DocumentKind, Index, Manifest,
 };
 use crate::platform::{self, Only, Platform};
-use crate::reference::Reference;
+use crate::reference::{self, AnyReference, Reference};
 use crate::store::{ImageRecord, Store, StoreError};
 
 /// Nested indexes deeper than this are treated as broken (a cycle cannot occur with content
@@ -622,23 +622,14 @@ const MIN_ID_PREFIX: usize = 4;
 impl ImageQuery {
     /// Parses a REF. `whole_repository` makes a bare name mean every tag (Docker's save rule).
     pub fn parse(query: &str, whole_repository: bool) -> Result<ImageQuery, ImageError> {
-        // ParseAnyReference: a whole hex ID is a digest, never a name (the name grammar
-        // refuses 64 hex digits for that reason).
-        if query.len() == 64 && is_lowercase_hex(query) {
-            let digest = Digest::from_hex(query).map_err(|e| ImageError::BadReference {
-                query: query.to_string(),
-                reason: e.to_string(),
-            })?;
-            return Ok(ImageQuery::Digest(digest));
-        }
-        if let Ok(d) = query.parse::<Digest>() {
-            return Ok(ImageQuery::Digest(d));
-        }
-        let reference =
-            Reference::parse_normalized(query).map_err(|e| ImageError::BadReference {
-                query: query.to_string(),
-                reason: e.to_string(),
-            })?;
+        let bad = |e: crate::reference::ParseReferenceError| ImageError::BadReference {
+            query: query.to_string(),
+            reason: e.to_string(),
+        };
+        let reference = match reference::parse_any(query).map_err(bad)? {
+            AnyReference::Digest(d) => return Ok(ImageQuery::Digest(d)),
+            AnyReference::Named(reference) => reference,
+        };
         let named = match (reference.digest(), reference.is_name_only()) {
             (Some(d), _) => {
                 return Ok(ImageQuery::NamedDigest {
@@ -732,6 +723,7 @@ impl ImageQuery {
     }
 }
 
+/// moby `checkTruncatedID`'s alphabet.
 fn is_lowercase_hex(s: &str) -> bool {
     s.bytes()
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))

@@ -125,6 +125,28 @@ impl Reference {
         parse_reference(&format!("{domain}/{remainder}"), s)
     }
 
+    /// Upstream `Parse`: the reference grammar alone, without normalisation, so `alpine` has
+    /// no domain and the path `alpine`. For user input use [`Reference::parse_normalized`].
+    pub fn parse(s: &str) -> Result<Reference, ParseReferenceError> {
+        parse_reference(s, s)
+    }
+
+    /// Upstream `WithName`: a repository name alone (`[domain/]path`, no tag or digest), not
+    /// normalised.
+    pub fn with_name(name: &str) -> Result<Reference, ParseReferenceError> {
+        let (domain, path) =
+            split_name(name).ok_or_else(|| ParseReferenceError::InvalidFormat(name.to_string()))?;
+        if path.len() > NAME_TOTAL_LENGTH_MAX {
+            return Err(ParseReferenceError::NameTooLong(name.to_string()));
+        }
+        Ok(Reference {
+            domain: domain.unwrap_or_default().to_string(),
+            path: path.to_string(),
+            tag: None,
+            digest: None,
+        })
+    }
+
     /// Upstream `ParseDockerRef`: normalised, `latest` when there is neither tag nor digest, and
     /// the tag dropped when both are present (the digest is what gets pulled).
     pub fn parse_docker_ref(s: &str) -> Result<Reference, ParseReferenceError> {
@@ -266,6 +288,63 @@ impl FromStr for Reference {
     fn from_str(s: &str) -> Result<Reference, ParseReferenceError> {
         Reference::parse_normalized(s)
     }
+}
+
+/// What upstream `ParseAnyReference` returns: an image ID or digest, or a normalised name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnyReference {
+    /// 64 lowercase hex digits alone (an image ID, read as `sha256:<hex>`) or `sha256:<hex>`.
+    Digest(Digest),
+    /// Anything else, through [`Reference::parse_normalized`].
+    Named(Reference),
+}
+
+/// Upstream `ParseAnyReference`, what `docker image` commands parse a REF with: an image ID
+/// (64 lowercase hex digits) or a digest, else a name. Upstream also takes digests of other
+/// algorithms (`sha512:…`) here; [`Digest`] holds only sha256, so those read as a name
+/// (`sha512` with a tag) or fail.
+pub fn parse_any(s: &str) -> Result<AnyReference, ParseReferenceError> {
+    if is_identifier(s) {
+        let digest = Digest::from_hex(s).map_err(|source| ParseReferenceError::InvalidDigest {
+            reference: s.to_string(),
+            source,
+        })?;
+        return Ok(AnyReference::Digest(digest));
+    }
+    if let Ok(digest) = s.parse::<Digest>() {
+        return Ok(AnyReference::Digest(digest));
+    }
+    Reference::parse_normalized(s).map(AnyReference::Named)
+}
+
+/// Upstream `anchoredNameRegexp`'s submatches: `(domain, path)` of a repository name, the
+/// domain empty when there is none; `None` when `name` is not a repository name.
+pub fn split_repository_name(name: &str) -> Option<(&str, &str)> {
+    split_name(name).map(|(domain, path)| (domain.unwrap_or_default(), path))
+}
+
+/// Upstream `ReferenceRegexp`'s submatches: `(name, tag, digest)`, empty when absent; `None`
+/// when `s` does not match the reference grammar. No length limit and no digest check beyond
+/// its shape apply here, as in the regexp.
+pub fn split_reference(s: &str) -> Option<(&str, &str, &str)> {
+    let parts = match_reference(s).ok()?;
+    let name_len = parts.domain.map_or(0, |d| d.len() + 1) + parts.path.len();
+    Some((
+        &s[..name_len],
+        parts.tag.unwrap_or_default(),
+        parts.digest.unwrap_or_default(),
+    ))
+}
+
+/// Upstream `domainAndPort` production: a domain name or bracketed IPv6 address, with an
+/// optional port.
+pub fn is_domain(s: &str) -> bool {
+    is_domain_and_port(s)
+}
+
+/// Upstream `anchoredIdentifierRegexp`: 64 lowercase hex digits, what an image ID looks like.
+pub fn is_image_id(s: &str) -> bool {
+    is_identifier(s)
 }
 
 /// The tag grammar alone: `[\w][\w.-]{0,127}` (`\w` is ASCII `[0-9A-Za-z_]`).
