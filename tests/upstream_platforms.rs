@@ -516,3 +516,40 @@ fn upstream_platform_tables_are_all_run_or_listed() {
     assert_eq!(t.commit(), "09756f59cb1d6b3fb368f371043d36e634789537");
     assert_eq!(t.functions(), run);
 }
+
+/// `manifest.json` describes the manifest `Only(host)`'s Less puts first (containerd sorts the
+/// candidates with it): an exact match first, and when nothing matches, candidates compared
+/// again without OS features, so `linux(+gpu)/amd64` on a linux/amd64 host beats `plan9/386`
+/// (by rank alone both would be unmatched, and the first listed would win).
+#[test]
+fn manifest_json_preference_uses_only_host_less() {
+    use imagefs::digest::Digest;
+    use imagefs::image::{Availability, ImageGraph, PlatformManifest};
+    use imagefs::oci::Descriptor;
+
+    let manifest = |p: &Platform| PlatformManifest {
+        descriptor: Descriptor::new(
+            "application/vnd.oci.image.manifest.v1+json",
+            Digest::of(p.format_all().as_bytes()),
+            1,
+        ),
+        platform: Some(p.clone()),
+        availability: Availability::Complete,
+        children: Vec::new(),
+        created: None,
+    };
+    let host = Platform::host().normalize();
+    let with_feature = Platform {
+        os_features: vec!["gpu".to_string()],
+        ..host.clone()
+    };
+    let other = parse("plan9/386");
+    let preferred = |list: &[&Platform]| {
+        let candidates: Vec<PlatformManifest> = list.iter().map(|p| manifest(p)).collect();
+        let refs: Vec<&PlatformManifest> = candidates.iter().collect();
+        let chosen = ImageGraph::preferred(&refs).expect("a preferred manifest");
+        chosen.platform.clone().expect("a platform")
+    };
+    assert_eq!(preferred(&[&other, &with_feature, &host]), host);
+    assert_eq!(preferred(&[&other, &with_feature]), with_feature);
+}
