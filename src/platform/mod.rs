@@ -4,12 +4,14 @@
 //!
 //! This module owns the specifier grammar (`linux/arm64/v8`, `windows(10.0.17763+win32k)/amd64`),
 //! normalisation (`aarch64` -> `arm64`, `arm64/v8` -> `arm64`, `armhf` -> `arm/v7`), the exact
-//! matcher (`NewMatcher`, used by `OnlyStrict`/`Any`/`Ordered`) and the fallback matcher `Only`.
-//! It knows nothing about manifests, descriptors or the store: callers hand it platforms and get
-//! back yes/no and preference ranks.
+//! matcher (`NewMatcher`, used by `OnlyStrict`/`Any`/`Ordered`), the fallback matcher `Only` with
+//! its `Less` order, and `OnlyOS`. It knows nothing about manifests, descriptors or the store:
+//! callers hand it platforms and get back yes/no and preference order.
 //!
 //! Where containerd's behaviour depends on the machine (`runtime.GOOS`, `runtime.GOARCH`, the CPU
-//! variant) we use [`Platform::host`], the running process's platform in Go's vocabulary.
+//! variant) we use [`Platform::host`], containerd's `DefaultSpec()` (submodule `host`). Windows
+//! build compatibility is in submodule `windows`. containerd/platforms' own test tables run
+//! against this module from tests/upstream_platforms.rs.
 
 mod host;
 mod windows;
