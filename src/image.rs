@@ -12,7 +12,7 @@ use crate::oci::{
     self, ANNOTATION_REFERENCE_DIGEST, ConfigPlatform, Descriptor, DocumentKind, Index, Manifest,
 };
 use crate::platform::{self, Only, Platform};
-use crate::reference::Reference;
+use crate::reference::{self, AnyReference, Reference};
 use crate::store::{ImageRecord, Store, StoreError};
 
 /// Nested indexes deeper than this are treated as broken (a cycle cannot occur with content
@@ -91,6 +91,12 @@ pub enum ImageError {
     NoSuchImage {
         query: String,
     },
+    /// A REF that is no stored name but begins the digests of several images (Docker's
+    /// "ambiguous reference").
+    AmbiguousImageId {
+        query: String,
+        digests: Vec<Digest>,
+    },
     /// A REF that is neither a reference nor a digest.
     BadReference {
         query: String,
@@ -159,6 +165,16 @@ impl fmt::Display for ImageError {
                     .join(", ")
             ),
             Self::NoSuchImage { query } => write!(f, "no such image: {query}"),
+            Self::AmbiguousImageId { query, digests } => write!(
+                f,
+                "ambiguous image ID {query:?}: it begins {} image digests ({}); give more digits",
+                digests.len(),
+                digests
+                    .iter()
+                    .map(Digest::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Self::BadReference { query, reason } => {
                 write!(f, "invalid reference {query:?}: {reason}")
             }
@@ -546,32 +562,42 @@ impl ImageGraph {
     }
 
     /// Among `candidates`, the one `manifest.json` should describe: the host platform's best
-    /// match (`Only(host)` order), never an attestation; stable for ties.
+    /// match (`Only(host)`'s `Less`: vector order, then more OS features), never an attestation;
+    /// the first of equals, as a stable sort would leave it.
     pub fn preferred<'a>(candidates: &[&'a PlatformManifest]) -> Option<&'a PlatformManifest> {
         let host = Only::host();
-        let mut best: Option<(usize, &PlatformManifest)> = None;
+        let mut best: Option<&PlatformManifest> = None;
         for m in candidates
             .iter()
             .copied()
             .filter(|m| !m.is_attestation() && m.is_complete())
         {
-            // Children without a platform go last, as in containerd's stable sort.
-            let rank = match &m.platform {
-                Some(p) => host.rank(p).unwrap_or(usize::MAX - 1),
-                None => usize::MAX,
+            let better = match (best.map(|b| &b.platform), &m.platform) {
+                (None, _) => true,
+                // Children without a platform go last, as in containerd's stable sort.
+                (Some(None), Some(_)) => true,
+                (Some(Some(b)), Some(p)) => host.less(p, b),
+                (Some(_), None) => false,
             };
-            if best.is_none_or(|(r, _)| rank < r) {
-                best = Some((rank, m));
+            if better {
+                best = Some(m);
             }
         }
-        best.map(|(_, m)| m)
+        best
     }
 }
 
 /// What a user's REF asks for.
+///
+/// The forms and their order follow Docker's `docker image` commands (moby
+/// daemon/containerd/image.go `resolveImage`, which parses with distribution/reference
+/// `ParseAnyReference`): 64 lowercase hex digits alone are an image ID; `sha256:<64 hex>` is a
+/// digest; anything else is a name, and a name that could also be a truncated ID (4 to 63
+/// lowercase hex digits, with or without `sha256:`; moby `checkTruncatedID`) names the image
+/// stored under that name if there is one, else the one image whose digest begins with them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImageQuery {
-    /// `sha256:<hex>`: the image with that top-level digest, whatever its names.
+    /// `sha256:<hex>` or `<64 hex>`: the image with that top-level digest, whatever its names.
     Digest(Digest),
     /// `name@sha256:<hex>`: that image, only if stored under that repository.
     NamedDigest {
@@ -582,39 +608,60 @@ pub enum ImageQuery {
     Tagged(Reference),
     /// `name` for commands that take every tag of a repository (`export`, like `docker save`).
     Repository(Reference),
+    /// A name (`Tagged` or `Repository`) spelled like a truncated image ID, e.g. `3f2a9c` or
+    /// `sha256:3f2a9c`; `prefix` is its hex digits.
+    NameOrIdPrefix {
+        name: Box<ImageQuery>,
+        prefix: String,
+    },
 }
+
+/// Shortest digest prefix taken as an image ID (moby `checkTruncatedID`: `[a-f0-9]{4,64}`).
+const MIN_ID_PREFIX: usize = 4;
 
 impl ImageQuery {
     /// Parses a REF. `whole_repository` makes a bare name mean every tag (Docker's save rule).
     pub fn parse(query: &str, whole_repository: bool) -> Result<ImageQuery, ImageError> {
-        if let Ok(d) = query.parse::<Digest>() {
-            return Ok(ImageQuery::Digest(d));
-        }
-        let reference =
-            Reference::parse_normalized(query).map_err(|e| ImageError::BadReference {
-                query: query.to_string(),
-                reason: e.to_string(),
-            })?;
-        Ok(match (reference.digest(), reference.is_name_only()) {
-            (Some(d), _) => ImageQuery::NamedDigest {
-                repository: reference.without_tag_and_digest(),
-                digest: *d,
-            },
+        let bad = |e: crate::reference::ParseReferenceError| ImageError::BadReference {
+            query: query.to_string(),
+            reason: e.to_string(),
+        };
+        let reference = match reference::parse_any(query).map_err(bad)? {
+            AnyReference::Digest(d) => return Ok(ImageQuery::Digest(d)),
+            AnyReference::Named(reference) => reference,
+        };
+        let named = match (reference.digest(), reference.is_name_only()) {
+            (Some(d), _) => {
+                return Ok(ImageQuery::NamedDigest {
+                    repository: reference.without_tag_and_digest(),
+                    digest: *d,
+                });
+            }
             (None, true) if whole_repository => ImageQuery::Repository(reference),
             (None, _) => ImageQuery::Tagged(reference.with_default_tag()),
+        };
+        let hex = query.strip_prefix("sha256:").unwrap_or(query);
+        Ok(if hex.len() >= MIN_ID_PREFIX && is_lowercase_hex(hex) {
+            ImageQuery::NameOrIdPrefix {
+                name: Box::new(named),
+                prefix: hex.to_string(),
+            }
+        } else {
+            named
         })
     }
 
-    /// The store records this query names; an error if none.
+    /// The store records this query names; an error if none, or if an ID prefix is ambiguous.
     pub fn find(&self, store: &Store, query: &str) -> Result<Vec<ImageRecord>, ImageError> {
         let images = store.images()?;
-        let found: Vec<ImageRecord> = images.into_iter().filter(|r| self.matches(r)).collect();
+        let resolved = self.resolve_in(&images, query)?;
+        let found: Vec<ImageRecord> = images.into_iter().filter(|r| resolved.matches(r)).collect();
         if found.is_empty() {
             return Err(ImageError::NoSuchImage {
                 query: query.to_string(),
             });
         }
-        Ok(match self {
+        Ok(match resolved {
             // Several names may share a digest; a digest query means the one image, unnamed
             // (as `docker save` of a digest strips names).
             ImageQuery::Digest(_) | ImageQuery::NamedDigest { .. } => found
@@ -622,11 +669,45 @@ impl ImageQuery {
                 .take(1)
                 .map(|r| ImageRecord::unnamed(r.target))
                 .collect(),
-            ImageQuery::Tagged(_) | ImageQuery::Repository(_) => found,
+            ImageQuery::Tagged(_)
+            | ImageQuery::Repository(_)
+            | ImageQuery::NameOrIdPrefix { .. } => found,
         })
     }
 
-    /// Whether `record` is one of the images this query names.
+    /// This query with an ID prefix decided against the store's current images: the name if
+    /// any image has it (a name wins, as in Docker), else the digest of the one image the
+    /// prefix begins. Other queries are returned as they are. Call it before [`Self::matches`].
+    pub fn resolve(&self, store: &Store, query: &str) -> Result<ImageQuery, ImageError> {
+        self.resolve_in(&store.images()?, query)
+    }
+
+    fn resolve_in(&self, images: &[ImageRecord], query: &str) -> Result<ImageQuery, ImageError> {
+        let ImageQuery::NameOrIdPrefix { name, prefix } = self else {
+            return Ok(self.clone());
+        };
+        if images.iter().any(|r| name.matches(r)) {
+            return Ok((**name).clone());
+        }
+        let digests: BTreeSet<Digest> = images
+            .iter()
+            .map(|r| r.target.digest)
+            .filter(|d| d.hex().starts_with(prefix.as_str()))
+            .collect();
+        match digests.len() {
+            0 => Err(ImageError::NoSuchImage {
+                query: query.to_string(),
+            }),
+            1 => Ok(ImageQuery::Digest(*digests.first().expect("one digest"))),
+            _ => Err(ImageError::AmbiguousImageId {
+                query: query.to_string(),
+                digests: digests.into_iter().collect(),
+            }),
+        }
+    }
+
+    /// Whether `record` is one of the images this query names. An unresolved
+    /// [`ImageQuery::NameOrIdPrefix`] matches by name only; see [`Self::resolve`].
     pub fn matches(&self, record: &ImageRecord) -> bool {
         let repository = || record.name().map(|n| n.without_tag_and_digest());
         match self {
@@ -637,6 +718,13 @@ impl ImageQuery {
             } => record.target.digest == *digest && repository().as_ref() == Some(want),
             ImageQuery::Tagged(want) => record.name().as_ref() == Some(want),
             ImageQuery::Repository(want) => repository().as_ref() == Some(want),
+            ImageQuery::NameOrIdPrefix { name, .. } => name.matches(record),
         }
     }
+}
+
+/// moby `checkTruncatedID`'s alphabet.
+fn is_lowercase_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

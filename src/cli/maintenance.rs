@@ -13,8 +13,10 @@ pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
     // Resolve every REF first: one unknown name removes nothing.
     let mut doomed = Vec::new();
     for r in &args.refs {
-        doomed.push(ImageQuery::parse(r, false)?);
-        doomed.last().expect("just pushed").find(store, r)?;
+        // Resolved first, so an ID prefix removes that image's names, not the prefix's name.
+        let query = ImageQuery::parse(r, false)?.resolve(store, r)?;
+        query.find(store, r)?;
+        doomed.push(query);
     }
     let removed = store.update_images(|images| {
         let mut removed = Vec::new();

@@ -133,7 +133,9 @@ fn store_errno(e: &StoreError) -> Errno {
 fn image_errno(e: &ImageError) -> Errno {
     match e {
         ImageError::Store(s) => store_errno(s),
-        ImageError::PlatformNotFound { .. } | ImageError::NoSuchImage { .. } => Errno::ENOENT,
+        ImageError::PlatformNotFound { .. }
+        | ImageError::NoSuchImage { .. }
+        | ImageError::AmbiguousImageId { .. } => Errno::ENOENT,
         // The store lists the platform but cannot serve it: a damaged store, not a bad name.
         ImageError::PlatformIncomplete { .. }
         | ImageError::Content(_)
@@ -173,6 +175,7 @@ fn import_errno(e: &ArchiveError) -> Errno {
             | ImageError::PlatformIncomplete { .. }
             | ImageError::AmbiguousPlatform { .. }
             | ImageError::NoSuchImage { .. }
+            | ImageError::AmbiguousImageId { .. }
             | ImageError::BadReference { .. } => Errno::EINVAL,
             // Reading the upload itself failed; classify what actually went wrong.
             ImageError::Content(inner) => match inner.downcast_ref::<ArchiveError>() {
