@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "mount/access.rs"]
+mod access;
+#[path = "mount/backup.rs"]
+mod backup;
+
 const IMAGE: &str = "example.com/test/app:1";
 const IMAGE_DIR: &str = "images/example.com/test/app:1";
 
@@ -91,6 +96,15 @@ impl Mounted {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("store");
         run(imagefs(&store).args(["sample", "--name", IMAGE]));
+        Self::mount_dir(dir, store, extra)
+    }
+
+    /// `store` (made by the caller, anywhere), mounted. `None`: skip the test.
+    fn on_store(store: PathBuf) -> Option<Mounted> {
+        Self::mount_dir(tempfile::tempdir().unwrap(), store, &[])
+    }
+
+    fn mount_dir(dir: tempfile::TempDir, store: PathBuf, extra: &[&str]) -> Option<Mounted> {
         let mut m = Mounted {
             mnt: dir.path().join("mnt"),
             log: dir.path().join("mount.log"),
