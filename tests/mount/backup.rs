@@ -75,6 +75,7 @@ fn rdiff_statistic(output: &str, key: &str) -> u64 {
 /// listed in `import/` (their bytes cannot be read back), their statuses are.
 #[test]
 fn mount_whole_mount_backs_up_with_rsync_and_restic_after_an_import() {
+    use std::os::unix::fs::MetadataExt;
     require("rsync");
     require("restic");
     let m = Mounted::new().expect("FUSE is required by this test");
@@ -82,33 +83,49 @@ fn mount_whole_mount_backs_up_with_rsync_and_restic_after_an_import() {
     run(Command::new("cp").arg(&archive).arg(m.path("import/")));
     let status = fs::read_to_string(m.path("import/.status/foreign-31.tar")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
-    assert_eq!(super::names(&m.path("import")), [".status"]);
-    let md = fs::metadata(m.path("import/foreign-31.tar")).unwrap();
-    use std::os::unix::fs::MetadataExt;
-    assert_eq!(md.mode() & 0o7777, 0o200, "an upload is write-only");
-    assert_eq!(md.len(), fs::metadata(&archive).unwrap().len());
-
     // The live view shows the new image within about 1.5 s.
     super::wait_for("the imported image", || {
         m.path("images/example.com/test/backup:1/image.tar")
             .exists()
     });
+
     let dest = m.tmp("rsync-dest");
-    run(Command::new("rsync")
+    let out = Command::new("rsync")
         .arg("-a")
         .arg(format!("{}/", m.mnt.display()))
-        .arg(&dest));
-    assert!(dest.join("import/.status/foreign-31.tar").exists());
-    assert!(!dest.join("import/foreign-31.tar").exists());
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rsync -a MOUNT/: {:?} {}",
+        out.status,
+        text(&out)
+    );
+    let dir = m.tmp("restic");
+    run(restic(&dir).arg("init"));
+    let out = restic(&dir).arg("backup").arg(&m.mnt).output().unwrap();
+    assert!(
+        out.status.success(),
+        "restic backup: {:?} {}",
+        out.status,
+        text(&out)
+    );
+
     assert!(
         dest.join("images/example.com/test/backup:1/image.tar")
             .exists()
     );
-
-    let dir = m.tmp("restic");
-    run(restic(&dir).arg("init"));
-    let out = restic(&dir).arg("backup").arg(&m.mnt).output().unwrap();
-    assert!(out.status.success(), "restic backup: {}", text(&out));
+    assert!(dest.join("import/.status/foreign-31.tar").exists());
+    assert!(
+        !dest.join("import/foreign-31.tar").exists(),
+        "uploads are not listed"
+    );
+    assert_eq!(super::names(&m.path("import")), [".status"]);
+    // Still reachable by name, write-only, with its size (rsync's quick check into import/).
+    let md = fs::metadata(m.path("import/foreign-31.tar")).unwrap();
+    assert_eq!(md.mode() & 0o7777, 0o200, "an upload is write-only");
+    assert_eq!(md.len(), fs::metadata(&archive).unwrap().len());
 }
 
 /// Claim: a second `borg create` of an unchanged mount, after a remount (a new daemon
