@@ -75,6 +75,8 @@ struct Mounted {
     mnt: PathBuf,
     log: PathBuf,
     mounted: bool,
+    /// The daemon's pid, as `mount --daemon` reports it.
+    pid: Option<u32>,
 }
 
 impl Mounted {
@@ -111,6 +113,7 @@ impl Mounted {
             store,
             dir,
             mounted: false,
+            pid: None,
         };
         fs::create_dir(&m.mnt).unwrap();
         if !m.mount(extra) {
@@ -134,7 +137,30 @@ impl Mounted {
             return false;
         }
         self.mounted = true;
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.pid = said
+            .split("(pid ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .and_then(|pid| pid.parse().ok());
         true
+    }
+
+    /// Kills the daemon with SIGKILL (no unmount): the mount is left stale (ENOTCONN) until
+    /// the next `mount`, which detaches it.
+    fn kill_daemon(&mut self) {
+        let pid = self
+            .pid
+            .take()
+            .expect("mount --daemon reported the daemon's pid");
+        run(Command::new("kill").args(["-KILL", &pid.to_string()]));
+        wait_for("the daemon to exit", || {
+            !Path::new(&format!("/proc/{pid}")).exists()
+        });
     }
 
     fn unmount(&mut self) {

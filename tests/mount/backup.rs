@@ -167,45 +167,62 @@ fn mount_borg_second_run_rereads_at_most_one_file() {
 }
 
 /// Claim: rsync, restic and rdiff-backup see 0 changed files in an unchanged mount across a
-/// remount (a new daemon process): bytes, sizes, times and inode numbers are stable.
+/// remount (a new daemon process) and across a daemon killed with SIGKILL and mounted again:
+/// bytes, sizes, times and inode numbers are functions of the store alone.
 #[test]
-fn mount_backups_see_no_change_across_remount() {
+fn mount_backups_see_no_change_across_remount_and_daemon_restart() {
     require("rsync");
     require("restic");
     require("rdiff-backup");
     let mut m = Mounted::new().expect("FUSE is required by this test");
-    let src = format!("{}/", m.mnt.display());
+    let mnt = m.mnt.clone();
+    let src = format!("{}/", mnt.display());
     let (rsync_dest, rdiff_dest, restic_dir) = (m.tmp("rsync"), m.tmp("rdiff"), m.tmp("restic"));
     run(restic(&restic_dir).arg("init"));
     run(Command::new("rsync").arg("-a").arg(&src).arg(&rsync_dest));
-    let first = run(restic(&restic_dir).arg("backup").arg(&m.mnt));
+    let first = run(restic(&restic_dir).arg("backup").arg(&mnt));
     assert!(restic_files(&text(&first), "new") > 10, "{}", text(&first));
-    run(Command::new("rdiff-backup")
-        .args(["backup", "--print-statistics"])
-        .arg(&m.mnt)
-        .arg(&rdiff_dest));
+    let rdiff = || {
+        text(&run(Command::new("rdiff-backup")
+            .args(["backup", "--print-statistics"])
+            .arg(&mnt)
+            .arg(&rdiff_dest)))
+    };
+    rdiff();
 
+    let unchanged = |when: &str| {
+        // rdiff-backup refuses a second backup within the same second.
+        std::thread::sleep(Duration::from_millis(1100));
+        let out = text(&run(Command::new("rsync")
+            .args(["-a", "--stats"])
+            .arg(&src)
+            .arg(&rsync_dest)));
+        assert!(
+            out.contains("Number of regular files transferred: 0"),
+            "rsync {when}: {out}"
+        );
+        let again = text(&run(restic(&restic_dir).arg("backup").arg(&mnt)));
+        assert_eq!(restic_files(&again, "new"), 0, "restic {when}: {again}");
+        assert_eq!(restic_files(&again, "changed"), 0, "restic {when}: {again}");
+        let stats = rdiff();
+        assert_eq!(
+            rdiff_statistic(&stats, "ChangedFiles "),
+            0,
+            "rdiff-backup {when}: {stats}"
+        );
+        assert_eq!(
+            rdiff_statistic(&stats, "NewFiles "),
+            0,
+            "rdiff-backup {when}: {stats}"
+        );
+    };
     m.unmount();
     assert!(m.mount(&[]), "remount");
-    // rdiff-backup refuses a second backup within the same second.
-    std::thread::sleep(Duration::from_millis(1100));
-
-    let out = run(Command::new("rsync")
-        .args(["-a", "--stats"])
-        .arg(&src)
-        .arg(&rsync_dest));
+    unchanged("after a remount");
+    m.kill_daemon();
     assert!(
-        text(&out).contains("Number of regular files transferred: 0"),
-        "{}",
-        text(&out)
+        m.mount(&[]),
+        "mount over the stale mount of the killed daemon"
     );
-    let second = text(&run(restic(&restic_dir).arg("backup").arg(&m.mnt)));
-    assert_eq!(restic_files(&second, "new"), 0, "{second}");
-    assert_eq!(restic_files(&second, "changed"), 0, "{second}");
-    let rdiff = text(&run(Command::new("rdiff-backup")
-        .args(["backup", "--print-statistics"])
-        .arg(&m.mnt)
-        .arg(&rdiff_dest)));
-    assert_eq!(rdiff_statistic(&rdiff, "ChangedFiles "), 0, "{rdiff}");
-    assert_eq!(rdiff_statistic(&rdiff, "NewFiles "), 0, "{rdiff}");
+    unchanged("after the daemon was killed and mounted again");
 }
