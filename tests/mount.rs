@@ -390,9 +390,20 @@ fn mount_attributes_size_blocks_mode_owner() {
     let d = fs::metadata(m.image("by-platform")).unwrap();
     assert_eq!(d.mode() & 0o7777, 0o555);
     assert!(md.mtime() > 0, "mtime comes from the image's creation time");
-    assert_eq!(
-        md.mtime(),
-        fs::metadata(m.image("image.tar")).unwrap().mtime()
+    let whole = fs::metadata(m.image("image.tar")).unwrap();
+    assert_eq!(md.mtime(), whole.mtime());
+    // ctime: the image time plus less than a second, derived from the inode: distinct per file.
+    let ns = |s: i64, n: i64| s as i128 * 1_000_000_000 + n as i128;
+    for f in [&md, &whole] {
+        let offset = ns(f.ctime(), f.ctime_nsec()) - ns(f.mtime(), f.mtime_nsec());
+        assert!(
+            (0..1_000_000_000).contains(&offset),
+            "ctime - mtime = {offset} ns"
+        );
+    }
+    assert_ne!(
+        (md.ctime(), md.ctime_nsec()),
+        (whole.ctime(), whole.ctime_nsec())
     );
 }
 
