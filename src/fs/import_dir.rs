@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-use super::access::{Caller, Need};
+use super::access::{Caller, Need, check};
 use super::handles::Upload;
 use super::tree::{self, Node};
 use super::{Attr, FsError, ImageFs, Opened, flag, name_str, writable};
@@ -28,7 +28,7 @@ impl ImageFs {
         if !writable(&node) {
             return Err(FsError::ReadOnly);
         }
-        Self::allow(&self.attr(&node)?, caller, Need::WRITE_SEARCH, op)?;
+        check(&self.attr(&node)?, caller, Need::WRITE_SEARCH, op)?;
         Ok(node)
     }
 
@@ -53,12 +53,12 @@ impl ImageFs {
         if name == tree::STATUS_DIR {
             return Err(FsError::Exists);
         }
-        let upload = {
+        let (upload, existed) = {
             let mut imports = self.imports.lock().expect("imports lock poisoned");
             let files = imports.entry(dir.clone()).or_default();
             match files.get(name) {
                 Some(_) if flag(flags, libc::O_EXCL) => return Err(FsError::Exists),
-                Some(u) => u.clone(),
+                Some(u) => (u.clone(), true),
                 None => {
                     let seq = self.upload_seq.fetch_add(1, Ordering::Relaxed);
                     let ino = tree::hash_ino(&format!("upload\0{dir}\0{name}\0{seq}")) & !1;
@@ -68,11 +68,15 @@ impl ImageFs {
                         Self::import_platforms(&dir),
                     ));
                     files.insert(name.to_string(), u.clone());
-                    u
+                    (u, false)
                 }
             }
         };
         let node = Node::ImportFile(upload);
+        if existed {
+            // Opening an existing file: its mode decides, as for open(2).
+            check(&self.attr(&node)?, caller, Need::WRITE, "create")?;
+        }
         self.remember(node.clone());
         let opened = self.open_node(node.clone(), flags | libc::O_WRONLY, caller.pid)?;
         Ok((self.attr(&node)?, opened))
@@ -185,7 +189,7 @@ impl ImageFs {
         if writable(&node) {
             let attr = self.attr(&node)?;
             if size.is_some() {
-                Self::allow(&attr, caller, Need::WRITE, "truncate")?;
+                check(&attr, caller, Need::WRITE, "truncate")?;
             }
             if (mtime.is_some() || changes_other) && caller.uid != 0 && caller.uid != attr.uid {
                 return Err(FsError::NotOwner {

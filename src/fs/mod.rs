@@ -384,11 +384,6 @@ impl ImageFs {
         })
     }
 
-    /// `caller` needs `need` on `node` (whose attributes are `attr`) for `op`.
-    fn allow(attr: &Attr, caller: &Caller, need: Need, op: &'static str) -> Result<(), FsError> {
-        check(attr, caller, need, op)
-    }
-
     /// The newest mtime of the uploads in import directory `dir`, else the images' newest.
     fn newest_upload(&self, dir: &str) -> SystemTime {
         let imports = self.imports.lock().expect("imports lock poisoned");
@@ -404,7 +399,7 @@ impl ImageFs {
 
     pub fn lookup(&self, parent: u64, name: &OsStr, caller: &Caller) -> Result<Attr, FsError> {
         let parent = self.node(parent)?;
-        Self::allow(&self.attr(&parent)?, caller, Need::EXEC, "lookup")?;
+        check(&self.attr(&parent)?, caller, Need::EXEC, "lookup")?;
         let node = self.child(&parent, name_str(name)?)?;
         let attr = self.attr(&node)?;
         self.remember(node);
@@ -422,7 +417,7 @@ impl ImageFs {
         if flag(mask, libc::W_OK) && !writable(&node) {
             return Err(FsError::AccessRefused(Box::new(FsError::ReadOnly)));
         }
-        Self::allow(
+        check(
             &self.attr(&node)?,
             caller,
             Need((mask & 7) as u16),
@@ -434,7 +429,7 @@ impl ImageFs {
     pub fn readdir(&self, ino: u64, caller: &Caller) -> Result<Vec<DirEntry>, FsError> {
         let node = self.node(ino)?;
         if node.is_dir() {
-            Self::allow(&self.attr(&node)?, caller, Need::READ, "readdir")?;
+            check(&self.attr(&node)?, caller, Need::READ, "readdir")?;
         }
         let mut children: Vec<(String, Node)> = Vec::new();
         match &node {
@@ -560,7 +555,7 @@ impl ImageFs {
             _ => Need(Need::READ.0 | Need::WRITE.0),
         };
         if !node.is_dir() {
-            Self::allow(&self.attr(&node)?, caller, need, "open")?;
+            check(&self.attr(&node)?, caller, need, "open")?;
         }
         self.open_node(node, flags, caller.pid)
     }

@@ -1,13 +1,14 @@
-//! Who may do what through the mount (doc/SEMANTICS.md "Permissions"), and the smaller points
-//! of writing into `import/`: a second writer, a full store, odd names, a quiet log.
+//! Who may do what through the mount (doc/SEMANTICS.md "Permissions"; mounting as an ordinary
+//! user), and the smaller points of writing into `import/`: a second writer, a full store, odd
+//! names, a quiet log.
 
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{Mounted, errno_of, names, run, sha256};
+use super::{IMAGE, IMAGE_DIR, Mounted, bin, errno_of, fuse_missing, imagefs, names, run, sha256};
 
 const NOBODY: &str = "65534";
 
@@ -85,9 +86,10 @@ fn stderr(o: &Output) -> String {
 
 /// A mount with `--allow-other` whose temp dir other users can traverse, and an archive of
 /// another image that they can read.
-fn shared_mount() -> (Mounted, std::path::PathBuf) {
+fn shared_mount() -> (Mounted, PathBuf) {
     require_root();
     require("setpriv");
+    require("/usr/bin/python3");
     let m = Mounted::with_args(&["--allow-other"]).expect("FUSE is required by this test");
     fs::set_permissions(m.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let archive = m.foreign_archive("example.com/test/intruder:1", 21);
@@ -337,11 +339,13 @@ fn mount_rejected_second_writer_does_not_end_the_import() {
     drop(a);
     let status = fs::read_to_string(m.path("import/.status/two.tar")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
-    assert!(m.path("images/example.com/test/two:1").exists());
+    super::wait_for("the image A wrote", || {
+        m.path("images/example.com/test/two:1").exists()
+    });
 }
 
 /// Unmounts a tmpfs when dropped.
-struct Tmpfs(std::path::PathBuf);
+struct Tmpfs(PathBuf);
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
@@ -402,4 +406,124 @@ fn mount_enospc_reaches_cp_and_leaves_store_unchanged() {
         Vec::new()
     };
     assert!(left.is_empty(), "temp files left in ingest/: {left:?}");
+}
+
+/// Restores /dev/fuse's mode when dropped (the test widens it the way distributions ship it).
+struct DeviceMode(Option<u32>);
+
+impl Drop for DeviceMode {
+    fn drop(&mut self) {
+        if let Some(mode) = self.0 {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(mode));
+        }
+    }
+}
+
+/// Claim: works as an ordinary user where fusermount3 allows it. As root, the test runs the
+/// mount as `nobody` through `setpriv` (Debian ships /dev/fuse as 0666; where it is narrower,
+/// the test widens it for its duration); run by an ordinary user, every test here already is one.
+#[test]
+fn mount_works_for_an_ordinary_user_through_fusermount3() {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return; // The other tests in this file are the proof for an ordinary user.
+    }
+    if Command::new("fusermount3").arg("-V").output().is_err() {
+        fuse_missing("fusermount3 is not installed");
+        return;
+    }
+    let mode = fs::metadata("/dev/fuse").map(|m| m.permissions().mode() & 0o7777);
+    let Ok(mode) = mode else {
+        fuse_missing("no /dev/fuse");
+        return;
+    };
+    let _restore = DeviceMode((mode & 0o006 != 0o006).then_some(mode));
+    fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(mode | 0o666)).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mnt) = (dir.path().join("store"), dir.path().join("mnt"));
+    fs::create_dir(&mnt).unwrap();
+    run(imagefs(&store).args(["sample", "--name", IMAGE]));
+    const NOBODY: u32 = 65534;
+    for entry in walk(dir.path()) {
+        chown(&entry, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            bin(),
+            "--store",
+        ])
+        .arg(&store)
+        .args(args);
+        c
+    };
+    let mnt_s = mnt.to_str().unwrap();
+    let out = as_nobody(&["mount", "--daemon", "--no-sample", mnt_s])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mount as nobody: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mounted = listing
+        .lines()
+        .find(|l| l.contains(mnt_s))
+        .map(str::to_string);
+    // Only the mounting user may enter a mount without --allow-other, root included.
+    let tar = mnt.join(IMAGE_DIR).join("by-platform/linux-arm64.tar");
+    let read = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "stat",
+            "-c",
+            "%s %u",
+        ])
+        .arg(&tar)
+        .output()
+        .unwrap();
+    let denied_to_root = fs::metadata(&tar).is_err();
+    let unmount = as_nobody(&["unmount", mnt_s]).output().unwrap();
+    if !unmount.status.success() {
+        let _ = Command::new("umount").arg("-l").arg(&mnt).status();
+    }
+    let line = mounted.expect("the mount appears in mountinfo");
+    // fusermount3 mounts with the caller's uid: the kernel records user_id=65534.
+    assert!(line.contains("user_id=65534"), "{line}");
+    let stat = String::from_utf8_lossy(&read.stdout).trim().to_string();
+    let (size, owner) = stat.split_once(' ').expect("stat prints size and owner");
+    assert!(size.parse::<u64>().unwrap() > 0, "{stat}");
+    assert_eq!(
+        owner,
+        NOBODY.to_string(),
+        "files belong to the mounting user"
+    );
+    assert!(
+        denied_to_root,
+        "without --allow-other, other users (root too) are kept out"
+    );
+    assert!(
+        unmount.status.success(),
+        "unmount as nobody: {}",
+        String::from_utf8_lossy(&unmount.stderr)
+    );
+}
+
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.to_path_buf()];
+    if root.is_dir() {
+        for e in fs::read_dir(root).unwrap() {
+            out.extend(walk(&e.unwrap().path()));
+        }
+    }
+    out
 }
