@@ -143,9 +143,10 @@ fn name_str(name: &OsStr) -> Result<&str, FsError> {
 }
 
 /// A distinct, stable ctime per inode: the shown time plus the inode number modulo one second,
-/// in nanoseconds. Borg 1.2 drops files-cache entries whose ctime equals the newest ctime of
-/// the run (it cannot tell them from files changed during the backup: borg src/borg/cache.py
-/// `_write_files_cache`), so one shared ctime made it re-read every file on every run.
+/// in nanoseconds. Borg 1.2 keeps only files-cache entries older than the newest ctime of the
+/// run (it cannot tell the newest from files changed during the backup: borg 1.2
+/// src/borg/cache.py `LocalCache.commit`), so one shared ctime made it re-read every file on
+/// every run; now only the file with the newest ctime is read again.
 fn ctime_of(mtime: SystemTime, ino: u64) -> SystemTime {
     mtime + Duration::from_nanos(ino % 1_000_000_000)
 }
