@@ -197,7 +197,8 @@ fn mount_allow_other_keeps_other_users_out_of_import() {
 
 /// Claim: access(2) asking for write access under `images/` is EROFS for every user, root
 /// included, so `[ -w ]` and file managers tell the truth; no file is executable
-/// (`find -executable` lists nothing); `import/` is writable by its owner only.
+/// (`find -executable` lists nothing), and GIO offers no delete, rename or trash; `import/` is
+/// writable by its owner only.
 #[test]
 fn mount_access_reports_images_read_only_and_files_not_executable() {
     let (m, _) = shared_mount();
@@ -241,6 +242,20 @@ fn mount_access_reports_images_read_only_and_files_not_executable() {
     assert_eq!(access_errno(&import, libc::W_OK), 0, "root may import");
     assert_eq!(access_errno_as_nobody(&import, libc::W_OK), libc::EACCES);
     assert_eq!(access_errno_as_nobody(&import, libc::R_OK | libc::X_OK), 0);
+
+    // What file managers ask (GIO): nothing under images/ can be written, deleted, renamed or
+    // trashed.
+    require("gio");
+    let out = run(Command::new("gio")
+        .args(["info", "-a", "access::*"])
+        .arg(&tar));
+    let info = String::from_utf8_lossy(&out.stdout);
+    for key in ["can-write", "can-delete", "can-rename", "can-trash"] {
+        assert!(
+            info.contains(&format!("access::{key}: FALSE")),
+            "gio {key}: {info}"
+        );
+    }
 
     for find in [Command::new("find"), as_nobody("find")].iter_mut() {
         let out = run(find.arg(&m.mnt).args(["-type", "f", "-executable"]));
