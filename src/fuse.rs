@@ -481,7 +481,8 @@ impl Filesystem for FuseAdapter {
 
     // The ops below are fuser's defaults answered quietly: the same ENOSYS, without the
     // "[Not Implemented]" warning fuser logs on every call (`cp` within the mount asks for
-    // copy_file_range, `cp -a` and `rsync -X` for setxattr, `lsattr` and borg for ioctl).
+    // copy_file_range, `cp -a` and `rsync -X` for setxattr; the kernel treats ENOSYS from
+    // fsyncdir as success and stops sending it). ioctl, above, is the same.
 
     fn setxattr(
         &self,
@@ -497,6 +498,17 @@ impl Filesystem for FuseAdapter {
     }
 
     fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        unsupported!(reply);
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         unsupported!(reply);
     }
 
