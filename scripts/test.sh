@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests use when it is missing (fuse3, the peers skopeo, umoci,
-# containerd, podman and docker.io, and rsync and the compressors; needs root, as on CI), then runs
-# format and lint checks and the whole test suite, including the tests that mount the real
-# filesystem through /dev/fuse and drive the real peers.
+# containerd, podman and docker.io, the backup tools borgbackup, restic and rdiff-backup, rsync,
+# the compressors, and python3, e2fsprogs and libglib2.0-bin for the mount's permission and
+# ioctl tests; needs root, as on CI), then runs format and lint checks and the whole test
+# suite, including the tests that mount the real filesystem through /dev/fuse and drive the
+# real peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in fuse3 skopeo umoci rsync zstd xz-utils bzip2 time containerd podman docker.io; do
+for pkg in fuse3 skopeo umoci rsync zstd xz-utils bzip2 time containerd podman docker.io \
+    borgbackup restic rdiff-backup python3 e2fsprogs libglib2.0-bin; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -8,13 +8,14 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use fuser::{
-    Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
-    InitFlags, KernelConfig, LockOwner, MountOption, OpenFlags, RenameFlags, ReplyAttr,
-    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
-    ReplyWrite, ReplyXattr, Request, Session, SessionACL, TimeOrNow, WriteFlags,
+    AccessFlags, Config, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem,
+    FopenFlags, Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig, LockOwner, MountOption,
+    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request,
+    Session, SessionACL, TimeOrNow, WriteFlags,
 };
 
-use crate::fs::{Attr, FileKind, FsError, ImageFs, Opened};
+use crate::fs::{Attr, Caller, FileKind, FsError, ImageFs, Opened};
 
 /// Attribute and entry cache time: short, because tags move and imports land.
 const TTL: Duration = Duration::from_secs(1);
@@ -79,7 +80,7 @@ fn file_attr(a: &Attr) -> FileAttr {
         blocks: a.blocks,
         atime: a.mtime,
         mtime: a.mtime,
-        ctime: a.mtime,
+        ctime: a.ctime,
         crtime: a.mtime,
         kind: match a.kind {
             FileKind::Directory => FileType::Directory,
@@ -104,6 +105,14 @@ fn fopen_flags(o: &Opened) -> FopenFlags {
         f |= FopenFlags::FOPEN_KEEP_CACHE;
     }
     f
+}
+
+fn caller(req: &Request) -> Caller {
+    Caller {
+        uid: req.uid(),
+        gid: req.gid(),
+        pid: req.pid(),
+    }
 }
 
 fn time(t: TimeOrNow) -> SystemTime {
@@ -139,9 +148,9 @@ impl Filesystem for FuseAdapter {
         Ok(())
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+    fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         log::debug!(target: "fuse", "lookup parent={parent} name={name:?}");
-        match self.fs.lookup(parent.0, name) {
+        match self.fs.lookup(parent.0, name, &caller(req)) {
             Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(0)),
             Err(e) => reply.error(fail("lookup", format_args!("{parent} {name:?}"), &e)),
         }
@@ -157,7 +166,7 @@ impl Filesystem for FuseAdapter {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -175,7 +184,10 @@ impl Filesystem for FuseAdapter {
     ) {
         log::debug!(target: "fuse", "setattr ino={ino} size={size:?}");
         let other = mode.is_some() || uid.is_some() || gid.is_some();
-        match self.fs.setattr(ino.0, size, mtime.map(time), other) {
+        match self
+            .fs
+            .setattr(ino.0, size, mtime.map(time), other, &caller(req))
+        {
             Ok(a) => reply.attr(&TTL, &file_attr(&a)),
             Err(e) => reply.error(fail("setattr", format_args!("{ino}"), &e)),
         }
@@ -183,14 +195,14 @@ impl Filesystem for FuseAdapter {
 
     fn readdir(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         _fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
         log::debug!(target: "fuse", "readdir ino={ino} offset={offset}");
-        match self.fs.readdir(ino.0) {
+        match self.fs.readdir(ino.0, &caller(req)) {
             Ok(entries) => {
                 for (i, e) in entries.iter().enumerate().skip(offset as usize) {
                     let kind = match e.kind {
@@ -209,7 +221,7 @@ impl Filesystem for FuseAdapter {
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         log::debug!(target: "fuse", "open ino={ino} flags={:#x}", flags.0);
-        match self.fs.open(ino.0, flags.0, req.pid()) {
+        match self.fs.open(ino.0, flags.0, &caller(req)) {
             Ok(o) => reply.opened(FileHandle(o.fh), fopen_flags(&o)),
             Err(e) => reply.error(fail("open", format_args!("{ino}"), &e)),
         }
@@ -307,7 +319,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyCreate,
     ) {
         log::debug!(target: "fuse", "create parent={parent} name={name:?}");
-        match self.fs.create(parent.0, name, flags, req.pid()) {
+        match self.fs.create(parent.0, name, flags, &caller(req)) {
             Ok((a, o)) => reply.created(
                 &TTL,
                 &file_attr(&a),
@@ -321,7 +333,7 @@ impl Filesystem for FuseAdapter {
 
     fn mkdir(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         _mode: u32,
@@ -329,7 +341,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEntry,
     ) {
         log::debug!(target: "fuse", "mkdir parent={parent} name={name:?}");
-        match self.fs.mkdir(parent.0, name) {
+        match self.fs.mkdir(parent.0, name, &caller(req)) {
             Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(0)),
             Err(e) => reply.error(fail("mkdir", format_args!("{parent} {name:?}"), &e)),
         }
@@ -382,17 +394,17 @@ impl Filesystem for FuseAdapter {
         ));
     }
 
-    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         log::debug!(target: "fuse", "unlink parent={parent} name={name:?}");
-        match self.fs.unlink(parent.0, name) {
+        match self.fs.unlink(parent.0, name, &caller(req)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail("unlink", format_args!("{parent} {name:?}"), &e)),
         }
     }
 
-    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         log::debug!(target: "fuse", "rmdir parent={parent} name={name:?}");
-        match self.fs.rmdir(parent.0, name) {
+        match self.fs.rmdir(parent.0, name, &caller(req)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail("rmdir", format_args!("{parent} {name:?}"), &e)),
         }
@@ -400,7 +412,7 @@ impl Filesystem for FuseAdapter {
 
     fn rename(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         newparent: INodeNo,
@@ -409,10 +421,38 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         log::debug!(target: "fuse", "rename {parent} {name:?} -> {newparent} {newname:?}");
-        match self.fs.rename(parent.0, name, newparent.0, newname) {
+        match self
+            .fs
+            .rename(parent.0, name, newparent.0, newname, &caller(req))
+        {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail("rename", format_args!("{parent} {name:?}"), &e)),
         }
+    }
+
+    fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        log::debug!(target: "fuse", "access ino={ino} mask={mask}");
+        match self.fs.access(ino.0, mask.bits(), &caller(req)) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail("access", format_args!("{ino} mask={mask}"), &e)),
+        }
+    }
+
+    /// FS_IOC_GETFLAGS and the like (`lsattr`, borg on every file): fuser's default answers
+    /// ENOSYS with a three-line warning each time. Same answer, logged at debug.
+    fn ioctl(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _flags: IoctlFlags,
+        cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: ReplyIoctl,
+    ) {
+        log::debug!(target: "fuse", "ioctl ino={ino} cmd={cmd:#x}: not supported");
+        unsupported!(reply);
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
@@ -436,6 +476,80 @@ impl Filesystem for FuseAdapter {
     }
 
     fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
+        unsupported!(reply);
+    }
+
+    // The ops below are fuser's defaults answered quietly: the same ENOSYS, without the
+    // "[Not Implemented]" warning fuser logs on every call (`cp` within the mount asks for
+    // copy_file_range, `cp -a` and `rsync -X` for setxattr; the kernel treats ENOSYS from
+    // fsyncdir as success and stops sending it). ioctl, above, is the same.
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _value: &[u8],
+        _flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        unsupported!(reply);
+    }
+
+    fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        unsupported!(reply);
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        unsupported!(reply);
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _length: u64,
+        _mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        unsupported!(reply);
+    }
+
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: i64,
+        _whence: i32,
+        reply: ReplyLseek,
+    ) {
+        unsupported!(reply);
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        _fh_in: FileHandle,
+        _offset_in: u64,
+        _ino_out: INodeNo,
+        _fh_out: FileHandle,
+        _offset_out: u64,
+        _len: u64,
+        _flags: CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
         unsupported!(reply);
     }
 }

@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "mount/access.rs"]
+mod access;
+#[path = "mount/backup.rs"]
+mod backup;
+
 const IMAGE: &str = "example.com/test/app:1";
 const IMAGE_DIR: &str = "images/example.com/test/app:1";
 
@@ -70,6 +75,8 @@ struct Mounted {
     mnt: PathBuf,
     log: PathBuf,
     mounted: bool,
+    /// The daemon's pid, as `mount --daemon` reports it.
+    pid: Option<u32>,
 }
 
 impl Mounted {
@@ -91,12 +98,22 @@ impl Mounted {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("store");
         run(imagefs(&store).args(["sample", "--name", IMAGE]));
+        Self::mount_dir(dir, store, extra)
+    }
+
+    /// `store` (made by the caller, anywhere), mounted. `None`: skip the test.
+    fn on_store(store: PathBuf) -> Option<Mounted> {
+        Self::mount_dir(tempfile::tempdir().unwrap(), store, &[])
+    }
+
+    fn mount_dir(dir: tempfile::TempDir, store: PathBuf, extra: &[&str]) -> Option<Mounted> {
         let mut m = Mounted {
             mnt: dir.path().join("mnt"),
             log: dir.path().join("mount.log"),
             store,
             dir,
             mounted: false,
+            pid: None,
         };
         fs::create_dir(&m.mnt).unwrap();
         if !m.mount(extra) {
@@ -120,7 +137,30 @@ impl Mounted {
             return false;
         }
         self.mounted = true;
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.pid = said
+            .split("(pid ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .and_then(|pid| pid.parse().ok());
         true
+    }
+
+    /// Kills the daemon with SIGKILL (no unmount): the mount is left stale (ENOTCONN) until
+    /// the next `mount`, which detaches it.
+    fn kill_daemon(&mut self) {
+        let pid = self
+            .pid
+            .take()
+            .expect("mount --daemon reported the daemon's pid");
+        run(Command::new("kill").args(["-KILL", &pid.to_string()]));
+        wait_for("the daemon to exit", || {
+            !Path::new(&format!("/proc/{pid}")).exists()
+        });
     }
 
     fn unmount(&mut self) {
@@ -350,9 +390,20 @@ fn mount_attributes_size_blocks_mode_owner() {
     let d = fs::metadata(m.image("by-platform")).unwrap();
     assert_eq!(d.mode() & 0o7777, 0o555);
     assert!(md.mtime() > 0, "mtime comes from the image's creation time");
-    assert_eq!(
-        md.mtime(),
-        fs::metadata(m.image("image.tar")).unwrap().mtime()
+    let whole = fs::metadata(m.image("image.tar")).unwrap();
+    assert_eq!(md.mtime(), whole.mtime());
+    // ctime: the image time plus less than a second, derived from the inode: distinct per file.
+    let ns = |s: i64, n: i64| s as i128 * 1_000_000_000 + n as i128;
+    for f in [&md, &whole] {
+        let offset = ns(f.ctime(), f.ctime_nsec()) - ns(f.mtime(), f.mtime_nsec());
+        assert!(
+            (0..1_000_000_000).contains(&offset),
+            "ctime - mtime = {offset} ns"
+        );
+    }
+    assert_ne!(
+        (md.ctime(), md.ctime_nsec()),
+        (whole.ctime(), whole.ctime_nsec())
     );
 }
 
@@ -723,126 +774,6 @@ fn mount_missing_blob_reads_eio() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(len > 0);
-}
-
-/// Restores /dev/fuse's mode when dropped (the test widens it the way distributions ship it).
-struct DeviceMode(Option<u32>);
-
-impl Drop for DeviceMode {
-    fn drop(&mut self) {
-        if let Some(mode) = self.0 {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(mode));
-        }
-    }
-}
-
-/// Claim: works as an ordinary user where fusermount3 allows it. As root, the test runs the
-/// mount as `nobody` through `setpriv` (Debian ships /dev/fuse as 0666; where it is narrower,
-/// the test widens it for its duration); run by an ordinary user, every test here already is one.
-#[test]
-fn mount_works_for_an_ordinary_user_through_fusermount3() {
-    use std::os::unix::fs::{PermissionsExt, chown};
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return; // The other tests in this file are the proof for an ordinary user.
-    }
-    if Command::new("fusermount3").arg("-V").output().is_err() {
-        fuse_missing("fusermount3 is not installed");
-        return;
-    }
-    let mode = fs::metadata("/dev/fuse").map(|m| m.permissions().mode() & 0o7777);
-    let Ok(mode) = mode else {
-        fuse_missing("no /dev/fuse");
-        return;
-    };
-    let _restore = DeviceMode((mode & 0o006 != 0o006).then_some(mode));
-    fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(mode | 0o666)).unwrap();
-
-    let dir = tempfile::tempdir().unwrap();
-    let (store, mnt) = (dir.path().join("store"), dir.path().join("mnt"));
-    fs::create_dir(&mnt).unwrap();
-    run(imagefs(&store).args(["sample", "--name", IMAGE]));
-    const NOBODY: u32 = 65534;
-    for entry in walk(dir.path()) {
-        chown(&entry, Some(NOBODY), Some(NOBODY)).unwrap();
-    }
-    let as_nobody = |args: &[&str]| {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            bin(),
-            "--store",
-        ])
-        .arg(&store)
-        .args(args);
-        c
-    };
-    let mnt_s = mnt.to_str().unwrap();
-    let out = as_nobody(&["mount", "--daemon", "--no-sample", mnt_s])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mount as nobody: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let listing = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mounted = listing
-        .lines()
-        .find(|l| l.contains(mnt_s))
-        .map(str::to_string);
-    // Only the mounting user may enter a mount without --allow-other, root included.
-    let tar = mnt.join(IMAGE_DIR).join("by-platform/linux-arm64.tar");
-    let read = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "stat",
-            "-c",
-            "%s %u",
-        ])
-        .arg(&tar)
-        .output()
-        .unwrap();
-    let denied_to_root = fs::metadata(&tar).is_err();
-    let unmount = as_nobody(&["unmount", mnt_s]).output().unwrap();
-    if !unmount.status.success() {
-        let _ = Command::new("umount").arg("-l").arg(&mnt).status();
-    }
-    let line = mounted.expect("the mount appears in mountinfo");
-    // fusermount3 mounts with the caller's uid: the kernel records user_id=65534.
-    assert!(line.contains("user_id=65534"), "{line}");
-    let stat = String::from_utf8_lossy(&read.stdout).trim().to_string();
-    let (size, owner) = stat.split_once(' ').expect("stat prints size and owner");
-    assert!(size.parse::<u64>().unwrap() > 0, "{stat}");
-    assert_eq!(
-        owner,
-        NOBODY.to_string(),
-        "files belong to the mounting user"
-    );
-    assert!(
-        denied_to_root,
-        "without --allow-other, other users (root too) are kept out"
-    );
-    assert!(
-        unmount.status.success(),
-        "unmount as nobody: {}",
-        String::from_utf8_lossy(&unmount.stderr)
-    );
-}
-
-fn walk(root: &Path) -> Vec<PathBuf> {
-    let mut out = vec![root.to_path_buf()];
-    if root.is_dir() {
-        for e in fs::read_dir(root).unwrap() {
-            out.extend(walk(&e.unwrap().path()));
-        }
-    }
-    out
 }
 
 /// Claim: an import never blocks readers. Half an archive is written into import/ and the file

@@ -52,8 +52,31 @@ pub enum FsError {
     },
     /// Reading back a file written into `import/` (it is consumed, not stored).
     WriteOnly,
-    /// A write to an import whose archive was already rejected.
-    ImportRejected,
+    /// The file's mode does not give the caller the access the op needs (see `fs/access.rs`).
+    PermissionDenied {
+        op: &'static str,
+        need: &'static str,
+        uid: u32,
+        mode: u16,
+        owner: u32,
+    },
+    /// chmod, chown or setting explicit times by someone who neither owns the node nor is root.
+    NotOwner {
+        op: &'static str,
+        uid: u32,
+        owner: u32,
+    },
+    /// The answer "no" to access(2): a probe (`[ -w ]`, `find -executable`, file managers
+    /// asking per file), routine and not a failure of the mount.
+    AccessRefused(Box<FsError>),
+    /// A new name under `import/` that is not UTF-8: names become status file names and image
+    /// reports, which are text.
+    NameNotUtf8 {
+        name: String,
+    },
+    /// A write to an import whose archive was already rejected, and why: the errno is the
+    /// cause's (EINVAL for bad input, ENOSPC for a full store), as at close.
+    ImportRejected(Arc<ArchiveError>),
     /// Loading the archive written into `import/` failed; the store is unchanged.
     Import(Arc<ArchiveError>),
     /// Building an archive of an image failed.
@@ -93,7 +116,12 @@ impl FsError {
             FsError::NonSequentialWrite { .. } => Errno::ESPIPE,
             // Read permission is what is missing: the file's bytes went into the store.
             FsError::WriteOnly => Errno::EACCES,
-            FsError::ImportRejected => Errno::EINVAL,
+            FsError::PermissionDenied { .. } => Errno::EACCES,
+            // What chmod(2) and utimensat(2) answer a non-owner.
+            FsError::NotOwner { .. } => Errno::EPERM,
+            FsError::NameNotUtf8 { .. } => Errno::EINVAL,
+            FsError::AccessRefused(e) => e.errno(),
+            FsError::ImportRejected(e) => import_errno(e),
             FsError::Import(e) => import_errno(e),
             FsError::Archive(e) => archive_errno(e),
             FsError::Image(e) => image_errno(e),
@@ -107,7 +135,9 @@ impl FsError {
     /// else is worth a warning in the daemon log.
     pub fn log_level(&self) -> Level {
         match self {
-            FsError::NotFound { .. } | FsError::UnknownInode(_) => Level::Debug,
+            FsError::NotFound { .. } | FsError::UnknownInode(_) | FsError::AccessRefused(_) => {
+                Level::Debug
+            }
             _ => Level::Warn,
         }
     }
@@ -209,12 +239,37 @@ fn import_errno(e: &ArchiveError) -> Errno {
     }
 }
 
-/// An OS error keeps its errno (ENOSPC stays ENOSPC); anything else is EIO.
+/// An OS error keeps its errno (ENOSPC stays ENOSPC), also when a library wrapped it with
+/// context (tempfile adds the path and keeps only the kind: tempfile src/error.rs
+/// `PathError`); anything else is EIO.
 fn io_errno(e: &io::Error) -> Errno {
-    match e.raw_os_error() {
-        Some(code) => Errno::from_i32(code),
-        None => Errno::EIO,
+    if let Some(code) = raw_os_error(e) {
+        return Errno::from_i32(code);
     }
+    match e.kind() {
+        io::ErrorKind::StorageFull => Errno::ENOSPC,
+        io::ErrorKind::QuotaExceeded => Errno::EDQUOT,
+        io::ErrorKind::ReadOnlyFilesystem => Errno::EROFS,
+        _ => Errno::EIO,
+    }
+}
+
+/// The OS error code of `e` or of an io::Error it wraps.
+fn raw_os_error(e: &io::Error) -> Option<i32> {
+    if let Some(code) = e.raw_os_error() {
+        return Some(code);
+    }
+    let mut inner: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|i| i as _);
+    while let Some(err) = inner {
+        if let Some(code) = err
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
+            return Some(code);
+        }
+        inner = err.source();
+    }
+    None
 }
 
 impl fmt::Display for FsError {
@@ -250,7 +305,22 @@ impl fmt::Display for FsError {
             FsError::WriteOnly => {
                 write!(f, "files in import/ are consumed, not kept: not readable")
             }
-            FsError::ImportRejected => {
+            FsError::PermissionDenied {
+                op,
+                need,
+                uid,
+                mode,
+                owner,
+            } => write!(
+                f,
+                "{op}: uid {uid} lacks {need} permission (mode {mode:04o}, owner uid {owner})"
+            ),
+            FsError::NotOwner { op, uid, owner } => {
+                write!(f, "{op}: uid {uid} does not own it (owner uid {owner})")
+            }
+            FsError::NameNotUtf8 { name } => write!(f, "name {name:?} is not UTF-8"),
+            FsError::AccessRefused(_) => write!(f, "access refused"),
+            FsError::ImportRejected(_) => {
                 write!(f, "this import already failed; see its .status file")
             }
             FsError::Import(_) => write!(f, "import failed"),
@@ -266,12 +336,30 @@ impl fmt::Display for FsError {
 impl std::error::Error for FsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            FsError::Import(e) => Some(&**e),
+            FsError::Import(e) | FsError::ImportRejected(e) => Some(&**e),
+            FsError::AccessRefused(e) => Some(&**e),
             FsError::Archive(e) => Some(e),
             FsError::Image(e) => Some(e),
             FsError::Store(e) => Some(e),
             FsError::Read(e) | FsError::Io { source: e, .. } => Some(e),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_os_errors_keep_their_errno() {
+        let full = io::Error::from_raw_os_error(libc::ENOSPC);
+        assert_eq!(io_errno(&full), Errno::ENOSPC);
+        // As tempfile wraps it: the kind survives, the code sits inside.
+        let wrapped = io::Error::new(full.kind(), io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(io_errno(&wrapped), Errno::ENOSPC);
+        let kind_only = io::Error::new(io::ErrorKind::StorageFull, "at path /x");
+        assert_eq!(io_errno(&kind_only), Errno::ENOSPC);
+        assert_eq!(io_errno(&io::Error::other("odd")), Errno::EIO);
     }
 }

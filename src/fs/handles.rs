@@ -285,16 +285,16 @@ impl Upload {
                     // The importer stopped reading: it failed, or it has seen the whole
                     // archive and what still arrives is padding.
                     let done = Self::join(std::mem::replace(&mut *state, UploadState::Empty));
-                    let failed = done.is_err();
+                    let failed = done.as_ref().err().cloned();
                     *state = UploadState::Done(done);
-                    if failed {
-                        return Err(FsError::ImportRejected);
+                    if let Some(cause) = failed {
+                        return Err(FsError::ImportRejected(cause));
                     }
                 }
             }
             UploadState::Done(result) => {
-                if result.is_err() {
-                    return Err(FsError::ImportRejected);
+                if let Err(cause) = result {
+                    return Err(FsError::ImportRejected(cause.clone()));
                 }
                 if offset != size {
                     return Err(FsError::NonSequentialWrite {

@@ -5,8 +5,10 @@
 //!
 //! The tree, attributes and errors are specified in doc/SEMANTICS.md ("The mount").
 
+mod access;
 mod error;
 mod handles;
+mod import_dir;
 mod tree;
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,8 +18,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+pub use access::Caller;
 pub use error::FsError;
 pub use handles::UploadStatus;
+
+use access::{Need, check};
 
 use handles::{Handle, LeaseTable, Upload, read_bytes, read_plan};
 use tree::{Catalog, Found, Node};
@@ -51,6 +56,8 @@ pub struct Attr {
     pub uid: u32,
     pub gid: u32,
     pub mtime: SystemTime,
+    /// The image time plus a per-inode offset under one second: see `ctime_of`.
+    pub ctime: SystemTime,
     pub blksize: u32,
 }
 
@@ -110,7 +117,6 @@ type CatalogStamp = (u64, i64, i64, u64, i64, i64);
 pub struct ImageFs {
     store: Store,
     options: FsOptions,
-    started: SystemTime,
     catalog: RwLock<CatalogState>,
     nodes: RwLock<HashMap<u64, Node>>,
     handles: Mutex<HashMap<u64, Arc<Handle>>>,
@@ -129,10 +135,29 @@ impl std::fmt::Debug for ImageFs {
     }
 }
 
+/// A name looked up: one that is not UTF-8 names nothing here.
 fn name_str(name: &OsStr) -> Result<&str, FsError> {
     name.to_str().ok_or_else(|| FsError::NotFound {
         name: name.to_string_lossy().into_owned(),
     })
+}
+
+/// A distinct, stable ctime per inode: the shown time plus the inode number modulo one second,
+/// in nanoseconds. Borg 1.2 keeps only files-cache entries older than the newest ctime of the
+/// run (it cannot tell the newest from files changed during the backup: borg 1.2
+/// src/borg/cache.py `LocalCache.commit`), so one shared ctime made it re-read every file on
+/// every run; now only the file with the newest ctime is read again.
+fn ctime_of(mtime: SystemTime, ino: u64) -> SystemTime {
+    mtime + Duration::from_nanos(ino % 1_000_000_000)
+}
+
+/// Whether a node can change at all: everything outside `import/` is read-only, for root too.
+/// `.status/` accepts only `rm` of its entries.
+fn writable(node: &Node) -> bool {
+    matches!(
+        node,
+        Node::ImportDir(_) | Node::ImportFile(_) | Node::StatusDir(_)
+    )
 }
 
 fn flag(flags: i32, f: libc::c_int) -> bool {
@@ -150,7 +175,6 @@ impl ImageFs {
         ImageFs {
             store,
             options,
-            started: SystemTime::now(),
             catalog: RwLock::new(CatalogState {
                 catalog: Arc::new(Catalog::default()),
                 checked: None,
@@ -321,7 +345,11 @@ impl ImageFs {
         let file =
             |size: u64, mtime: SystemTime, perm: u16| (FileKind::RegularFile, size, perm, mtime);
         let (kind, size, perm, mtime) = match node {
-            Node::Root | Node::ImagesDir | Node::NamePrefix(_) => dir(self.started, 0o555),
+            // Times of what the store holds, not of this mount: a remount (a new daemon) must
+            // show the same times, or backup tools count every directory as changed.
+            Node::Root | Node::ImagesDir | Node::NamePrefix(_) => {
+                dir(self.catalog().newest(), 0o555)
+            }
             Node::Image(e) | Node::ByPlatformDir(e) | Node::PlatformDir(e, _) => {
                 dir(e.mtime, 0o555)
             }
@@ -333,12 +361,14 @@ impl ImageFs {
             }
             Node::Archive(e, ps) => file(e.plan(&self.store, ps)?.size(), e.mtime, 0o444),
             // A read-only store takes no imports: say so in the mode too.
-            Node::ImportDir(_) if self.store.is_read_only() => dir(self.started, 0o555),
-            Node::ImportDir(_) => dir(self.started, 0o755),
-            Node::StatusDir(_) => dir(self.started, 0o555),
+            Node::ImportDir(d) if self.store.is_read_only() => dir(self.newest_upload(d), 0o555),
+            Node::ImportDir(d) => dir(self.newest_upload(d), 0o755),
+            // rm of a status is allowed, so its directory says so.
+            Node::StatusDir(d) => dir(self.newest_upload(d), 0o755),
+            // Write-only, the truth: the bytes went into the store and cannot be read back.
             Node::ImportFile(u) => {
                 let m = u.meta();
-                file(m.size, m.mtime, 0o644)
+                file(m.size, m.mtime, 0o200)
             }
             Node::StatusFile(u) => file(status_bytes(u).len() as u64, u.meta().mtime, 0o444),
         };
@@ -352,12 +382,27 @@ impl ImageFs {
             uid: self.options.uid,
             gid: self.options.gid,
             mtime,
+            ctime: ctime_of(mtime, node.ino()),
             blksize: BLOCK_SIZE,
         })
     }
 
-    pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr, FsError> {
+    /// The newest mtime of the uploads in import directory `dir`, else the images' newest.
+    fn newest_upload(&self, dir: &str) -> SystemTime {
+        let imports = self.imports.lock().expect("imports lock poisoned");
+        let newest = imports
+            .get(dir)
+            .into_iter()
+            .flat_map(|files| files.values())
+            .map(|u| u.meta().mtime)
+            .max();
+        drop(imports);
+        newest.unwrap_or_else(|| self.catalog().newest())
+    }
+
+    pub fn lookup(&self, parent: u64, name: &OsStr, caller: &Caller) -> Result<Attr, FsError> {
         let parent = self.node(parent)?;
+        check(&self.attr(&parent)?, caller, Need::EXEC, "lookup")?;
         let node = self.child(&parent, name_str(name)?)?;
         let attr = self.attr(&node)?;
         self.remember(node);
@@ -368,8 +413,27 @@ impl ImageFs {
         self.attr(&self.node(ino)?)
     }
 
-    pub fn readdir(&self, ino: u64) -> Result<Vec<DirEntry>, FsError> {
+    /// access(2): EROFS for write access to anything outside `import/`, for root too (so `[ -w ]`
+    /// and file managers see the truth), else the mode decides.
+    pub fn access(&self, ino: u64, mask: i32, caller: &Caller) -> Result<(), FsError> {
         let node = self.node(ino)?;
+        if flag(mask, libc::W_OK) && !writable(&node) {
+            return Err(FsError::AccessRefused(Box::new(FsError::ReadOnly)));
+        }
+        check(
+            &self.attr(&node)?,
+            caller,
+            Need((mask & 7) as u16),
+            "access",
+        )
+        .map_err(|e| FsError::AccessRefused(Box::new(e)))
+    }
+
+    pub fn readdir(&self, ino: u64, caller: &Caller) -> Result<Vec<DirEntry>, FsError> {
+        let node = self.node(ino)?;
+        if node.is_dir() {
+            check(&self.attr(&node)?, caller, Need::READ, "readdir")?;
+        }
         let mut children: Vec<(String, Node)> = Vec::new();
         match &node {
             Node::Root => {
@@ -422,9 +486,9 @@ impl ImageFs {
                         children.push((sub.clone(), Node::ImportDir(sub.clone())));
                     }
                 }
-                for (name, u) in imports.get(dir).into_iter().flatten() {
-                    children.push((name.clone(), Node::ImportFile(u.clone())));
-                }
+                // Uploads are not listed: `import/` is a drop box (their bytes cannot be read
+                // back, and backup tools walking the mount would fail on them). They stay
+                // reachable by name, and `.status/` lists them all.
             }
             Node::StatusDir(dir) => {
                 let imports = self.imports.lock().expect("imports lock poisoned");
@@ -481,8 +545,26 @@ impl ImageFs {
             .ok_or(FsError::BadHandle(fh))
     }
 
-    pub fn open(&self, ino: u64, flags: i32, pid: u32) -> Result<Opened, FsError> {
+    pub fn open(&self, ino: u64, flags: i32, caller: &Caller) -> Result<Opened, FsError> {
         let node = self.node(ino)?;
+        let writing = is_write_open(flags);
+        if writing && !writable(&node) {
+            return Err(FsError::ReadOnly);
+        }
+        let need = match flags & libc::O_ACCMODE {
+            libc::O_RDONLY if writing => Need::WRITE, // O_TRUNC
+            libc::O_RDONLY => Need::READ,
+            libc::O_WRONLY => Need::WRITE,
+            _ => Need(Need::READ.0 | Need::WRITE.0),
+        };
+        if !node.is_dir() {
+            check(&self.attr(&node)?, caller, need, "open")?;
+        }
+        self.open_node(node, flags, caller.pid)
+    }
+
+    /// Opens `node` without a permission check (done by `open`; `create` needs none).
+    fn open_node(&self, node: Node, flags: i32, pid: u32) -> Result<Opened, FsError> {
         let writing = is_write_open(flags);
         let document = |bytes: Vec<u8>| {
             Ok(Opened {
@@ -592,8 +674,11 @@ impl ImageFs {
     pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32, FsError> {
         match &*self.handle(fh)? {
             Handle::Upload { upload, wrote, .. } => {
+                // Only a handle whose data was accepted may commit: a second writer whose
+                // write is refused must not end someone else's import at its close.
+                let n = upload.write(&self.store, offset, data)?;
                 wrote.store(true, Ordering::Relaxed);
-                upload.write(&self.store, offset, data)
+                Ok(n)
             }
             Handle::Archive { .. } | Handle::Bytes(_) => Err(FsError::ReadOnly),
         }
@@ -646,181 +731,6 @@ impl ImageFs {
             }));
         }
         Ok(())
-    }
-
-    /// Where `parent` lets files be created: `Ok(dir)` inside `import/`, EROFS elsewhere.
-    fn import_dir_of(&self, parent: &Node) -> Result<String, FsError> {
-        match parent {
-            Node::ImportDir(d) => Ok(d.clone()),
-            _ => Err(FsError::ReadOnly),
-        }
-    }
-
-    pub fn create(
-        &self,
-        parent: u64,
-        name: &OsStr,
-        flags: i32,
-        pid: u32,
-    ) -> Result<(Attr, Opened), FsError> {
-        let parent = self.node(parent)?;
-        let dir = self.import_dir_of(&parent)?;
-        let name = name_str(name)?;
-        if name == tree::STATUS_DIR {
-            return Err(FsError::Exists);
-        }
-        self.check_store_writable()?;
-        let upload = {
-            let mut imports = self.imports.lock().expect("imports lock poisoned");
-            let files = imports.entry(dir.clone()).or_default();
-            match files.get(name) {
-                Some(_) if flag(flags, libc::O_EXCL) => return Err(FsError::Exists),
-                Some(u) => u.clone(),
-                None => {
-                    let seq = self.upload_seq.fetch_add(1, Ordering::Relaxed);
-                    let ino = tree::hash_ino(&format!("upload\0{dir}\0{name}\0{seq}")) & !1;
-                    let u = Arc::new(Upload::new(
-                        ino.max(2),
-                        name.to_string(),
-                        Self::import_platforms(&dir),
-                    ));
-                    files.insert(name.to_string(), u.clone());
-                    u
-                }
-            }
-        };
-        let node = Node::ImportFile(upload);
-        self.remember(node.clone());
-        let opened = self.open(node.ino(), flags | libc::O_WRONLY, pid)?;
-        Ok((self.attr(&node)?, opened))
-    }
-
-    pub fn mkdir(&self, parent: u64, name: &OsStr) -> Result<Attr, FsError> {
-        let parent = self.node(parent)?;
-        let dir = self.import_dir_of(&parent)?;
-        let name = name_str(name)?;
-        if name == tree::STATUS_DIR {
-            return Err(FsError::Exists);
-        }
-        if !dir.is_empty() || !tree::is_import_platform_dir(name) {
-            return Err(FsError::NotPlatformDirectory {
-                name: name.to_string(),
-            });
-        }
-        self.imports
-            .lock()
-            .expect("imports lock poisoned")
-            .entry(name.to_string())
-            .or_default();
-        let node = Node::ImportDir(name.to_string());
-        self.remember(node.clone());
-        self.attr(&node)
-    }
-
-    pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<(), FsError> {
-        let parent = self.node(parent)?;
-        let name = name_str(name)?;
-        let dir = match &parent {
-            Node::StatusDir(d) => d.clone(),
-            other => self.import_dir_of(other)?,
-        };
-        let mut imports = self.imports.lock().expect("imports lock poisoned");
-        match imports.get_mut(&dir).and_then(|files| files.remove(name)) {
-            Some(_) => Ok(()),
-            None => Err(FsError::NotFound {
-                name: name.to_string(),
-            }),
-        }
-    }
-
-    pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<(), FsError> {
-        let parent = self.node(parent)?;
-        let dir = self.import_dir_of(&parent)?;
-        let name = name_str(name)?;
-        if !dir.is_empty() || name == tree::STATUS_DIR {
-            return Err(FsError::NotPlatformDirectory {
-                name: name.to_string(),
-            });
-        }
-        let mut imports = self.imports.lock().expect("imports lock poisoned");
-        match imports.get(name) {
-            Some(files) if !files.is_empty() => Err(FsError::NotEmpty),
-            Some(_) => {
-                imports.remove(name);
-                Ok(())
-            }
-            None if tree::is_import_platform_dir(name) => Ok(()),
-            None => Err(FsError::NotFound {
-                name: name.to_string(),
-            }),
-        }
-    }
-
-    /// Renames inside `import/` (rsync's temp file, a file manager's `.part`). The upload keeps
-    /// the platform filter of the directory it was created in.
-    pub fn rename(
-        &self,
-        parent: u64,
-        name: &OsStr,
-        new_parent: u64,
-        new_name: &OsStr,
-    ) -> Result<(), FsError> {
-        let from = self.import_dir_of(&self.node(parent)?)?;
-        let to = self.import_dir_of(&self.node(new_parent)?)?;
-        let (name, new_name) = (name_str(name)?, name_str(new_name)?);
-        if new_name == tree::STATUS_DIR {
-            return Err(FsError::Exists);
-        }
-        let mut imports = self.imports.lock().expect("imports lock poisoned");
-        let upload = imports
-            .get_mut(&from)
-            .and_then(|files| files.remove(name))
-            .ok_or_else(|| FsError::NotFound {
-                name: name.to_string(),
-            })?;
-        upload.rename(new_name);
-        imports
-            .entry(to)
-            .or_default()
-            .insert(new_name.to_string(), upload);
-        Ok(())
-    }
-
-    /// chmod/utimens/truncate. Under `import/` times are kept and modes ignored (rsync sets
-    /// both); anywhere else any change is EROFS.
-    pub fn setattr(
-        &self,
-        ino: u64,
-        size: Option<u64>,
-        mtime: Option<SystemTime>,
-        changes_other: bool,
-    ) -> Result<Attr, FsError> {
-        let node = self.node(ino)?;
-        match &node {
-            Node::ImportFile(u) => {
-                if let Some(size) = size {
-                    u.truncate(size)?;
-                }
-                if let Some(t) = mtime {
-                    u.set_mtime(t);
-                }
-            }
-            Node::ImportDir(_) => {}
-            _ if size.is_some() || mtime.is_some() || changes_other => {
-                return Err(FsError::ReadOnly);
-            }
-            _ => {}
-        }
-        self.attr(&node)
-    }
-
-    /// mknod, symlink and link: refused, with EROFS outside `import/`.
-    pub fn refuse_special(&self, parent: u64) -> FsError {
-        match self.node(parent) {
-            Ok(Node::ImportDir(_)) => FsError::NotRegularFile,
-            Ok(_) => FsError::ReadOnly,
-            Err(e) => e,
-        }
     }
 
     /// The store filesystem's real capacity: file managers refuse to copy onto 0 free.

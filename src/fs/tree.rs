@@ -226,6 +226,8 @@ impl ImageEntry {
 #[derive(Debug, Default)]
 pub struct Catalog {
     images: BTreeMap<Vec<String>, Arc<ImageEntry>>,
+    /// The newest image time: the time of the directories above the images.
+    newest: Option<SystemTime>,
 }
 
 /// What a name inside `images/` leads to.
@@ -279,7 +281,13 @@ impl Catalog {
                 ),
             }
         }
-        Ok(Catalog { images })
+        let newest = images.values().map(|e| e.mtime).max();
+        Ok(Catalog { images, newest })
+    }
+
+    /// The newest image's time, else the epoch: a function of the store's content only.
+    pub fn newest(&self) -> SystemTime {
+        self.newest.unwrap_or(UNIX_EPOCH)
     }
 
     pub fn find(&self, path: &[String]) -> Option<Found> {

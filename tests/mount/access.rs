@@ -1,0 +1,544 @@
+//! Who may do what through the mount (doc/SEMANTICS.md "Permissions"; mounting as an ordinary
+//! user), and the smaller points of writing into `import/`: a second writer, a full store, odd
+//! names, a quiet log.
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::{IMAGE, IMAGE_DIR, Mounted, bin, errno_of, fuse_missing, imagefs, names, run, sha256};
+
+const NOBODY: &str = "65534";
+
+/// A command run as `nobody` (uid and gid 65534, no supplementary groups).
+fn as_nobody(program: &str) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        &format!("--reuid={NOBODY}"),
+        &format!("--regid={NOBODY}"),
+        "--clear-groups",
+        program,
+    ]);
+    c
+}
+
+/// A tool the test cannot do without: its absence fails the test.
+fn require(tool: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{tool} is required by this test and is not installed"
+    );
+}
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test switches users with setpriv and must run as root"
+    );
+}
+
+/// access(2) with `mode` on `path`, as the calling process: the errno, 0 when allowed.
+fn access_errno(path: &Path, mode: i32) -> i32 {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    if unsafe { libc::access(c.as_ptr(), mode) } == 0 {
+        0
+    } else {
+        std::io::Error::last_os_error().raw_os_error().unwrap()
+    }
+}
+
+/// access(2) with `mode` on `path`, as nobody: the errno, 0 when allowed (through Python's
+/// ctypes, the one way to see the errno from a shell-level command).
+fn access_errno_as_nobody(path: &Path, mode: i32) -> i32 {
+    let out = as_nobody("/usr/bin/python3")
+        .arg("-c")
+        .arg(
+            "import ctypes,os,sys\n\
+             libc=ctypes.CDLL(None,use_errno=True)\n\
+             r=libc.access(os.fsencode(sys.argv[1]),int(sys.argv[2]))\n\
+             print(0 if r==0 else ctypes.get_errno())",
+        )
+        .arg(path)
+        .arg(mode.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A mount with `--allow-other` whose temp dir other users can traverse, and an archive of
+/// another image that they can read.
+fn shared_mount() -> (Mounted, PathBuf) {
+    require_root();
+    require("setpriv");
+    require("/usr/bin/python3");
+    let m = Mounted::with_args(&["--allow-other"]).expect("FUSE is required by this test");
+    fs::set_permissions(m.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let archive = m.foreign_archive("example.com/test/intruder:1", 21);
+    fs::set_permissions(&archive, fs::Permissions::from_mode(0o644)).unwrap();
+    (m, archive)
+}
+
+/// Claim: with `--allow-other`, the modes shown are enforced: another user can read
+/// `images/` (0555/0444) but cannot import into root's `import/` (0755), rename or remove
+/// root's uploads, or change their times; the store stays as it was.
+#[test]
+fn mount_allow_other_keeps_other_users_out_of_import() {
+    let (m, archive) = shared_mount();
+    run(std::process::Command::new("cp")
+        .arg(m.foreign_archive("example.com/test/root:1", 22))
+        .arg(m.path("import/root.tar")));
+    let index_before = fs::read(m.store.join("index.json")).unwrap();
+    let blobs_before = names(&m.store.join("blobs/sha256"));
+
+    let tar = m.image("by-platform/linux-arm64.tar");
+    let read = run(as_nobody("sha256sum").arg(&tar));
+    assert!(
+        String::from_utf8_lossy(&read.stdout).starts_with(&sha256(&tar)),
+        "nobody reads images/ as its modes allow"
+    );
+    let import = m.path("import");
+    for (what, cmd) in [
+        (
+            "cp into import/",
+            as_nobody("cp").arg(&archive).arg(&import).output(),
+        ),
+        (
+            "cp into a platform directory",
+            as_nobody("cp")
+                .arg(&archive)
+                .arg(import.join("linux-arm64/"))
+                .output(),
+        ),
+        (
+            "rm of root's upload",
+            as_nobody("rm")
+                .arg("-f")
+                .arg(import.join("root.tar"))
+                .output(),
+        ),
+        (
+            "mv of root's upload",
+            as_nobody("mv")
+                .arg(import.join("root.tar"))
+                .arg(import.join("mine.tar"))
+                .output(),
+        ),
+        (
+            "rm of root's status",
+            as_nobody("rm")
+                .arg("-f")
+                .arg(import.join(".status/root.tar"))
+                .output(),
+        ),
+        (
+            "touch -d of root's upload",
+            as_nobody("touch")
+                .args(["-d", "2001-01-01"])
+                .arg(import.join("root.tar"))
+                .output(),
+        ),
+        (
+            "write into root's upload",
+            as_nobody("dd")
+                .args([
+                    "if=/dev/zero",
+                    "bs=512",
+                    "count=1",
+                    "conv=notrunc",
+                    "status=none",
+                ])
+                .arg(format!("of={}", import.join("root.tar").display()))
+                .output(),
+        ),
+    ] {
+        let out = cmd.unwrap();
+        assert!(!out.status.success(), "{what} as nobody succeeded");
+        let err = stderr(&out);
+        assert!(
+            err.contains("Permission denied") || err.contains("Operation not permitted"),
+            "{what}: {err}"
+        );
+    }
+    assert_eq!(fs::read(m.store.join("index.json")).unwrap(), index_before);
+    assert_eq!(names(&m.store.join("blobs/sha256")), blobs_before);
+    assert!(
+        m.path("import/root.tar").exists(),
+        "root's upload is still there"
+    );
+    assert!(
+        !m.path("images/example.com/test/intruder:1").exists(),
+        "nothing nobody wrote was imported"
+    );
+    // The owner (root here) still imports.
+    run(Command::new("cp").arg(&archive).arg(&import));
+    super::wait_for("root's import", || {
+        m.path("images/example.com/test/intruder:1").exists()
+    });
+}
+
+/// Claim: access(2) asking for write access under `images/` is EROFS for every user, root
+/// included, so `[ -w ]` and file managers tell the truth; no file is executable
+/// (`find -executable` lists nothing), and GIO offers no delete, rename or trash; `import/` is
+/// writable by its owner only.
+#[test]
+fn mount_access_reports_images_read_only_and_files_not_executable() {
+    let (m, _) = shared_mount();
+    let tar = m.image("by-platform/linux-arm64.tar");
+    let read_only = [
+        tar.clone(),
+        m.image("index.json"),
+        m.image("by-platform"),
+        m.image(""),
+        m.path("images"),
+        m.mnt.clone(),
+    ];
+    for p in &read_only {
+        assert_eq!(access_errno(p, libc::W_OK), libc::EROFS, "root, W_OK {p:?}");
+        assert_eq!(
+            access_errno_as_nobody(p, libc::W_OK),
+            libc::EROFS,
+            "nobody, W_OK {p:?}"
+        );
+        assert_eq!(access_errno(p, libc::R_OK), 0, "root, R_OK {p:?}");
+        assert_eq!(
+            access_errno_as_nobody(p, libc::R_OK),
+            0,
+            "nobody, R_OK {p:?}"
+        );
+    }
+    assert_eq!(access_errno(&tar, libc::X_OK), libc::EACCES, "root, X_OK");
+    assert_eq!(access_errno_as_nobody(&tar, libc::X_OK), libc::EACCES);
+    assert_eq!(access_errno(&m.image("by-platform"), libc::X_OK), 0);
+    let test_w = |cmd: &mut Command| cmd.arg("-c").arg("test -w \"$0\"").arg(&tar).status();
+    assert!(
+        !test_w(&mut Command::new("sh")).unwrap().success(),
+        "[ -w ] as root"
+    );
+    assert!(
+        !test_w(&mut as_nobody("sh")).unwrap().success(),
+        "[ -w ] as nobody"
+    );
+
+    let import = m.path("import");
+    assert_eq!(access_errno(&import, libc::W_OK), 0, "root may import");
+    assert_eq!(access_errno_as_nobody(&import, libc::W_OK), libc::EACCES);
+    assert_eq!(access_errno_as_nobody(&import, libc::R_OK | libc::X_OK), 0);
+
+    // What file managers ask (GIO): nothing under images/ can be written, deleted, renamed or
+    // trashed.
+    require("gio");
+    let out = run(Command::new("gio")
+        .args(["info", "-a", "access::*"])
+        .arg(&tar));
+    let info = String::from_utf8_lossy(&out.stdout);
+    for key in ["can-write", "can-delete", "can-rename", "can-trash"] {
+        assert!(
+            info.contains(&format!("access::{key}: FALSE")),
+            "gio {key}: {info}"
+        );
+    }
+
+    for find in [Command::new("find"), as_nobody("find")].iter_mut() {
+        let out = run(find.arg(&m.mnt).args(["-type", "f", "-executable"]));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "find -executable");
+    }
+}
+
+/// Claim: a name that is not UTF-8 cannot be created in `import/`: EINVAL, not ENOENT.
+#[test]
+fn mount_non_utf8_name_in_import_is_einval() {
+    let m = Mounted::new().expect("FUSE is required by this test");
+    let name = std::ffi::OsStr::from_bytes(b"bad-\xff.tar");
+    assert_eq!(
+        errno_of(fs::File::create(m.path("import").join(name))),
+        libc::EINVAL
+    );
+    assert_eq!(
+        errno_of(fs::create_dir(m.path("import").join(name))),
+        libc::EINVAL
+    );
+}
+
+/// Claim: ops the mount does not offer are refused (ENOSYS) without a warning in the daemon's
+/// log: `cp` into `import/` from outside and from inside the mount (copy_file_range), and
+/// `lsattr` (an FS_IOC_GETFLAGS ioctl, which borg also sends for every file).
+#[test]
+fn mount_unsupported_ops_are_refused_quietly() {
+    require("lsattr");
+    let m = Mounted::new().expect("FUSE is required by this test");
+    let archive = m.foreign_archive("example.com/test/quiet:1", 23);
+    run(Command::new("cp").arg(&archive).arg(m.path("import/")));
+    run(Command::new("cp")
+        .arg(m.image("by-platform/linux-arm64.tar"))
+        .arg(m.path("import/linux-arm64/again.tar")));
+    for name in ["foreign-23.tar", "again.tar"] {
+        let dir = if name == "again.tar" {
+            "import/linux-arm64"
+        } else {
+            "import"
+        };
+        let status = fs::read_to_string(m.path(&format!("{dir}/.status/{name}"))).unwrap();
+        assert!(status.contains("\"loaded\""), "{status}");
+    }
+    let lsattr = Command::new("lsattr")
+        .arg(m.image("image.tar"))
+        .output()
+        .unwrap();
+    assert!(!lsattr.status.success(), "lsattr: no file flags here");
+    let log = m.log_text();
+    assert!(
+        log.contains("ioctl"),
+        "lsattr's ioctl reached the daemon: {log}"
+    );
+    assert!(
+        log.contains("COPY_FILE_RANGE"),
+        "cp asked for copy_file_range: {log}"
+    );
+    for line in log.lines() {
+        assert!(
+            !line.contains(": warn ") && !line.contains("Not Implemented"),
+            "warning in the log: {line}"
+        );
+    }
+}
+
+/// Claim: only the writer whose data was accepted commits. While A streams an upload, B opens
+/// the same file and writes at offset 0 (ESPIPE); B's close neither commits nor fails A's
+/// import, which completes when A closes.
+#[test]
+fn mount_rejected_second_writer_does_not_end_the_import() {
+    use std::io::Write;
+    let m = Mounted::new().expect("FUSE is required by this test");
+    let archive = fs::read(m.foreign_archive("example.com/test/two:1", 24)).unwrap();
+    let target = m.path("import/two.tar");
+    let mut a = fs::File::create(&target).unwrap();
+    a.write_all(&archive[..archive.len() / 2]).unwrap();
+    let b = Command::new("dd")
+        .args([
+            "if=/dev/zero",
+            "bs=512",
+            "count=1",
+            "conv=notrunc",
+            "status=none",
+        ])
+        .arg(format!("of={}", target.display()))
+        .output()
+        .unwrap();
+    assert!(!b.status.success(), "B's write at offset 0 was accepted");
+    assert!(stderr(&b).contains("Illegal seek"), "{}", stderr(&b));
+    let status = fs::read_to_string(m.path("import/.status/two.tar")).unwrap();
+    assert!(
+        status.contains("\"receiving\""),
+        "after B's close: {status}"
+    );
+    a.write_all(&archive[archive.len() / 2..]).unwrap();
+    drop(a);
+    let status = fs::read_to_string(m.path("import/.status/two.tar")).unwrap();
+    assert!(status.contains("\"loaded\""), "{status}");
+    super::wait_for("the image A wrote", || {
+        m.path("images/example.com/test/two:1").exists()
+    });
+}
+
+/// Unmounts a tmpfs when dropped.
+struct Tmpfs(PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Claim: a full store filesystem reaches the writer as ENOSPC ("No space left on device"),
+/// and the store is left as it was, with no temp files.
+#[test]
+fn mount_enospc_reaches_cp_and_leaves_store_unchanged() {
+    require_root();
+    let work = tempfile::tempdir().unwrap();
+    let small = work.path().join("small");
+    fs::create_dir(&small).unwrap();
+    run(Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&small));
+    let _tmpfs = Tmpfs(small.clone());
+    let store = small.join("store");
+    run(super::imagefs(&store).args(["sample", "--name", super::IMAGE, "--layers", "1"]));
+    let big_store = work.path().join("big");
+    run(super::imagefs(&big_store).args([
+        "sample",
+        "--name",
+        "example.com/test/big:1",
+        "--layer-size",
+        "2000000",
+        "--stored",
+    ]));
+    let big = work.path().join("big.tar");
+    run(super::imagefs(&big_store)
+        .args(["export", "example.com/test/big:1", "-o"])
+        .arg(&big));
+    assert!(fs::metadata(&big).unwrap().len() > 4 << 20);
+
+    let mut m = Mounted::on_store(store.clone()).expect("FUSE is required by this test");
+    let index_before = fs::read(store.join("index.json")).unwrap();
+    let blobs_before = names(&store.join("blobs/sha256"));
+    let out = Command::new("cp")
+        .arg(&big)
+        .arg(m.path("import/"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "cp onto a full store succeeded");
+    assert!(
+        stderr(&out).contains("No space left on device"),
+        "cp said: {}",
+        stderr(&out)
+    );
+    m.unmount();
+    assert_eq!(fs::read(store.join("index.json")).unwrap(), index_before);
+    assert_eq!(names(&store.join("blobs/sha256")), blobs_before);
+    let ingest = store.join("ingest");
+    let left: Vec<String> = if ingest.exists() {
+        names(&ingest)
+    } else {
+        Vec::new()
+    };
+    assert!(left.is_empty(), "temp files left in ingest/: {left:?}");
+}
+
+/// Restores /dev/fuse's mode when dropped (the test widens it the way distributions ship it).
+struct DeviceMode(Option<u32>);
+
+impl Drop for DeviceMode {
+    fn drop(&mut self) {
+        if let Some(mode) = self.0 {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(mode));
+        }
+    }
+}
+
+/// Claim: works as an ordinary user where fusermount3 allows it. As root, the test runs the
+/// mount as `nobody` through `setpriv` (Debian ships /dev/fuse as 0666; where it is narrower,
+/// the test widens it for its duration); run by an ordinary user, every test here already is one.
+#[test]
+fn mount_works_for_an_ordinary_user_through_fusermount3() {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return; // The other tests in this file are the proof for an ordinary user.
+    }
+    if Command::new("fusermount3").arg("-V").output().is_err() {
+        fuse_missing("fusermount3 is not installed");
+        return;
+    }
+    let mode = fs::metadata("/dev/fuse").map(|m| m.permissions().mode() & 0o7777);
+    let Ok(mode) = mode else {
+        fuse_missing("no /dev/fuse");
+        return;
+    };
+    let _restore = DeviceMode((mode & 0o006 != 0o006).then_some(mode));
+    fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(mode | 0o666)).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mnt) = (dir.path().join("store"), dir.path().join("mnt"));
+    fs::create_dir(&mnt).unwrap();
+    run(imagefs(&store).args(["sample", "--name", IMAGE]));
+    const NOBODY: u32 = 65534;
+    for entry in walk(dir.path()) {
+        chown(&entry, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            bin(),
+            "--store",
+        ])
+        .arg(&store)
+        .args(args);
+        c
+    };
+    let mnt_s = mnt.to_str().unwrap();
+    let out = as_nobody(&["mount", "--daemon", "--no-sample", mnt_s])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mount as nobody: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mounted = listing
+        .lines()
+        .find(|l| l.contains(mnt_s))
+        .map(str::to_string);
+    // Only the mounting user may enter a mount without --allow-other, root included.
+    let tar = mnt.join(IMAGE_DIR).join("by-platform/linux-arm64.tar");
+    let read = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "stat",
+            "-c",
+            "%s %u",
+        ])
+        .arg(&tar)
+        .output()
+        .unwrap();
+    let denied_to_root = fs::metadata(&tar).is_err();
+    let unmount = as_nobody(&["unmount", mnt_s]).output().unwrap();
+    if !unmount.status.success() {
+        let _ = Command::new("umount").arg("-l").arg(&mnt).status();
+    }
+    let line = mounted.expect("the mount appears in mountinfo");
+    // fusermount3 mounts with the caller's uid: the kernel records user_id=65534.
+    assert!(line.contains("user_id=65534"), "{line}");
+    let stat = String::from_utf8_lossy(&read.stdout).trim().to_string();
+    let (size, owner) = stat.split_once(' ').expect("stat prints size and owner");
+    assert!(size.parse::<u64>().unwrap() > 0, "{stat}");
+    assert_eq!(
+        owner,
+        NOBODY.to_string(),
+        "files belong to the mounting user"
+    );
+    assert!(
+        denied_to_root,
+        "without --allow-other, other users (root too) are kept out"
+    );
+    assert!(
+        unmount.status.success(),
+        "unmount as nobody: {}",
+        String::from_utf8_lossy(&unmount.stderr)
+    );
+}
+
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.to_path_buf()];
+    if root.is_dir() {
+        for e in fs::read_dir(root).unwrap() {
+            out.extend(walk(&e.unwrap().path()));
+        }
+    }
+    out
+}

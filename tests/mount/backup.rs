@@ -1,0 +1,228 @@
+//! Backing up the mount with the tools people use (doc/SEMANTICS.md "Backups of the mount"):
+//! rsync, restic, borg and rdiff-backup, each run for real against a real mount.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use super::{Mounted, run};
+
+/// A tool the test cannot do without: its absence fails the test.
+fn require(tool: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{tool} is required by this test and is not installed"
+    );
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// restic with a private repository and cache under `dir`.
+fn restic(dir: &Path) -> Command {
+    let mut c = Command::new("restic");
+    c.env("RESTIC_REPOSITORY", dir.join("restic-repo"))
+        .env("RESTIC_PASSWORD", "imagefs-test")
+        .env("RESTIC_CACHE_DIR", dir.join("restic-cache"))
+        .arg("--no-lock");
+    c
+}
+
+/// borg with a private, unencrypted repository and its cache and config under `dir`.
+fn borg(dir: &Path) -> Command {
+    let mut c = Command::new("borg");
+    c.env("BORG_REPO", dir.join("borg-repo"))
+        .env("BORG_BASE_DIR", dir.join("borg-base"))
+        .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
+        .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes");
+    c
+}
+
+/// The number restic's summary gives for `what` ("new", "changed") on its `Files:` line.
+fn restic_files(output: &str, what: &str) -> u64 {
+    let line = output
+        .lines()
+        .find(|l| l.trim_start().starts_with("Files:"))
+        .unwrap_or_else(|| panic!("no Files: line in restic's output: {output}"));
+    line.trim_start_matches(|c: char| !c.is_ascii_digit())
+        .split(',')
+        .find(|part| part.trim().ends_with(what))
+        .and_then(|part| part.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no '{what}' count in: {line}"))
+}
+
+/// The value of `key` in rdiff-backup's `--print-statistics` block (`ChangedFiles 0`).
+fn rdiff_statistic(output: &str, key: &str) -> u64 {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in rdiff-backup's statistics: {output}"))
+}
+
+/// Claim: a backup of the whole mount succeeds after an import through it: uploads are not
+/// listed in `import/` (their bytes cannot be read back), their statuses are.
+#[test]
+fn mount_whole_mount_backs_up_with_rsync_and_restic_after_an_import() {
+    use std::os::unix::fs::MetadataExt;
+    require("rsync");
+    require("restic");
+    let m = Mounted::new().expect("FUSE is required by this test");
+    let archive = m.foreign_archive("example.com/test/backup:1", 31);
+    run(Command::new("cp").arg(&archive).arg(m.path("import/")));
+    let status = fs::read_to_string(m.path("import/.status/foreign-31.tar")).unwrap();
+    assert!(status.contains("\"loaded\""), "{status}");
+    // The live view shows the new image within about 1.5 s.
+    super::wait_for("the imported image", || {
+        m.path("images/example.com/test/backup:1/image.tar")
+            .exists()
+    });
+
+    let dest = m.tmp("rsync-dest");
+    let out = Command::new("rsync")
+        .arg("-a")
+        .arg(format!("{}/", m.mnt.display()))
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rsync -a MOUNT/: {:?} {}",
+        out.status,
+        text(&out)
+    );
+    let dir = m.tmp("restic");
+    run(restic(&dir).arg("init"));
+    let out = restic(&dir).arg("backup").arg(&m.mnt).output().unwrap();
+    assert!(
+        out.status.success(),
+        "restic backup: {:?} {}",
+        out.status,
+        text(&out)
+    );
+
+    assert!(
+        dest.join("images/example.com/test/backup:1/image.tar")
+            .exists()
+    );
+    assert!(dest.join("import/.status/foreign-31.tar").exists());
+    assert!(
+        !dest.join("import/foreign-31.tar").exists(),
+        "uploads are not listed"
+    );
+    assert_eq!(super::names(&m.path("import")), [".status"]);
+    // Still reachable by name, write-only, with its size (rsync's quick check into import/).
+    let md = fs::metadata(m.path("import/foreign-31.tar")).unwrap();
+    assert_eq!(md.mode() & 0o7777, 0o200, "an upload is write-only");
+    assert_eq!(md.len(), fs::metadata(&archive).unwrap().len());
+}
+
+/// Claim: a second `borg create` of an unchanged mount, after a remount (a new daemon
+/// process), re-reads at most one file: every file has its own stable ctime, and borg 1.2
+/// forgets only the cache entries with the newest ctime it saw.
+#[test]
+fn mount_borg_second_run_rereads_at_most_one_file() {
+    require("borg");
+    let mut m = Mounted::new().expect("FUSE is required by this test");
+    let dir = m.tmp("borg");
+    fs::create_dir(&dir).unwrap();
+    run(borg(&dir).args(["init", "--encryption=none"]));
+    let create = |archive: &str, mnt: &Path| {
+        let out = run(borg(&dir)
+            .args(["create", "--list", "--filter=AM"])
+            .arg(format!("::{archive}"))
+            .arg(mnt));
+        // --list prints one "STATUS PATH" line per file on stderr; A = read (no cache entry),
+        // M = read and changed.
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.starts_with("A ") || l.starts_with("M "))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let first = create("one", &m.mnt);
+    assert!(
+        first.len() > 10,
+        "the first run reads every file: {first:?}"
+    );
+    m.unmount();
+    assert!(m.mount(&[]), "remount");
+    let second = create("two", &m.mnt);
+    assert!(
+        second.len() <= 1,
+        "the second run re-read {} files: {second:?}",
+        second.len()
+    );
+}
+
+/// Claim: rsync, restic and rdiff-backup see 0 changed files in an unchanged mount across a
+/// remount (a new daemon process) and across a daemon killed with SIGKILL and mounted again:
+/// bytes, sizes, times and inode numbers are functions of the store alone.
+#[test]
+fn mount_backups_see_no_change_across_remount_and_daemon_restart() {
+    require("rsync");
+    require("restic");
+    require("rdiff-backup");
+    let mut m = Mounted::new().expect("FUSE is required by this test");
+    let mnt = m.mnt.clone();
+    let src = format!("{}/", mnt.display());
+    let (rsync_dest, rdiff_dest, restic_dir) = (m.tmp("rsync"), m.tmp("rdiff"), m.tmp("restic"));
+    run(restic(&restic_dir).arg("init"));
+    run(Command::new("rsync").arg("-a").arg(&src).arg(&rsync_dest));
+    let first = run(restic(&restic_dir).arg("backup").arg(&mnt));
+    assert!(restic_files(&text(&first), "new") > 10, "{}", text(&first));
+    let rdiff = || {
+        text(&run(Command::new("rdiff-backup")
+            .args(["backup", "--print-statistics"])
+            .arg(&mnt)
+            .arg(&rdiff_dest)))
+    };
+    rdiff();
+
+    let unchanged = |when: &str| {
+        // rdiff-backup refuses a second backup within the same second.
+        std::thread::sleep(Duration::from_millis(1100));
+        let out = text(&run(Command::new("rsync")
+            .args(["-a", "--stats"])
+            .arg(&src)
+            .arg(&rsync_dest)));
+        assert!(
+            out.contains("Number of regular files transferred: 0"),
+            "rsync {when}: {out}"
+        );
+        let again = text(&run(restic(&restic_dir).arg("backup").arg(&mnt)));
+        assert_eq!(restic_files(&again, "new"), 0, "restic {when}: {again}");
+        assert_eq!(restic_files(&again, "changed"), 0, "restic {when}: {again}");
+        let stats = rdiff();
+        assert_eq!(
+            rdiff_statistic(&stats, "ChangedFiles "),
+            0,
+            "rdiff-backup {when}: {stats}"
+        );
+        assert_eq!(
+            rdiff_statistic(&stats, "NewFiles "),
+            0,
+            "rdiff-backup {when}: {stats}"
+        );
+    };
+    m.unmount();
+    assert!(m.mount(&[]), "remount");
+    unchanged("after a remount");
+    m.kill_daemon();
+    assert!(
+        m.mount(&[]),
+        "mount over the stale mount of the killed daemon"
+    );
+    unchanged("after the daemon was killed and mounted again");
+}
