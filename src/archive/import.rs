@@ -118,36 +118,56 @@ impl LoadedImage {
         }
     }
 
-    /// What a user must be told beyond `describe`: a name that stayed or moved, and platforms
-    /// skipped. Printed on stderr by the CLI, logged by the mount.
+    /// What a user must be told beyond `describe`: a name that stayed (information), a name
+    /// that moved and platforms skipped (warnings). Printed on stderr by the CLI, logged by
+    /// the mount.
     pub fn notes(&self) -> Vec<String> {
-        let label = match &self.name {
-            Some(n) => n.familiar_string(),
-            None => self.digest.to_string(),
-        };
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = self.remark().into_iter().collect();
+        notes.extend(self.warnings());
+        notes
+    }
+
+    /// The note for a name that stayed where it was.
+    pub fn remark(&self) -> Option<String> {
         match &self.outcome {
-            NameOutcome::Added | NameOutcome::Unchanged => {}
-            NameOutcome::AlreadyPart { brought } => notes.push(format!(
-                "{brought} is already part of {label} {}; the name stays ({})",
+            NameOutcome::AlreadyPart { brought } => Some(format!(
+                "{brought} is already part of {} {}; the name stays ({})",
+                self.label(),
                 self.digest,
                 format_platforms(&self.platforms)
             )),
-            NameOutcome::Moved {
-                previous,
-                previous_platforms,
-            } => notes.push(format!(
+            NameOutcome::Added | NameOutcome::Unchanged | NameOutcome::Moved { .. } => None,
+        }
+    }
+
+    /// A moved name and skipped platforms: what may surprise whoever imported.
+    pub fn warnings(&self) -> Vec<String> {
+        let label = self.label();
+        let mut warnings = Vec::new();
+        if let NameOutcome::Moved {
+            previous,
+            previous_platforms,
+        } = &self.outcome
+        {
+            warnings.push(format!(
                 "{label} moved from {previous} ({}) to {} ({}); `imagefs restore {label}` puts \
                  the previous image back",
                 format_platforms(previous_platforms),
                 self.digest,
                 format_platforms(&self.platforms)
-            )),
+            ));
         }
         for s in &self.skipped {
-            notes.push(format!("{label}: skipped platform {}", s.describe()));
+            warnings.push(format!("{label}: skipped platform {}", s.describe()));
         }
-        notes
+        warnings
+    }
+
+    fn label(&self) -> String {
+        match &self.name {
+            Some(n) => n.familiar_string(),
+            None => self.digest.to_string(),
+        }
     }
 }
 

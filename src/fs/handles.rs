@@ -374,9 +374,12 @@ impl Upload {
             Ok(loaded) => {
                 for l in loaded {
                     log::info!(target: "import", "{name}: {}", l.describe());
+                    if let Some(remark) = l.remark() {
+                        log::info!(target: "import", "{name}: {remark}");
+                    }
                     // Moved names and skipped platforms are worth a warning in the daemon log.
-                    for note in l.notes() {
-                        log::warn!(target: "import", "{name}: {note}");
+                    for warning in l.warnings() {
+                        log::warn!(target: "import", "{name}: {warning}");
                     }
                 }
             }
