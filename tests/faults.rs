@@ -677,6 +677,36 @@ impl Victim for Importer {
     }
 }
 
+/// `imagefs import` of a feed, to the end.
+fn import_output(store: &Path, feed: &Feed) -> Output {
+    let mut c = imagefs(store);
+    c.arg("import")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let bytes = match feed {
+        Feed::File(path) => {
+            c.arg(path).stdin(Stdio::null());
+            None
+        }
+        Feed::Pipe(bytes) => {
+            c.arg("-").stdin(Stdio::piped());
+            Some(bytes.clone())
+        }
+    };
+    let mut child = c.spawn().expect("spawn imagefs import");
+    let feeder = bytes.map(|bytes| {
+        let mut input = child.stdin.take().expect("stdin");
+        std::thread::spawn(move || {
+            let _ = input.write_all(&bytes);
+        })
+    });
+    let out = child.wait_with_output().expect("wait");
+    if let Some(f) = feeder {
+        f.join().expect("feeder thread");
+    }
+    out
+}
+
 /// A clean CLI import, asserted successful.
 fn import_cli(lab: &Lab, request: Request, feed: &Feed, ctx: &str) {
     let mut imp = Importer::spawn(lab, request, feed);
@@ -1130,52 +1160,18 @@ fn cli_import_onto_a_full_disk_fails_with_enospc_and_changes_nothing() {
     );
     let listed = |ctx: &str| ok(imagefs(&store).args(["ls", "--json"]), ctx);
     let before = listed("before");
-    let plain = fs::read(&lab.archive).unwrap();
     // The archive (about 5 MiB) does not fit in 3 MiB: a plain file fails while staging, a
     // gzip file and a pipe while spooling.
-    let attempts: [(&str, Box<dyn Fn() -> Output>); 3] = [
-        (
-            "plain file",
-            Box::new(|| {
-                imagefs(&store)
-                    .arg("import")
-                    .arg(&lab.archive)
-                    .output()
-                    .unwrap()
-            }),
-        ),
-        (
-            "gzip file",
-            Box::new(|| {
-                imagefs(&store)
-                    .arg("import")
-                    .arg(&lab.archive_gz)
-                    .output()
-                    .unwrap()
-            }),
-        ),
+    let attempts = [
+        ("plain file", Feed::File(lab.archive.clone())),
+        ("gzip file", Feed::File(lab.archive_gz.clone())),
         (
             "pipe",
-            Box::new(|| {
-                let mut c = imagefs(&store);
-                c.args(["import", "-"])
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
-                let mut child = c.spawn().unwrap();
-                let mut input = child.stdin.take().unwrap();
-                let bytes = plain.clone();
-                let feeder = std::thread::spawn(move || {
-                    let _ = input.write_all(&bytes);
-                });
-                let out = child.wait_with_output().unwrap();
-                feeder.join().unwrap();
-                out
-            }),
+            Feed::Pipe(Arc::new(fs::read(&lab.archive).unwrap())),
         ),
     ];
-    for (what, attempt) in &attempts {
-        let out = attempt();
+    for (what, feed) in &attempts {
+        let out = import_output(&store, feed);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{what}: {err}");
         assert!(
