@@ -490,10 +490,12 @@ impl Lab {
     }
 
     /// Waits for the aimed point, kills the victim there, and returns where the kill landed.
+    /// A writer that ends on its own before the kill makes `profile`'s duration shorter, so that
+    /// later delays fall inside the import.
     fn strike(
         &mut self,
         aim: Aim,
-        profile: &Profile,
+        profile: &mut Profile,
         victim: &mut dyn Victim,
         ctx: &str,
     ) -> Landed {
@@ -508,6 +510,7 @@ impl Lab {
         loop {
             if victim.exited() {
                 finished = true;
+                profile.duration = profile.duration.min(start.elapsed());
                 break;
             }
             let fire = match trigger {
@@ -750,14 +753,14 @@ fn cli_campaign(test: &str, pipe: bool, default_kills: usize) {
     for round in 0..kills(default_kills) {
         let request = Request::pick(&mut rng);
         let f = rng.random_range(0..feeds.len());
-        let profile = profiles[&(f, request)].clone();
-        let trigger = Trigger::pick(first_kind + round, &mut rng, &profile, archive_len);
+        let profile = profiles.get_mut(&(f, request)).expect("profiled");
+        let trigger = Trigger::pick(first_kind + round, &mut rng, profile, archive_len);
         let ctx = format!("{test} seed {seed} round {round} ({request:?}, feed {f}, {trigger:?})");
         let aim = lab.aim(trigger);
         let mut imp = Importer::spawn(&lab, request, &feeds[f]);
-        let landed = lab.strike(aim, &profile, &mut imp, &ctx);
+        let landed = lab.strike(aim, profile, &mut imp, &ctx);
         let status = imp.status.expect("ended");
-        let present = lab.check_after_kill(&profile, &format!("{ctx} -> {landed:?}"));
+        let present = lab.check_after_kill(profile, &format!("{ctx} -> {landed:?}"));
         if status.success() {
             assert!(present, "{ctx}: import reported success, image absent");
         }
@@ -765,7 +768,7 @@ fn cli_campaign(test: &str, pipe: bool, default_kills: usize) {
             assert!(status.success(), "{ctx}: import failed: {}", imp.stderr());
         }
         import_cli(&lab, request, &feeds[f], &format!("{ctx}: re-import"));
-        lab.assert_imported(request, &profile, &format!("{ctx}: after re-import"));
+        lab.assert_imported(request, profile, &format!("{ctx}: after re-import"));
         lab.reset(&ctx);
     }
     lab.summary(test, started);
@@ -1032,15 +1035,15 @@ fn kill_9_of_the_mount_during_cp_into_import_leaves_no_partial_image() {
     for round in 0..kills(12) {
         let request = Request::pick(&mut rng);
         let f = rng.random_range(0..sources.len());
-        let profile = profiles[&(f, request)].clone();
-        let trigger = Trigger::pick(first_kind + round, &mut rng, &profile, archive_len);
+        let profile = profiles.get_mut(&(f, request)).expect("profiled");
+        let trigger = Trigger::pick(first_kind + round, &mut rng, profile, archive_len);
         let ctx =
             format!("{test} seed {seed} round {round} ({request:?}, source {f}, {trigger:?})");
         let aim = lab.aim(trigger);
         let mut cp = spawn_cp(&sources[f], &mnt, request, &format!("fault-{round}.tar"));
         let landed = lab.strike(
             aim,
-            &profile,
+            profile,
             &mut Server {
                 cp: &mut cp,
                 mount: &mut mount,
@@ -1053,7 +1056,7 @@ fn kill_9_of_the_mount_during_cp_into_import_leaves_no_partial_image() {
         // The stale mount answers ENOTCONN until detached.
         lazy_unmount(&mnt);
         assert!(!is_mounted(&mnt), "{ctx}: mount still attached");
-        let present = lab.check_after_kill(&profile, &format!("{ctx} -> {landed:?}"));
+        let present = lab.check_after_kill(profile, &format!("{ctx} -> {landed:?}"));
         if cp_out.status.success() {
             assert!(
                 present,
@@ -1085,7 +1088,7 @@ fn kill_9_of_the_mount_during_cp_into_import_leaves_no_partial_image() {
             &format!("again-{round}.tar"),
             &format!("{ctx}: re-import"),
         );
-        lab.assert_imported(request, &profile, &format!("{ctx}: after re-import"));
+        lab.assert_imported(request, profile, &format!("{ctx}: after re-import"));
         lab.reset(&ctx);
     }
     drop(mount);
