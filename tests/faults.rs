@@ -278,7 +278,7 @@ impl Lab {
         let store = dir.path().join("store");
         let src = dir.path().join("src");
         // Three platforms, four 512 KiB layers each (one shared), with attestations: about
-        // 5 MiB in 17 blobs. Incompressible stored-gzip layers are quick to generate.
+        // 5 MiB in 23 blobs. Incompressible stored-gzip layers are quick to generate.
         ok(
             imagefs(&src).args([
                 "sample",
