@@ -48,12 +48,13 @@ cleanup() {
     # Each worker runs in its own process group (set -m below): stop it with its children.
     for p in "${workers[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
     for p in "${workers[@]}"; do wait "$p" 2>/dev/null || true; done
-    if mountpoint -q "$mnt" 2>/dev/null; then
+    # /proc/self/mounts, not mountpoint(1): a mount whose daemon died fails stat with ENOTCONN.
+    if grep -qs " $mnt fuse" /proc/self/mounts; then
         "$bin" unmount "$mnt" 2>/dev/null || "$bin" unmount --lazy "$mnt" 2>/dev/null || true
     fi
     # The daemon exits once the kernel drops the mount; give it a moment before removing its store.
     for _ in $(seq 50); do
-        [[ -n $daemon && -e /proc/$daemon ]] || break
+        daemon_alive || break
         sleep 0.1
     done
     rm -rf "$work"
@@ -63,6 +64,10 @@ trap cleanup EXIT
 trap 'echo "soak: interrupted" >&2; exit 130' INT TERM
 
 imagefs() { "$bin" --store "$store" -q "$@"; }
+# Whether the daemon runs (a zombie, left unreaped by a container's init, does not).
+daemon_alive() {
+    [[ -n $daemon ]] && [[ $(awk '/^State:/ {print $2}' "/proc/$daemon/status" 2>/dev/null) =~ ^[RSD]$ ]]
+}
 
 # --- the store: two images to read, three to import, remove and collect ----------------------
 read1=example.com/soak/read1:1   # 4 platforms, 3 x 2 MiB layers each (one shared)
@@ -102,7 +107,8 @@ daemon=$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' <<<"$out")
 [[ -n $daemon ]] || { echo "soak: cannot find the daemon's pid in: $out" >&2; exit 1; }
 
 end=$(($(date +%s) + minutes * 60))
-running() { (($(date +%s) < end)); }
+# Workers stop at the deadline, or at once when the daemon dies (the sampler says so).
+running() { (($(date +%s) < end)) && [[ ! -e $work/stop ]]; }
 # Log lines: "read METHOD BYTES", "wrong REL BYTES", "import cli|cp", "rm", "gc SECONDS",
 # "fail KIND DETAIL".
 fail() { printf 'fail %s %.250s\n' "$1" "${*:2}"; }
@@ -207,8 +213,9 @@ remover() {
 rss_sampler() {
     set +e   # every failure is checked and logged; none may end the worker silently
     while running; do
-        if [[ ! -e /proc/$daemon/status ]]; then
+        if ! daemon_alive; then
             fail daemon-died "pid $daemon"
+            touch "$work/stop"
             return
         fi
         awk '/^VmRSS/ {print "rss", $2}' "/proc/$daemon/status" 2>/dev/null || true
@@ -241,7 +248,7 @@ if ! imagefs fsck >"$work/fsck.out" 2>&1; then
     fsck_ok=no
     echo "fail fsck $(head -c 300 "$work/fsck.out")" >>"$logs/final"
 fi
-[[ -e /proc/$daemon ]] || echo "fail daemon-died pid $daemon" >>"$logs/final"
+daemon_alive || echo "fail daemon-died pid $daemon" >>"$logs/final"
 
 cat "$logs"/* | awk -v minutes="$minutes" -v readers="$readers" -v fsck="$fsck_ok" \
     -v machine="$(nproc) CPUs, $(awk '/MemTotal/ {printf "%d GiB RAM", $2/1048576}' /proc/meminfo), Linux $(uname -r)" '
