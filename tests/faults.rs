@@ -161,25 +161,26 @@ impl Trigger {
         }
     }
 
-    /// A trigger of kind `kind % 5` (each campaign cycles through the kinds, so that each is
-    /// used), with a random parameter.
+    /// A trigger of kind `kind % KINDS` (each campaign cycles through the kinds, so that in
+    /// `KINDS` rounds each is used), with a random parameter.
     fn pick(kind: usize, rng: &mut StdRng, profile: &Profile, archive_len: u64) -> Trigger {
-        match kind % 5 {
+        match kind % KINDS {
             0 | 1 => {
                 let max = profile.duration.as_micros() as u64 + 1;
                 Trigger::Delay(Duration::from_micros(rng.random_range(0..max)))
             }
-            // Early in the spooling or staging: a filtered import stages a third of the archive.
-            2 => Trigger::Ingested(rng.random_range(0..archive_len / 3)),
+            // Early in the spooling or staging, whatever the request: a filtered import stages
+            // about two fifths of the archive before it publishes anything.
+            2 => Trigger::Ingested(rng.random_range(0..archive_len / 8)),
             3 => Trigger::Published(rng.random_range(1..=profile.published.max(1))),
-            _ => Trigger::IndexLock(if rng.random_bool(0.5) {
-                None
-            } else {
-                Some(Duration::from_micros(rng.random_range(0..3000)))
-            }),
+            4 => Trigger::IndexLock(None),
+            _ => Trigger::IndexLock(Some(Duration::from_micros(rng.random_range(0..3000)))),
         }
     }
 }
+
+/// Trigger kinds `Trigger::pick` cycles through.
+const KINDS: usize = 6;
 
 /// Where the kill landed, judged from the store afterwards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -576,11 +577,15 @@ impl Lab {
         );
     }
 
-    /// The kills landed before publishing (spooling, staging) and in the `index.json` update at
-    /// least once each. Both are reached by construction (an early ingest-bytes trigger, the
-    /// held index lock); a landing between two blob renames depends on timing and is only
-    /// reported.
-    fn assert_coverage(&self, test: &str) {
+    /// With at least `KINDS` rounds, the kills landed before publishing (spooling, staging)
+    /// and in the `index.json` update at least once each. Both are reached by construction (an
+    /// early ingest-bytes trigger, the held index lock); a landing between two blob renames
+    /// depends on timing and is only reported.
+    fn assert_coverage(&self, test: &str, rounds: usize) {
+        if rounds < KINDS {
+            eprintln!("{test}: {rounds} rounds use only some trigger kinds; coverage not checked");
+            return;
+        }
         for want in [Landed::BeforePublishing, Landed::BeforeNaming] {
             assert!(
                 self.tally.keys().any(|(_, l)| *l == want),
@@ -749,8 +754,9 @@ fn cli_campaign(test: &str, pipe: bool, default_kills: usize) {
         }
     }
     let archive_len = lab.archive_len();
-    let first_kind = rng.random_range(0..5);
-    for round in 0..kills(default_kills) {
+    let first_kind = rng.random_range(0..KINDS);
+    let rounds = kills(default_kills);
+    for round in 0..rounds {
         let request = Request::pick(&mut rng);
         let f = rng.random_range(0..feeds.len());
         let profile = profiles.get_mut(&(f, request)).expect("profiled");
@@ -772,7 +778,7 @@ fn cli_campaign(test: &str, pipe: bool, default_kills: usize) {
         lab.reset(&ctx);
     }
     lab.summary(test, started);
-    lab.assert_coverage(test);
+    lab.assert_coverage(test, rounds);
 }
 
 #[test]
@@ -1031,8 +1037,9 @@ fn kill_9_of_the_mount_during_cp_into_import_leaves_no_partial_image() {
     }
     let archive_len = lab.archive_len();
     let mut remounts = Vec::new();
-    let first_kind = rng.random_range(0..5);
-    for round in 0..kills(12) {
+    let first_kind = rng.random_range(0..KINDS);
+    let rounds = kills(12);
+    for round in 0..rounds {
         let request = Request::pick(&mut rng);
         let f = rng.random_range(0..sources.len());
         let profile = profiles.get_mut(&(f, request)).expect("profiled");
@@ -1101,7 +1108,7 @@ fn kill_9_of_the_mount_during_cp_into_import_leaves_no_partial_image() {
             max.as_millis()
         );
     }
-    lab.assert_coverage(test);
+    lab.assert_coverage(test, rounds);
 }
 
 /// A tmpfs of a given size, mounted on a temp dir (root only); unmounted on drop.
