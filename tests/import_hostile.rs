@@ -391,3 +391,189 @@ fn import_ignores_broken_blob_of_filtered_out_platform() {
         assert_eq!(ingest_leftovers(&f.store), Vec::<String>::new());
     }
 }
+
+/// A USTAR header for `name` with `kind` and a size field of `size` (which may differ from the
+/// data that follows, as Go writes for sizes in PAX records).
+fn header_bytes(name: &str, kind: tar::EntryType, size: u64) -> Vec<u8> {
+    let mut h = tar::Header::new_ustar();
+    h.as_ustar_mut().expect("ustar").name[..name.len()].copy_from_slice(name.as_bytes());
+    h.set_entry_type(kind);
+    h.set_mode(0o644);
+    h.set_size(size);
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+/// One gzip member (gzip readers decode concatenated members as one stream).
+fn gzip_member(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(data).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// A gzip file of about 1 MB that inflates to a meta entry (`kind`) of 1 GiB before a valid
+/// archive: one header member, then the same compressed 1 MiB member 1024 times (written
+/// streamed, never held whole), then the archive.
+fn write_meta_bomb(path: &std::path::Path, kind: tar::EntryType, rest: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create bomb"));
+    out.write_all(&gzip_member(&header_bytes("././@LongLink", kind, 1 << 30)))
+        .expect("write");
+    let chunk = gzip_member(&vec![b'a'; 1 << 20]);
+    for _ in 0..1024 {
+        out.write_all(&chunk).expect("write");
+    }
+    out.write_all(&gzip_member(rest)).expect("write");
+    out.flush().expect("flush");
+}
+
+/// Imports `path` with the CLI under `/usr/bin/time -f %M`; returns (stderr, max RSS in KiB).
+fn cli_import_measured(f: &Fixture, path: &std::path::Path) -> (String, u64) {
+    let time = std::path::Path::new("/usr/bin/time");
+    assert!(time.exists(), "/usr/bin/time (package `time`) is needed");
+    let cli = imagefs(f.root());
+    let out = std::process::Command::new(time)
+        .args(["-f", "RSS_KIB=%M"])
+        .arg(cli.get_program())
+        .args(cli.get_args())
+        .arg("import")
+        .arg(path)
+        .env_remove("IMAGEFS_STORE")
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .expect("run imagefs under time");
+    assert!(!out.status.success(), "the bomb imported");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let rss = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("RSS_KIB="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RSS figure in {stderr:?}"));
+    eprintln!("max RSS {rss} KiB");
+    (stderr, rss)
+}
+
+#[track_caller]
+fn assert_bomb_bounded(kind: tar::EntryType, needles: &[&str]) {
+    let (_src, entries) = base();
+    let f = Fixture::new();
+    let before = snapshot(f.root());
+    let bomb = f.path("bomb.tar.gz");
+    write_meta_bomb(&bomb, kind, &write_tar(&entries));
+    eprintln!(
+        "bomb: {} bytes of gzip",
+        std::fs::metadata(&bomb).expect("stat").len()
+    );
+    let (stderr, rss_kib) = cli_import_measured(&f, &bomb);
+    for n in needles {
+        assert!(stderr.contains(n), "{stderr:?} lacks {n:?}");
+    }
+    assert!(rss_kib < 200 << 10, "max RSS {rss_kib} KiB: not bounded");
+    assert_unchanged(&f.store, &before);
+}
+
+#[test]
+fn import_refuses_gnu_long_name_bomb_with_bounded_memory() {
+    assert_bomb_bounded(
+        tar::EntryType::GNULongName,
+        &[
+            "GNU long name",
+            "1073741824 bytes",
+            "limit of 65536 bytes",
+            "at the first header",
+        ],
+    );
+}
+
+#[test]
+fn import_refuses_gnu_long_link_bomb_with_bounded_memory() {
+    assert_bomb_bounded(
+        tar::EntryType::GNULongLink,
+        &["GNU long link", "limit of 65536 bytes"],
+    );
+}
+
+#[test]
+fn import_refuses_pax_header_bomb_with_bounded_memory() {
+    assert_bomb_bounded(
+        tar::EntryType::XHeader,
+        &["PAX extended header", "limit of 1048576 bytes"],
+    );
+}
+
+/// A PAX record (`"%d key=value\n"`, the length counting itself).
+fn pax_record(key: &str, value: &str) -> String {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    format!("{len}{body}")
+}
+
+/// The archive with `name`'s header replaced by a PAX header carrying its path and size and a
+/// ustar header with a dummy name and size 0, as Go's `archive/tar` writes members of 8 GiB+.
+fn with_pax_size_and_path(entries: &[Entry], name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        if e.name == name {
+            let records = pax_record("size", &e.data.len().to_string()) + &pax_record("path", name);
+            out.extend(header_bytes(
+                "PaxHeaders/0",
+                tar::EntryType::XHeader,
+                records.len() as u64,
+            ));
+            out.extend_from_slice(records.as_bytes());
+            out.resize(out.len().next_multiple_of(512), 0);
+            out.extend(header_bytes("dummy", tar::EntryType::Regular, 0));
+        } else {
+            out.extend(write_tar(std::slice::from_ref(e)));
+            out.truncate(out.len() - 1024);
+            continue;
+        }
+        out.extend_from_slice(&e.data);
+        out.resize(out.len().next_multiple_of(512), 0);
+    }
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+#[test]
+fn import_applies_pax_size_and_path_records() {
+    let (src, entries) = base();
+    let layer = unique_layer(&src, "linux/arm64", "linux/amd64");
+    let bytes = with_pax_size_and_path(&entries, &blob_name(&layer));
+    for via_file in [false, true] {
+        let f = Fixture::new();
+        let result = if via_file {
+            let path = f.path("a.tar");
+            std::fs::write(&path, &bytes).expect("write");
+            import_path(&f.store, &path, &[])
+        } else {
+            import_bytes(&f.store, &bytes, &[])
+        };
+        result
+            .unwrap_or_else(|e| panic!("(file: {via_file}) {}", imagefs::logger::error_chain(&e)));
+        assert!(f.store.has_blob(&layer), "(file: {via_file})");
+    }
+}
+
+#[test]
+fn import_names_the_entry_before_a_bad_header() {
+    let (_src, entries) = base();
+    let mut bytes = write_tar(&entries);
+    // Corrupt the checksum of the second header; the first entry is the one before it.
+    let second = 512 + entries[0].data.len().next_multiple_of(512);
+    bytes[second + 148] = b'9';
+    let first = entries[0].name.clone();
+    let msg = assert_rejected(
+        &bytes,
+        &[],
+        &["checksum", &format!("in the header after entry {first:?}")],
+    );
+    assert!(!msg.contains(" at "), "{msg}");
+    bytes = write_tar(&entries);
+    bytes[148] = b'9';
+    assert_rejected(&bytes, &[], &["checksum", "at the first header"]);
+}

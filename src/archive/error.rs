@@ -39,6 +39,19 @@ pub enum ArchiveError {
         entry: Option<String>,
         source: io::Error,
     },
+    /// A tar header that is not one, or meta entries that make no sense; `after` is the member
+    /// read before it (`None`: the first header).
+    BadHeader {
+        after: Option<String>,
+        reason: String,
+    },
+    /// A GNU long name/link or PAX header over its cap (refused before it is read).
+    MetaEntryTooLarge {
+        after: Option<String>,
+        kind: &'static str,
+        size: u64,
+        limit: u64,
+    },
     /// The input ended before the archive did.
     Truncated {
         entry: Option<String>,
@@ -154,6 +167,22 @@ impl fmt::Display for ArchiveError {
             Self::MalformedTar { entry, .. } => {
                 write!(f, "malformed tar archive at {}", entry_or(entry))
             }
+            Self::BadHeader { after, reason } => {
+                write!(f, "malformed tar archive: {reason}, ")?;
+                write_header_place(f, after)
+            }
+            Self::MetaEntryTooLarge {
+                after,
+                kind,
+                size,
+                limit,
+            } => {
+                write!(
+                    f,
+                    "{kind} of {size} bytes exceeds the limit of {limit} bytes, "
+                )?;
+                write_header_place(f, after)
+            }
             Self::Truncated { entry } => {
                 write!(
                     f,
@@ -229,6 +258,14 @@ impl fmt::Display for ArchiveError {
             Self::BadName { name, reason } => write!(f, "invalid image name {name:?}: {reason}"),
             Self::NoImages => write!(f, "the archive holds no image"),
         }
+    }
+}
+
+/// Where a bad header is: after the member read before it, or first.
+fn write_header_place(f: &mut fmt::Formatter<'_>, after: &Option<String>) -> fmt::Result {
+    match after {
+        Some(entry) => write!(f, "in the header after entry {entry:?}"),
+        None => write!(f, "at the first header"),
     }
 }
 

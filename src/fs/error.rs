@@ -183,6 +183,8 @@ fn import_errno(e: &ArchiveError) -> Errno {
         ArchiveError::EmptyArchive
         | ArchiveError::TooManyEntries { .. }
         | ArchiveError::MalformedTar { .. }
+        | ArchiveError::BadHeader { .. }
+        | ArchiveError::MetaEntryTooLarge { .. }
         | ArchiveError::Truncated { .. }
         | ArchiveError::UnsafePath { .. }
         | ArchiveError::LinkEscapes { .. }
