@@ -32,7 +32,7 @@ use crate::oci::{
 };
 use crate::platform::{self, Platform};
 use crate::reference::Reference;
-use crate::store::{ImageRecord, Store};
+use crate::store::{ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
 
 /// Index entries with this annotation are referrers (signatures, attestations) of another
 /// entry, not images (moby `LoadImage`).
@@ -345,6 +345,7 @@ fn plan_oci(
                 false => MEDIA_TYPE_OCI_INDEX.into(),
             };
         }
+        check_records(&target, &names)?;
         planned.push(Planned {
             target,
             names,
@@ -352,6 +353,7 @@ fn plan_oci(
             generated: None,
         });
     }
+    check_index_room(catalog.store(), &planned)?;
     for d in to_stage {
         let path = catalog
             .blob_path(&d.digest)
@@ -481,6 +483,12 @@ fn plan_docker_archive(
             layers.push(Descriptor::new(media_type, digest, size));
         }
         let manifest = oci::encode_manifest(MEDIA_TYPE_DOCKER_MANIFEST, &config_desc, &layers);
+        // What we generate must read back under the limits every reader applies (a `Layers`
+        // list repeating one layer 200,000 times makes a 30 MB manifest, unreadable once stored).
+        oci::check_document_shape(&manifest).map_err(|source| ArchiveError::BadDocument {
+            entry: format!("manifest generated for image {label} from manifest.json"),
+            source,
+        })?;
         let mut target = Descriptor::new(
             MEDIA_TYPE_DOCKER_MANIFEST,
             Digest::of(&manifest),
@@ -488,6 +496,7 @@ fn plan_docker_archive(
         );
         target.platform = Some(image_platform.clone());
         let platforms = vec![image_platform.normalize()];
+        check_records(&target, &names)?;
         planned.push(Planned {
             target,
             names,
@@ -495,5 +504,43 @@ fn plan_docker_archive(
             generated: Some(manifest),
         });
     }
+    check_index_room(catalog.store(), &planned)?;
     Ok(planned)
+}
+
+/// The record `load` will write for `name` (as `record` builds it).
+fn record_for(target: &Descriptor, name: Option<&Reference>) -> ImageRecord {
+    match name {
+        Some(name) => ImageRecord::named(target.clone(), name),
+        None => ImageRecord::unnamed(target.clone()),
+    }
+}
+
+/// Every record an image would add must fit the store's per-record cap; checked while planning,
+/// so an over-limit archive publishes nothing.
+fn check_records(target: &Descriptor, names: &Naming) -> Result<(), ArchiveError> {
+    for name in names {
+        record_for(target, name.as_ref()).check_size()?;
+    }
+    Ok(())
+}
+
+/// The store's `index.json` must stay under its cap. Counted as if every record were new (a
+/// re-pointed name in fact replaces one), so near the cap this errs on refusing; `update_images`
+/// checks the exact list again under the lock.
+fn check_index_room(store: &Store, planned: &[Planned]) -> Result<(), ArchiveError> {
+    let current = std::fs::metadata(store.root().join("index.json")).map_or(0, |m| m.len());
+    let adding: u64 = planned
+        .iter()
+        .flat_map(|p| p.names.iter().map(|n| record_for(&p.target, n.as_ref())))
+        .map(|r| r.encoded_size() + 1)
+        .sum();
+    if current + adding > MAX_INDEX_SIZE {
+        return Err(StoreError::IndexTooLarge {
+            size: current + adding,
+            limit: MAX_INDEX_SIZE,
+        }
+        .into());
+    }
+    Ok(())
 }

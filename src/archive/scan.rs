@@ -362,6 +362,11 @@ impl<'s> Catalog<'s> {
         )
     }
 
+    /// The store this catalog stages into.
+    pub fn store(&self) -> &'s Store {
+        self.store
+    }
+
     /// Follows symlinks and hard links (also in leading components) to a file path.
     pub fn resolve(&self, path: &str) -> Option<String> {
         let mut current = path.to_string();
@@ -410,7 +415,10 @@ impl<'s> Catalog<'s> {
         if entry.size > limit {
             return Err(ArchiveError::BadDocument {
                 entry: path.to_string(),
-                source: oci::DocumentError::TooLarge { size: entry.size },
+                source: oci::DocumentError::TooLarge {
+                    size: entry.size,
+                    limit,
+                },
             });
         }
         let mut bytes = vec![0u8; entry.size as usize];
@@ -588,7 +596,10 @@ fn read_metadata(entry: &mut impl Read, path: &str, size: u64) -> Result<Vec<u8>
     if size > oci::MAX_DOCUMENT_SIZE {
         return Err(ArchiveError::BadDocument {
             entry: path.to_string(),
-            source: oci::DocumentError::TooLarge { size },
+            source: oci::DocumentError::TooLarge {
+                size,
+                limit: oci::MAX_DOCUMENT_SIZE,
+            },
         });
     }
     let mut bytes = Vec::with_capacity(size as usize);

@@ -3,10 +3,10 @@
 use std::io::{self, Write};
 
 use super::progress::human;
-use super::{CliResult, RmArgs, SampleArgs};
+use super::{CliResult, FsckArgs, RmArgs, SampleArgs};
 use crate::gc;
 use crate::image::ImageQuery;
-use crate::store::Store;
+use crate::store::{MAX_RECORD_SIZE, Store};
 
 pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
     // Resolve every REF first: one unknown name removes nothing.
@@ -53,9 +53,32 @@ pub fn gc(store: &Store) -> CliResult {
     Ok(())
 }
 
-pub fn fsck(store: &Store) -> CliResult {
-    let (checked, problems) = gc::check(store)?;
+pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
     let mut out = io::stdout().lock();
+    // Repair first: the blob check below then reads the repaired list.
+    if args.repair {
+        for r in store.repair_index()? {
+            writeln!(
+                out,
+                "repaired index.json record of {}: {} -> {} bytes, dropped {}",
+                r.image,
+                r.size_before,
+                r.size_after,
+                r.dropped.join(", ")
+            )?;
+        }
+    }
+    let (checked, mut problems) = gc::check(store)?;
+    for record in store.images()? {
+        let size = record.encoded_size();
+        if size > MAX_RECORD_SIZE {
+            problems.push(gc::Problem(format!(
+                "index.json record of {} is {size} bytes, over the {MAX_RECORD_SIZE}-byte limit \
+                 (`imagefs fsck --repair` shrinks it to its names and target)",
+                record.label()
+            )));
+        }
+    }
     for p in &problems {
         writeln!(out, "{}", p.0)?;
     }

@@ -54,7 +54,7 @@ pub enum Command {
     /// Delete blobs no image references
     Gc,
     /// Verify every blob's digest and every image's completeness
-    Fsck,
+    Fsck(FsckArgs),
     /// Mount the store: browse images, read platform archives, import by writing into import/
     Mount(mount::MountArgs),
     /// Unmount a mount made by `imagefs mount`
@@ -142,6 +142,14 @@ pub struct RmArgs {
     pub refs: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct FsckArgs {
+    /// Shrink index.json records over the per-image limit (64 KiB) to their names and targets,
+    /// dropping their other annotations; reports each record changed
+    #[arg(long)]
+    pub repair: bool,
+}
+
 /// Runs one command.
 pub fn run(cli: Cli) -> CliResult {
     let root = Store::default_location(cli.store.as_deref())
@@ -155,7 +163,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Inspect(args) => query::inspect(&store, &args),
         Command::Rm(args) => maintenance::rm(&store, &args),
         Command::Gc => maintenance::gc(&store),
-        Command::Fsck => maintenance::fsck(&store),
+        Command::Fsck(args) => maintenance::fsck(&store, &args),
         Command::Sample(args) => maintenance::sample(&store, &args),
         Command::Mount(args) => mount::mount(&store, &args),
         Command::Unmount(args) => mount::unmount(&args),

@@ -123,6 +123,10 @@ fn store_errno(e: &StoreError) -> Errno {
         | StoreError::DigestMismatch { .. }
         | StoreError::CorruptDocument { .. }
         | StoreError::UnsupportedLayout { .. } => Errno::EIO,
+        // What an import brings does not fit the store's limits: the input is at fault.
+        StoreError::RecordTooLarge { .. } => Errno::EINVAL,
+        // The image list is full, like a disk.
+        StoreError::IndexTooLarge { .. } => Errno::ENOSPC,
     }
 }
 

@@ -30,6 +30,14 @@ pub enum StoreError {
         path: PathBuf,
         source: DocumentError,
     },
+    /// An image record (one `index.json` entry) over the per-record cap.
+    RecordTooLarge {
+        image: String,
+        size: u64,
+        limit: u64,
+    },
+    /// A change that would grow `index.json` past the store's cap.
+    IndexTooLarge { size: u64, limit: u64 },
     /// The directory holds an OCI layout of a version we do not understand.
     UnsupportedLayout { path: PathBuf, version: String },
 }
@@ -63,6 +71,15 @@ impl fmt::Display for StoreError {
                 )
             }
             Self::CorruptDocument { path, .. } => write!(f, "corrupt {}", path.display()),
+            Self::RecordTooLarge { image, size, limit } => write!(
+                f,
+                "image {image}: its index.json record would take {size} bytes (names, annotations \
+                 and descriptor as encoded), over the limit of {limit} bytes per image"
+            ),
+            Self::IndexTooLarge { size, limit } => write!(
+                f,
+                "the store's index.json would grow to {size} bytes, over its limit of {limit} bytes"
+            ),
             Self::UnsupportedLayout { path, version } => write!(
                 f,
                 "{} has imageLayoutVersion {version:?}; only 1.0.0 is supported",

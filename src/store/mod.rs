@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::StoreError;
 pub use ingest::{BlobWriter, SpooledBlob};
-pub use refs::ImageRecord;
+pub use refs::{ImageRecord, MAX_INDEX_READ, MAX_INDEX_SIZE, MAX_RECORD_SIZE, RepairedRecord};
 
 use crate::digest::{Digest, Hasher};
 use crate::oci::{self, Descriptor};
@@ -136,7 +136,10 @@ impl Store {
         if d.size > oci::MAX_DOCUMENT_SIZE {
             return Err(StoreError::CorruptDocument {
                 path: self.blob_path(&d.digest),
-                source: oci::DocumentError::TooLarge { size: d.size },
+                source: oci::DocumentError::TooLarge {
+                    size: d.size,
+                    limit: oci::MAX_DOCUMENT_SIZE,
+                },
             });
         }
         let mut file = self.open_blob(d)?;
@@ -291,7 +294,7 @@ impl Store {
         let result = change(&mut images)?;
         refs::sort(&mut images);
         if images != before {
-            self.write_atomically(&path, &refs::encode_index(&images))?;
+            self.write_atomically(&path, &refs::encode_for_write(&images, &before)?)?;
         }
         Ok(result)
     }
