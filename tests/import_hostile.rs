@@ -313,7 +313,14 @@ fn import_rejects_json_over_size_limit() {
     big.resize(21 << 20, b'a');
     big.extend_from_slice(b"\"}");
     index.data = big;
-    assert_rejected(&write_tar(&entries), &[], &["index.json"]);
+    assert_rejected(
+        &write_tar(&entries),
+        &[],
+        &[
+            "index.json",
+            "document of 22020098 bytes exceeds the 20971520-byte limit",
+        ],
+    );
 }
 
 #[test]
@@ -330,7 +337,11 @@ fn import_rejects_absurdly_nested_json() {
     deep.extend(std::iter::repeat_n(b']', 100_000));
     deep.push(b'}');
     index.data = deep;
-    assert_rejected(&write_tar(&entries), &[], &["index.json"]);
+    assert_rejected(
+        &write_tar(&entries),
+        &[],
+        &["index.json", "JSON nested deeper than 64 levels"],
+    );
 }
 
 #[test]
@@ -764,4 +775,103 @@ fn store_index_written_over_the_document_limit_opens_and_fsck_repair_shrinks_it(
         "{listed}"
     );
     assert_eq!(ok(run(&["fsck", "--repair"])), ok(run(&["fsck"])));
+}
+
+/// A single-platform docker-archive of `alpine` (manifest.json and the blobs it names).
+fn docker_archive() -> Vec<Entry> {
+    let src = Fixture::new();
+    add(&src.store, &small_spec("alpine", &["linux/arm64"]));
+    let mut entries = read_tar(&export(&src.store, &["alpine"], &["linux/arm64"]));
+    entries.retain(|e| e.name != "index.json" && e.name != "oci-layout");
+    entries
+}
+
+#[test]
+fn import_rejects_config_platform_variant_that_cannot_be_addressed() {
+    let mut entries = docker_archive();
+    let manifest = json(&entry(&entries, "manifest.json").data);
+    let config_path = manifest[0]["Config"].as_str().expect("Config").to_string();
+    let mut config = json(&entry(&entries, &config_path).data);
+    config["variant"] = "v9/../x".into();
+    let data = serde_json::to_vec(&config).expect("encode");
+    let new_path = blob_name(&Digest::of(&data));
+    for e in entries.iter_mut() {
+        if e.name == config_path {
+            e.name = new_path.clone();
+            e.data = data.clone();
+        } else if e.name == "manifest.json" {
+            e.data = text(&e.data).replace(&config_path, &new_path).into_bytes();
+        }
+    }
+    assert_rejected(
+        &write_tar(&entries),
+        &[],
+        &[
+            "image alpine:latest",
+            "platform variant \"v9/../x\"",
+            "[A-Za-z0-9_.-]",
+        ],
+    );
+}
+
+#[test]
+fn import_rejects_index_platform_variant_that_cannot_be_addressed() {
+    let (_src, mut entries) = base();
+    let top = json(&entry(&entries, "index.json").data)["manifests"][0]["digest"]
+        .as_str()
+        .expect("digest")
+        .parse::<Digest>()
+        .expect("digest");
+    let mut index = json(&entry(&entries, &blob_name(&top)).data);
+    for m in index["manifests"].as_array_mut().expect("manifests") {
+        if m["platform"]["architecture"] == "arm64" {
+            m["platform"]["variant"] = "v9/../x".into();
+        }
+    }
+    rewrite_blob(
+        &mut entries,
+        top,
+        serde_json::to_vec(&index).expect("encode"),
+    );
+    assert_rejected(
+        &write_tar(&entries),
+        &[],
+        &[
+            "platform variant \"v9/../x\"",
+            "is not a valid platform component",
+        ],
+    );
+}
+
+#[test]
+fn import_rejects_repo_tag_with_a_digest_that_is_not_the_image() {
+    let mut entries = docker_archive();
+    let wrong = Digest::of(b"another image");
+    for e in entries.iter_mut().filter(|e| e.name == "manifest.json") {
+        let mut doc = json(&e.data);
+        doc[0]["RepoTags"] = serde_json::json!([format!("example.com/app:1@{wrong}")]);
+        e.data = serde_json::to_vec(&doc).expect("encode");
+    }
+    assert_rejected(
+        &write_tar(&entries),
+        &[],
+        &["example.com/app:1@", &format!("it names digest {wrong}")],
+    );
+}
+
+#[test]
+fn import_rejects_index_name_with_a_digest_that_is_not_the_image() {
+    let (_src, mut entries) = base();
+    let wrong = Digest::of(b"another image");
+    for e in entries.iter_mut().filter(|e| e.name == "index.json") {
+        let mut doc = json(&e.data);
+        doc["manifests"][0]["annotations"]["io.containerd.image.name"] =
+            format!("example.com/app@{wrong}").into();
+        e.data = serde_json::to_vec(&doc).expect("encode");
+    }
+    assert_rejected(
+        &write_tar(&entries),
+        &[],
+        &["example.com/app@", &format!("it names digest {wrong}")],
+    );
 }

@@ -125,6 +125,14 @@ pub enum ArchiveError {
         name: String,
         reason: String,
     },
+    /// A platform field that containerd's platform parser would refuse.
+    InvalidPlatform {
+        image: String,
+        /// The manifest (OCI) or config (docker-archive) the platform comes from.
+        document: Digest,
+        field: &'static str,
+        value: String,
+    },
     /// The archive holds no image to load.
     NoImages,
 }
@@ -256,6 +264,16 @@ impl fmt::Display for ArchiveError {
                 )
             }
             Self::BadName { name, reason } => write!(f, "invalid image name {name:?}: {reason}"),
+            Self::InvalidPlatform {
+                image,
+                document,
+                field,
+                value,
+            } => write!(
+                f,
+                "image {image}: platform {field} {value:?} (of {document}) is not a valid platform \
+                 component: expected one or more of [A-Za-z0-9_.-]"
+            ),
             Self::NoImages => write!(f, "the archive holds no image"),
         }
     }

@@ -328,6 +328,9 @@ fn plan_oci(
         to_stage.extend(graph.indexes.iter().cloned());
         let mut platforms = Vec::new();
         for m in &selected {
+            if let Some(p) = &m.platform {
+                check_platform(&label, &m.descriptor.digest, p)?;
+            }
             to_stage.push(m.descriptor.clone());
             to_stage.extend(m.children.iter().cloned());
             if let (false, Some(p)) = (m.is_attestation(), &m.platform) {
@@ -382,11 +385,49 @@ fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ArchiveError> {
         name: candidate.clone(),
         reason: e.to_string(),
     })?;
+    check_name_digest(&reference, &entry.digest)?;
     if reference.digest().is_some() && reference.tag().is_none() {
         // name@digest carries no tag to list the image under; the digest is the image.
         return Ok(None);
     }
     Ok(Some(reference.with_default_tag()))
+}
+
+/// A name that carries a digest (`name@sha256:…`) must carry the image's own: anything else
+/// would list the image under a digest it does not have.
+fn check_name_digest(name: &Reference, image: &Digest) -> Result<(), ArchiveError> {
+    match name.digest() {
+        Some(d) if d != image => Err(ArchiveError::BadName {
+            name: name.to_string(),
+            reason: format!("it names digest {d}, but the image's digest is {image}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Platform components must be what containerd's `platforms.Parse` accepts
+/// (containerd/platforms platforms.go `specifierRe`, `^[A-Za-z0-9_.-]+$`), or the image could
+/// be listed but never addressed: a variant `v9/../x` shows as `linux/arm/x`, and its mount
+/// entry does not resolve. An empty OS or variant is allowed (normalisation fills the OS).
+fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), ArchiveError> {
+    for (field, value, may_be_empty) in [
+        ("os", &p.os, true),
+        ("architecture", &p.architecture, false),
+        ("variant", &p.variant, true),
+    ] {
+        let valid = value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if !valid || (value.is_empty() && !may_be_empty) {
+            return Err(ArchiveError::InvalidPlatform {
+                image: image.to_string(),
+                document: *manifest,
+                field,
+                value: value.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// One entry of a docker-archive's `manifest.json`.
@@ -452,6 +493,7 @@ fn plan_docker_archive(
             .next()
             .map_or_else(|| config_path.clone(), |n| n.familiar_string());
         let image_platform = config.platform();
+        check_platform(&label, &Digest::of(&config_bytes), &image_platform)?;
         for requested in &options.platforms {
             if !platform::matches_exact(requested, &image_platform) {
                 return Err(ArchiveError::PlatformNotInArchive {
@@ -495,6 +537,9 @@ fn plan_docker_archive(
             manifest.len() as u64,
         );
         target.platform = Some(image_platform.clone());
+        for name in names.iter().flatten() {
+            check_name_digest(name, &target.digest)?;
+        }
         let platforms = vec![image_platform.normalize()];
         check_records(&target, &names)?;
         planned.push(Planned {

@@ -204,6 +204,7 @@ fn import_errno(e: &ArchiveError) -> Errno {
         | ArchiveError::PlatformNotInArchive { .. }
         | ArchiveError::NothingComplete { .. }
         | ArchiveError::BadName { .. }
+        | ArchiveError::InvalidPlatform { .. }
         | ArchiveError::NoImages => Errno::EINVAL,
     }
 }
