@@ -32,7 +32,7 @@ use crate::oci::{
 };
 use crate::platform::{self, Platform};
 use crate::reference::Reference;
-use crate::store::{ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
+use crate::store::{INDEX_FILE, ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
 
 /// Index entries with this annotation are referrers (signatures, attestations) of another
 /// entry, not images (moby `LoadImage`).
@@ -574,7 +574,7 @@ fn check_records(target: &Descriptor, names: &Naming) -> Result<(), ArchiveError
 /// re-pointed name in fact replaces one), so near the cap this errs on refusing; `update_images`
 /// checks the exact list again under the lock.
 fn check_index_room(store: &Store, planned: &[Planned]) -> Result<(), ArchiveError> {
-    let current = std::fs::metadata(store.root().join("index.json")).map_or(0, |m| m.len());
+    let current = std::fs::metadata(store.root().join(INDEX_FILE)).map_or(0, |m| m.len());
     let adding: u64 = planned
         .iter()
         .flat_map(|p| p.names.iter().map(|n| record_for(&p.target, n.as_ref())))

@@ -221,8 +221,8 @@ impl<'s> Catalog<'s> {
             let member = match tar.next_member() {
                 Ok(Some(member)) => member,
                 Ok(None) => break,
-                // Nothing at all, or only zero blocks: not an archive with content.
-                Err(HeaderError::Truncated) if count == 0 => {
+                // No byte at all: not an archive.
+                Err(HeaderError::NoEndOfArchive) if count == 0 => {
                     return Err(ArchiveError::EmptyArchive);
                 }
                 Err(e) => return Err(header_error(previous, e)),
@@ -563,7 +563,9 @@ fn special(entry: String, kind: &'static str) -> ArchiveError {
 /// A header that could not be read; `after` is the last member read before it.
 fn header_error(after: Option<String>, e: HeaderError) -> ArchiveError {
     match e {
-        HeaderError::Truncated => ArchiveError::Truncated { entry: None },
+        HeaderError::Truncated | HeaderError::NoEndOfArchive => {
+            ArchiveError::Truncated { entry: None }
+        }
         HeaderError::Io(e) => tar_error(None, e),
         HeaderError::Malformed(reason) => ArchiveError::BadHeader { after, reason },
         HeaderError::TooLarge { kind, size, limit } => ArchiveError::MetaEntryTooLarge {

@@ -53,8 +53,10 @@ pub struct Member {
 /// Why a header could not be read.
 #[derive(Debug)]
 pub enum HeaderError {
-    /// The input ended inside a header or inside a meta entry's data.
+    /// The input ended inside a header or inside an entry's data.
     Truncated,
+    /// The input ended at a header boundary, without the end-of-archive zero block.
+    NoEndOfArchive,
     /// Reading the input failed.
     Io(io::Error),
     /// A header that is not a tar header, or meta entries that make no sense.
@@ -109,8 +111,8 @@ impl<R: Skip> TarReader<R> {
         }
     }
 
-    /// The next member, or `None` at the end-of-archive zero block. `Err(Truncated)` when the
-    /// input ends at a header boundary without that block.
+    /// The next member, or `None` at the end-of-archive zero block. `Err(NoEndOfArchive)` when
+    /// the input ends at a header boundary without that block.
     pub fn next_member(&mut self) -> Result<Option<Member>, HeaderError> {
         let mut long_name: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
@@ -211,6 +213,7 @@ impl<R: Skip> TarReader<R> {
         let mut filled = 0;
         while filled < header.len() {
             match self.inner.read(&mut header[filled..]) {
+                Ok(0) if filled == 0 => return Err(HeaderError::NoEndOfArchive),
                 Ok(0) => return Err(HeaderError::Truncated),
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -486,6 +489,10 @@ mod tests {
         assert!(matches!(
             TarReader::new(&h[..100]).next_member(),
             Err(HeaderError::Truncated)
+        ));
+        assert!(matches!(
+            TarReader::new(&[][..]).next_member(),
+            Err(HeaderError::NoEndOfArchive)
         ));
     }
 
