@@ -876,3 +876,91 @@ fn import_rejects_index_name_with_a_digest_that_is_not_the_image() {
         &["example.com/app@", &format!("it names digest {wrong}")],
     );
 }
+
+/// The mount daemon's process id, found by its command line (`--store STORE … mount MNT`).
+fn daemon_pid(store: &std::path::Path, mnt: &std::path::Path) -> u32 {
+    let (store, mnt) = (store.to_string_lossy(), mnt.to_string_lossy());
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "mount")
+            && args.iter().any(|a| *a == store)
+            && args.iter().any(|a| *a == mnt)
+        {
+            return pid;
+        }
+    }
+    panic!("no mount daemon for {mnt} found in /proc");
+}
+
+/// The peak resident set of a live process, in KiB (`VmHWM`).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status}"))
+}
+
+#[test]
+fn mount_daemon_refuses_gnu_long_name_bomb_with_bounded_memory() {
+    assert!(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .is_ok(),
+        "this test needs /dev/fuse"
+    );
+    let (_src, entries) = base();
+    let f = Fixture::new();
+    let before = snapshot(f.root());
+    let bomb = f.path("bomb.tar.gz");
+    write_meta_bomb(&bomb, tar::EntryType::GNULongName, &write_tar(&entries));
+    let mnt = f.path("mnt");
+    std::fs::create_dir(&mnt).expect("mkdir mnt");
+    let mounted = imagefs(f.root())
+        .arg("mount")
+        .arg(&mnt)
+        .args(["--daemon", "--no-sample"])
+        .output()
+        .expect("run imagefs mount");
+    assert!(
+        mounted.status.success(),
+        "mount failed: {}",
+        text(&mounted.stderr)
+    );
+    let pid = daemon_pid(f.root(), &mnt);
+    let cp = std::process::Command::new("cp")
+        .arg(&bomb)
+        .arg(mnt.join("import/"))
+        .output()
+        .expect("run cp");
+    let status = std::fs::read_to_string(mnt.join("import/.status/bomb.tar.gz"));
+    let peak = peak_rss_kib(pid);
+    eprintln!("daemon peak RSS {peak} KiB");
+    let unmounted = imagefs(f.root())
+        .arg("unmount")
+        .arg(&mnt)
+        .status()
+        .expect("run imagefs unmount");
+    assert!(unmounted.success(), "unmount failed");
+    assert!(peak < 200 << 10, "daemon peak RSS {peak} KiB: not bounded");
+    assert!(!cp.status.success(), "cp of the bomb succeeded");
+    let status = status.expect("import/.status/bomb.tar.gz");
+    assert!(
+        status.contains("GNU long name") && status.contains("limit of 65536 bytes"),
+        "{status}"
+    );
+    // The mount's lock files aside, the store is as before.
+    assert_unchanged(&f.store, &before);
+}
