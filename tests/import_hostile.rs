@@ -703,7 +703,9 @@ fn import_rejects_growing_the_store_index_past_its_cap() {
         };
         let err = imagefs::logger::error_chain(&result.expect_err("import past the cap"));
         assert!(
-            err.contains("index.json would grow to") && err.contains("limit of 50331648 bytes"),
+            err.contains("image docker.io/library/alpine:latest")
+                && err.contains("index.json would grow to")
+                && err.contains("limit of 50331648 bytes"),
             "{err}"
         );
         assert_unchanged(&f.store, &before);

@@ -575,13 +575,14 @@ fn check_records(target: &Descriptor, names: &Naming) -> Result<(), ArchiveError
 /// checks the exact list again under the lock.
 fn check_index_room(store: &Store, planned: &[Planned]) -> Result<(), ArchiveError> {
     let current = std::fs::metadata(store.root().join(INDEX_FILE)).map_or(0, |m| m.len());
-    let adding: u64 = planned
+    let records: Vec<ImageRecord> = planned
         .iter()
         .flat_map(|p| p.names.iter().map(|n| record_for(&p.target, n.as_ref())))
-        .map(|r| r.encoded_size() + 1)
-        .sum();
+        .collect();
+    let adding: u64 = records.iter().map(|r| r.encoded_size() + 1).sum();
     if current + adding > MAX_INDEX_SIZE {
         return Err(StoreError::IndexTooLarge {
+            image: records.first().map(ImageRecord::label),
             size: current + adding,
             limit: MAX_INDEX_SIZE,
         }

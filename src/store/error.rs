@@ -36,8 +36,13 @@ pub enum StoreError {
         size: u64,
         limit: u64,
     },
-    /// A change that would grow `index.json` past the store's cap.
-    IndexTooLarge { size: u64, limit: u64 },
+    /// A change that would grow `index.json` past the store's cap; `image` is the (first) image
+    /// being added, when the caller knows it.
+    IndexTooLarge {
+        image: Option<String>,
+        size: u64,
+        limit: u64,
+    },
     /// The directory holds an OCI layout of a version we do not understand.
     UnsupportedLayout { path: PathBuf, version: String },
 }
@@ -76,10 +81,16 @@ impl fmt::Display for StoreError {
                 "image {image}: its index.json record would take {size} bytes (names, annotations \
                  and descriptor as encoded), over the limit of {limit} bytes per image"
             ),
-            Self::IndexTooLarge { size, limit } => write!(
-                f,
-                "the store's index.json would grow to {size} bytes, over its limit of {limit} bytes"
-            ),
+            Self::IndexTooLarge { image, size, limit } => {
+                if let Some(image) = image {
+                    write!(f, "image {image}: ")?;
+                }
+                write!(
+                    f,
+                    "the store's index.json would grow to {size} bytes, over its limit of {limit} \
+                     bytes (remove images with `imagefs rm`)"
+                )
+            }
             Self::UnsupportedLayout { path, version } => write!(
                 f,
                 "{} has imageLayoutVersion {version:?}; only 1.0.0 is supported",

@@ -207,6 +207,7 @@ pub(super) fn encode_for_write(
     let size = encoded.len() as u64;
     if size > MAX_INDEX_SIZE && size > encode_index(before).len() as u64 {
         return Err(StoreError::IndexTooLarge {
+            image: None,
             size,
             limit: MAX_INDEX_SIZE,
         });
