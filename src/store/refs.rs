@@ -233,3 +233,64 @@ pub(super) fn sort(images: &mut [ImageRecord]) {
         )
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Digest;
+
+    fn record(pad: usize) -> ImageRecord {
+        let mut d = Descriptor::new(
+            "application/vnd.oci.image.index.v1+json",
+            Digest::of(b"i"),
+            9,
+        );
+        d.annotations
+            .insert("org.example.note".into(), "<".repeat(pad));
+        d.urls.push("https://example.com/blob".into());
+        d.data = Some("e30=".into());
+        d.platform = Some(crate::platform::Platform {
+            os: "linux".into(),
+            architecture: "arm64".into(),
+            ..Default::default()
+        });
+        let name = Reference::parse_normalized("example.com/app:1").unwrap();
+        ImageRecord::named(d, &name)
+    }
+
+    #[test]
+    fn record_size_counts_go_escapes_and_shrink_keeps_names_and_target() {
+        // `<` is written as `\u003c`: six bytes each.
+        let big = record(20_000);
+        assert!(big.encoded_size() > 6 * 20_000);
+        assert!(big.check_size().is_err());
+        assert!(record(100).check_size().is_ok());
+
+        let mut shrunk = big.clone();
+        let dropped = shrunk.shrink();
+        assert_eq!(dropped, ["1 annotations", "urls", "data"]);
+        assert_eq!(shrunk.name(), big.name());
+        assert_eq!(shrunk.target.digest, big.target.digest);
+        assert_eq!(shrunk.target.size, big.target.size);
+        assert_eq!(shrunk.target.media_type, big.target.media_type);
+        assert_eq!(shrunk.target.platform, big.target.platform);
+        assert!(shrunk.encoded_size() < 400);
+    }
+
+    #[test]
+    fn a_list_over_the_cap_may_shrink_but_not_grow() {
+        let huge = |n: usize| -> Vec<ImageRecord> {
+            let mut d = Descriptor::new("x", Digest::of(b"h"), 1);
+            d.annotations.insert("pad".into(), "a".repeat(n));
+            vec![ImageRecord::unnamed(d)]
+        };
+        let over = huge(MAX_INDEX_SIZE as usize + 10);
+        let bigger = huge(MAX_INDEX_SIZE as usize + 20);
+        assert!(matches!(
+            encode_for_write(&bigger, &over),
+            Err(StoreError::IndexTooLarge { .. })
+        ));
+        assert!(encode_for_write(&over, &bigger).is_ok());
+        assert!(encode_for_write(&[], &over).is_ok());
+    }
+}
