@@ -10,16 +10,20 @@
 //! writes for members of 8 GiB and more, with a zero in the header field. Reading headers here
 //! keeps the two in one place.
 //!
-//! The semantics follow Go's `archive/tar` reader (`reader.go` `Next`, `mergePAX`): a PAX record
-//! overrides the GNU long name, which overrides the header's own (ustar prefix + name) field.
+//! The semantics follow Go's `archive/tar` reader (golang/go src/archive/tar/reader.go `next`,
+//! `mergePAX`), which Docker uses: a GNU long name or link overrides a PAX `path`/`linkpath`,
+//! which overrides the header's own (ustar prefix + name) field; a PAX `size` overrides the
+//! header's; a `\0`-type member whose name ends in `/` is a directory. Go caps every such meta
+//! entry at 1 MiB (`maxSpecialFileSize`); names get a tighter cap here.
 
 use std::io::{self, Read};
 
 /// Longest GNU long name or long link target accepted. Linux paths are at most 4 KiB; this
-/// leaves room for any real archive and keeps a hostile one from allocating more.
+/// leaves room for any real archive and keeps a hostile one from allocating more. (Go allows
+/// 1 MiB for any meta entry, reader.go `maxSpecialFileSize`.)
 pub const MAX_LONG_NAME: u64 = 64 << 10;
 /// Largest PAX extended header (`x` or `g`) accepted. Real ones hold a few records (path,
-/// times, xattrs); 1 MiB leaves room for large xattrs.
+/// times, xattrs); 1 MiB, Go's `maxSpecialFileSize`, leaves room for large xattrs.
 pub const MAX_PAX_HEADER: u64 = 1 << 20;
 
 const BLOCK: u64 = 512;
@@ -155,14 +159,18 @@ impl<R: Skip> TarReader<R> {
                 }
                 _ => {}
             }
-            let mut path = long_name.unwrap_or_else(|| header_path(&header));
-            let mut link = long_link.unwrap_or_else(|| cut_nul(&header[157..257]));
+            let mut path = header_path(&header);
+            let mut link = cut_nul(&header[157..257]);
             if let Some(pax) = pax {
                 path = pax.path.unwrap_or(path);
                 link = pax.linkpath.unwrap_or(link);
                 size = pax.size.unwrap_or(size);
             }
+            path = long_name.unwrap_or(path);
+            link = long_link.unwrap_or(link);
             let kind = match flag {
+                // Old archives mark directories with a trailing slash only.
+                0 if path.ends_with(b"/") => Kind::Directory,
                 b'0' | 0 | b'7' => Kind::Regular,
                 b'1' => Kind::HardLink,
                 b'2' => Kind::Symlink,
@@ -452,6 +460,26 @@ mod tests {
         let second = reader.next_member().unwrap().unwrap();
         assert_eq!((second.path, second.size), (long, 2));
         assert!(reader.next_member().unwrap().is_none());
+    }
+
+    #[test]
+    fn gnu_long_name_overrides_pax_path_as_in_go() {
+        let mut tar = Vec::new();
+        let records = pax_record("path", "from-pax");
+        member(
+            &mut tar,
+            b"PaxHeaders/x",
+            b'x',
+            records.as_bytes(),
+            records.len() as u64,
+        );
+        member(&mut tar, b"././@LongLink", b'L', b"from-gnu\0", 9);
+        member(&mut tar, b"header", b'0', b"", 0);
+        member(&mut tar, b"olddir/", 0, b"", 0);
+        tar.extend([0u8; 1024]);
+        let mut reader = TarReader::new(&tar[..]);
+        assert_eq!(reader.next_member().unwrap().unwrap().path, b"from-gnu");
+        assert_eq!(reader.next_member().unwrap().unwrap().kind, Kind::Directory);
     }
 
     #[test]
