@@ -966,3 +966,52 @@ fn mount_daemon_refuses_gnu_long_name_bomb_with_bounded_memory() {
     // The mount's lock files aside, the store is as before.
     assert_unchanged(&f.store, &before);
 }
+
+/// A GNU long-name entry for `name`, then a symlink header (target `x`) it names.
+fn long_named_symlink(out: &mut Vec<u8>, name: &[u8]) {
+    out.extend(header_bytes(
+        "././@LongLink",
+        tar::EntryType::GNULongName,
+        name.len() as u64,
+    ));
+    out.extend_from_slice(name);
+    out.resize(out.len().next_multiple_of(512), 0);
+    let mut h = tar::Header::new_gnu();
+    h.as_gnu_mut().expect("gnu").name[..5].copy_from_slice(b"short");
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_link_name("x").expect("link name");
+    h.set_size(0);
+    h.set_cksum();
+    out.extend_from_slice(h.as_bytes());
+}
+
+#[test]
+fn import_rejects_entry_path_over_path_max() {
+    let (_src, entries) = base();
+    let mut bytes = Vec::new();
+    long_named_symlink(&mut bytes, &[b'a'; 5000]);
+    bytes.extend(write_tar(&entries));
+    assert_rejected(
+        &bytes,
+        &[],
+        &["entry path of 5000 bytes exceeds the limit of 4096 bytes"],
+    );
+}
+
+#[test]
+fn import_rejects_entry_names_adding_up_past_the_limit() {
+    let (_src, entries) = base();
+    let mut bytes = Vec::new();
+    // 4,200 distinct 4,000-byte paths: 16.8 MB of names, each one within PATH_MAX.
+    for i in 0..4200 {
+        let mut name = format!("{i:06}/").into_bytes();
+        name.resize(4000, b'n');
+        long_named_symlink(&mut bytes, &name);
+    }
+    bytes.extend(write_tar(&entries));
+    assert_rejected(
+        &bytes,
+        &[],
+        &["paths and link targets add up to more than 16777216 bytes"],
+    );
+}

@@ -34,6 +34,10 @@ pub enum ArchiveError {
     TooManyEntries {
         limit: usize,
     },
+    /// Entry paths and link targets add up to more than any image archive needs.
+    NamesTooLarge {
+        limit: usize,
+    },
     /// The tar stream is malformed (bad header, bad checksum, …).
     MalformedTar {
         entry: Option<String>,
@@ -172,6 +176,11 @@ impl fmt::Display for ArchiveError {
                     "archive has more than {limit} entries; no image archive is that large"
                 )
             }
+            Self::NamesTooLarge { limit } => write!(
+                f,
+                "archive entry paths and link targets add up to more than {limit} bytes; \
+                 no image archive is that large"
+            ),
             Self::MalformedTar { entry, .. } => {
                 write!(f, "malformed tar archive at {}", entry_or(entry))
             }

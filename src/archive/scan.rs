@@ -29,6 +29,10 @@ const REPOSITORIES: &str = "repositories";
 /// Most entries an archive may have. Image archives hold tens to a few thousand; the catalog
 /// keeps a little metadata (and a temp file, from a pipe) per entry, so this bounds both.
 pub(super) const MAX_ENTRIES: usize = 100_000;
+/// Most bytes of entry paths and link targets the catalog keeps. Each path is at most 4 KiB
+/// (`tar_reader::MAX_PATH`), but 100,000 of them would still be 400 MB; real archives need well
+/// under 1 MiB (a few thousand paths of ~80 bytes).
+pub(super) const MAX_NAME_BYTES: usize = 16 << 20;
 /// Symlink chains longer than this are treated as loops.
 const MAX_LINK_HOPS: usize = 32;
 const COPY_BUFFER: usize = 1 << 20;
@@ -216,6 +220,7 @@ impl<'s> Catalog<'s> {
         mut on_file: impl FnMut(&mut TarReader<R>, &Member, &str, &mut Self) -> Result<(), ArchiveError>,
     ) -> Result<(), ArchiveError> {
         let mut count = 0usize;
+        let mut name_bytes = 0usize;
         let mut previous: Option<String> = None;
         loop {
             let member = match tar.next_member() {
@@ -230,6 +235,12 @@ impl<'s> Catalog<'s> {
             count += 1;
             if count > MAX_ENTRIES {
                 return Err(ArchiveError::TooManyEntries { limit: MAX_ENTRIES });
+            }
+            name_bytes += member.path.len() + member.link.len();
+            if name_bytes > MAX_NAME_BYTES {
+                return Err(ArchiveError::NamesTooLarge {
+                    limit: MAX_NAME_BYTES,
+                });
             }
             let shown = String::from_utf8_lossy(&member.path).into_owned();
             let path = clean_path(&member.path, &shown)?;

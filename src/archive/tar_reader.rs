@@ -26,6 +26,10 @@ pub const MAX_LONG_NAME: u64 = 64 << 10;
 /// times, xattrs); 1 MiB, Go's `maxSpecialFileSize`, leaves room for large xattrs.
 pub const MAX_PAX_HEADER: u64 = 1 << 20;
 
+/// Longest entry path or link target, after long names and PAX records are applied: Linux's
+/// `PATH_MAX`. Image archives use paths of under 100 bytes (`blobs/sha256/<hex>`).
+pub const MAX_PATH: u64 = 4096;
+
 const BLOCK: u64 = 512;
 
 /// What a member is, from its type flag.
@@ -168,6 +172,15 @@ impl<R: Skip> TarReader<R> {
             }
             path = long_name.unwrap_or(path);
             link = long_link.unwrap_or(link);
+            for (kind, value) in [("entry path", &path), ("link target", &link)] {
+                if value.len() as u64 > MAX_PATH {
+                    return Err(HeaderError::TooLarge {
+                        kind,
+                        size: value.len() as u64,
+                        limit: MAX_PATH,
+                    });
+                }
+            }
             let kind = match flag {
                 // Old archives mark directories with a trailing slash only.
                 0 if path.ends_with(b"/") => Kind::Directory,
@@ -480,6 +493,21 @@ mod tests {
         let mut reader = TarReader::new(&tar[..]);
         assert_eq!(reader.next_member().unwrap().unwrap().path, b"from-gnu");
         assert_eq!(reader.next_member().unwrap().unwrap().kind, Kind::Directory);
+    }
+
+    #[test]
+    fn paths_and_link_targets_over_path_max_are_refused() {
+        for (flag, kind) in [(b'L', "entry path"), (b'K', "link target")] {
+            let mut tar = Vec::new();
+            member(&mut tar, b"././@LongLink", flag, &[b'a'; 4097], 4097);
+            member(&mut tar, b"x", b'2', b"", 0);
+            match TarReader::new(&tar[..]).next_member() {
+                Err(HeaderError::TooLarge { kind: k, size, .. }) => {
+                    assert_eq!((k, size), (kind, 4097))
+                }
+                other => panic!("{kind}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -186,6 +186,7 @@ fn import_errno(e: &ArchiveError) -> Errno {
         ArchiveError::Input(io) => io_errno(io),
         ArchiveError::EmptyArchive
         | ArchiveError::TooManyEntries { .. }
+        | ArchiveError::NamesTooLarge { .. }
         | ArchiveError::MalformedTar { .. }
         | ArchiveError::BadHeader { .. }
         | ArchiveError::MetaEntryTooLarge { .. }
