@@ -408,17 +408,18 @@ fn check_name_digest(name: &Reference, image: &Digest) -> Result<(), ArchiveErro
 /// Platform components must be what containerd's `platforms.Parse` accepts
 /// (containerd/platforms platforms.go `specifierRe`, `^[A-Za-z0-9_.-]+$`), or the image could
 /// be listed but never addressed: a variant `v9/../x` shows as `linux/arm/x`, and its mount
-/// entry does not resolve. An empty OS or variant is allowed (normalisation fills the OS).
+/// entry does not resolve. Empty fields are left to the rules that handled them before
+/// (normalisation fills an empty OS); only characters are checked here.
 fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), ArchiveError> {
-    for (field, value, may_be_empty) in [
-        ("os", &p.os, true),
-        ("architecture", &p.architecture, false),
-        ("variant", &p.variant, true),
+    for (field, value) in [
+        ("os", &p.os),
+        ("architecture", &p.architecture),
+        ("variant", &p.variant),
     ] {
         let valid = value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-        if !valid || (value.is_empty() && !may_be_empty) {
+        if !valid {
             return Err(ArchiveError::InvalidPlatform {
                 image: image.to_string(),
                 document: *manifest,
