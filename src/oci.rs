@@ -201,6 +201,7 @@ impl DocumentKind {
 pub enum DocumentError {
     TooLarge {
         size: u64,
+        limit: u64,
     },
     TooDeep,
     Invalid(serde_json::Error),
@@ -211,11 +212,8 @@ pub enum DocumentError {
 impl std::fmt::Display for DocumentError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::TooLarge { size } => {
-                write!(
-                    f,
-                    "document of {size} bytes exceeds the {MAX_DOCUMENT_SIZE}-byte limit"
-                )
+            Self::TooLarge { size, limit } => {
+                write!(f, "document of {size} bytes exceeds the {limit}-byte limit")
             }
             Self::TooDeep => write!(f, "JSON nested deeper than {MAX_DOCUMENT_DEPTH} levels"),
             Self::Invalid(_) => write!(f, "invalid JSON document"),
@@ -235,9 +233,15 @@ impl std::error::Error for DocumentError {
 
 /// Rejects documents over the size limit or nested absurdly deep, before serde sees them.
 pub fn check_document_shape(bytes: &[u8]) -> Result<(), DocumentError> {
-    if bytes.len() as u64 > MAX_DOCUMENT_SIZE {
+    check_document_shape_within(bytes, MAX_DOCUMENT_SIZE)
+}
+
+/// [`check_document_shape`] with another size limit (the store's own `index.json`).
+pub fn check_document_shape_within(bytes: &[u8], limit: u64) -> Result<(), DocumentError> {
+    if bytes.len() as u64 > limit {
         return Err(DocumentError::TooLarge {
             size: bytes.len() as u64,
+            limit,
         });
     }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);

@@ -34,10 +34,27 @@ pub enum ArchiveError {
     TooManyEntries {
         limit: usize,
     },
+    /// Entry paths and link targets add up to more than any image archive needs.
+    NamesTooLarge {
+        limit: usize,
+    },
     /// The tar stream is malformed (bad header, bad checksum, …).
     MalformedTar {
         entry: Option<String>,
         source: io::Error,
+    },
+    /// A tar header that is not one, or meta entries that make no sense; `after` is the member
+    /// read before it (`None`: the first header).
+    BadHeader {
+        after: Option<String>,
+        reason: String,
+    },
+    /// A GNU long name/link or PAX header over its cap (refused before it is read).
+    MetaEntryTooLarge {
+        after: Option<String>,
+        kind: &'static str,
+        size: u64,
+        limit: u64,
     },
     /// The input ended before the archive did.
     Truncated {
@@ -112,6 +129,14 @@ pub enum ArchiveError {
         name: String,
         reason: String,
     },
+    /// A platform field that containerd's platform parser would refuse.
+    InvalidPlatform {
+        image: String,
+        /// The manifest (OCI) or config (docker-archive) the platform comes from.
+        document: Digest,
+        field: &'static str,
+        value: String,
+    },
     /// The archive holds no image to load.
     NoImages,
 }
@@ -151,8 +176,29 @@ impl fmt::Display for ArchiveError {
                     "archive has more than {limit} entries; no image archive is that large"
                 )
             }
+            Self::NamesTooLarge { limit } => write!(
+                f,
+                "archive entry paths and link targets add up to more than {limit} bytes; \
+                 no image archive is that large"
+            ),
             Self::MalformedTar { entry, .. } => {
                 write!(f, "malformed tar archive at {}", entry_or(entry))
+            }
+            Self::BadHeader { after, reason } => {
+                write!(f, "malformed tar archive: {reason}, ")?;
+                write_header_place(f, after)
+            }
+            Self::MetaEntryTooLarge {
+                after,
+                kind,
+                size,
+                limit,
+            } => {
+                write!(
+                    f,
+                    "{kind} of {size} bytes exceeds the limit of {limit} bytes, "
+                )?;
+                write_header_place(f, after)
             }
             Self::Truncated { entry } => {
                 write!(
@@ -227,8 +273,26 @@ impl fmt::Display for ArchiveError {
                 )
             }
             Self::BadName { name, reason } => write!(f, "invalid image name {name:?}: {reason}"),
+            Self::InvalidPlatform {
+                image,
+                document,
+                field,
+                value,
+            } => write!(
+                f,
+                "image {image}: platform {field} {value:?} (of {document}) is not a valid platform \
+                 component: expected one or more of [A-Za-z0-9_.-]"
+            ),
             Self::NoImages => write!(f, "the archive holds no image"),
         }
+    }
+}
+
+/// Where a bad header is: after the member read before it, or first.
+fn write_header_place(f: &mut fmt::Formatter<'_>, after: &Option<String>) -> fmt::Result {
+    match after {
+        Some(entry) => write!(f, "in the header after entry {entry:?}"),
+        None => write!(f, "at the first header"),
     }
 }
 

@@ -32,7 +32,7 @@ use crate::oci::{
 };
 use crate::platform::{self, Platform};
 use crate::reference::Reference;
-use crate::store::{HistoryEntry, ImageRecord, Store};
+use crate::store::{HistoryEntry, INDEX_FILE, ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
 
 /// Index entries with this annotation are referrers (signatures, attestations) of another
 /// entry, not images (moby `LoadImage`).
@@ -549,6 +549,9 @@ fn plan_oci(
         to_stage.extend(graph.indexes.iter().cloned());
         let mut manifests = Vec::new();
         for m in &selected {
+            if let Some(p) = &m.platform {
+                check_platform(&label, &m.descriptor.digest, p)?;
+            }
             to_stage.push(m.descriptor.clone());
             to_stage.extend(m.children.iter().cloned());
             if !m.is_attestation() {
@@ -583,6 +586,7 @@ fn plan_oci(
                 false => MEDIA_TYPE_OCI_INDEX.into(),
             };
         }
+        check_records(&target, &names)?;
         planned.push(Planned {
             target,
             names,
@@ -591,6 +595,7 @@ fn plan_oci(
             generated: None,
         });
     }
+    check_index_room(catalog.store(), &planned)?;
     for d in to_stage {
         let path = catalog
             .blob_path(&d.digest)
@@ -619,11 +624,50 @@ fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ArchiveError> {
         name: candidate.clone(),
         reason: e.to_string(),
     })?;
+    check_name_digest(&reference, &entry.digest)?;
     if reference.digest().is_some() && reference.tag().is_none() {
         // name@digest carries no tag to list the image under; the digest is the image.
         return Ok(None);
     }
     Ok(Some(reference.with_default_tag()))
+}
+
+/// A name that carries a digest (`name@sha256:…`) must carry the image's own: anything else
+/// would list the image under a digest it does not have.
+fn check_name_digest(name: &Reference, image: &Digest) -> Result<(), ArchiveError> {
+    match name.digest() {
+        Some(d) if d != image => Err(ArchiveError::BadName {
+            name: name.to_string(),
+            reason: format!("it names digest {d}, but the image's digest is {image}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Platform components must be what containerd's `platforms.Parse` accepts
+/// (containerd/platforms platforms.go `specifierRe`, `^[A-Za-z0-9_.-]+$`), or the image could
+/// be listed but never addressed: a variant `v9/../x` shows as `linux/arm/x`, and its mount
+/// entry does not resolve. Empty fields are left to the rules that handled them before
+/// (normalisation fills an empty OS); only characters are checked here.
+fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), ArchiveError> {
+    for (field, value) in [
+        ("os", &p.os),
+        ("architecture", &p.architecture),
+        ("variant", &p.variant),
+    ] {
+        let valid = value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if !valid {
+            return Err(ArchiveError::InvalidPlatform {
+                image: image.to_string(),
+                document: *manifest,
+                field,
+                value: value.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// One entry of a docker-archive's `manifest.json`.
@@ -689,6 +733,7 @@ fn plan_docker_archive(
             .next()
             .map_or_else(|| config_path.clone(), |n| n.familiar_string());
         let image_platform = config.platform();
+        check_platform(&label, &Digest::of(&config_bytes), &image_platform)?;
         for requested in &options.platforms {
             if !platform::matches_exact(requested, &image_platform) {
                 return Err(ArchiveError::PlatformNotInArchive {
@@ -720,12 +765,22 @@ fn plan_docker_archive(
             layers.push(Descriptor::new(media_type, digest, size));
         }
         let manifest = oci::encode_manifest(MEDIA_TYPE_DOCKER_MANIFEST, &config_desc, &layers);
+        // What we generate must read back under the limits every reader applies (a `Layers`
+        // list repeating one layer 200,000 times makes a 30 MB manifest, unreadable once stored).
+        oci::check_document_shape(&manifest).map_err(|source| ArchiveError::BadDocument {
+            entry: format!("manifest generated for image {label} from manifest.json"),
+            source,
+        })?;
         let mut target = Descriptor::new(
             MEDIA_TYPE_DOCKER_MANIFEST,
             Digest::of(&manifest),
             manifest.len() as u64,
         );
         target.platform = Some(image_platform.clone());
+        for name in names.iter().flatten() {
+            check_name_digest(name, &target.digest)?;
+        }
+        check_records(&target, &names)?;
         planned.push(Planned {
             manifests: vec![target.digest],
             target,
@@ -734,5 +789,44 @@ fn plan_docker_archive(
             generated: Some(manifest),
         });
     }
+    check_index_room(catalog.store(), &planned)?;
     Ok(planned)
+}
+
+/// The record `load` will write for `name` (as `record` builds it).
+fn record_for(target: &Descriptor, name: Option<&Reference>) -> ImageRecord {
+    match name {
+        Some(name) => ImageRecord::named(target.clone(), name),
+        None => ImageRecord::unnamed(target.clone()),
+    }
+}
+
+/// Every record an image would add must fit the store's per-record cap; checked while planning,
+/// so an over-limit archive publishes nothing.
+fn check_records(target: &Descriptor, names: &Naming) -> Result<(), ArchiveError> {
+    for name in names {
+        record_for(target, name.as_ref()).check_size()?;
+    }
+    Ok(())
+}
+
+/// The store's `index.json` must stay under its cap. Counted as if every record were new (a
+/// re-pointed name in fact replaces one), so near the cap this errs on refusing; `update_images`
+/// checks the exact list again under the lock.
+fn check_index_room(store: &Store, planned: &[Planned]) -> Result<(), ArchiveError> {
+    let current = std::fs::metadata(store.root().join(INDEX_FILE)).map_or(0, |m| m.len());
+    let records: Vec<ImageRecord> = planned
+        .iter()
+        .flat_map(|p| p.names.iter().map(|n| record_for(&p.target, n.as_ref())))
+        .collect();
+    let adding: u64 = records.iter().map(|r| r.encoded_size() + 1).sum();
+    if current + adding > MAX_INDEX_SIZE {
+        return Err(StoreError::IndexTooLarge {
+            image: records.first().map(ImageRecord::label),
+            size: current + adding,
+            limit: MAX_INDEX_SIZE,
+        }
+        .into());
+    }
+    Ok(())
 }

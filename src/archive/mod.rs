@@ -7,6 +7,7 @@ mod import;
 mod plan;
 mod scan;
 mod tar_header;
+mod tar_reader;
 
 pub use error::ArchiveError;
 pub use export::{Progress, write_archive};

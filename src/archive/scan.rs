@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::ArchiveError;
+use super::tar_reader::{HeaderError, Kind, Member, Skip, TarReader};
 use crate::digest::Digest;
 use crate::oci::{self, Descriptor};
 use crate::store::{SpooledBlob, Store};
@@ -28,6 +29,10 @@ const REPOSITORIES: &str = "repositories";
 /// Most entries an archive may have. Image archives hold tens to a few thousand; the catalog
 /// keeps a little metadata (and a temp file, from a pipe) per entry, so this bounds both.
 pub(super) const MAX_ENTRIES: usize = 100_000;
+/// Most bytes of entry paths and link targets the catalog keeps. Each path is at most 4 KiB
+/// (`tar_reader::MAX_PATH`), but 100,000 of them would still be 400 MB; real archives need well
+/// under 1 MiB (a few thousand paths of ~80 bytes).
+pub(super) const MAX_NAME_BYTES: usize = 16 << 20;
 /// Symlink chains longer than this are treated as loops.
 const MAX_LINK_HOPS: usize = 32;
 const COPY_BUFFER: usize = 1 << 20;
@@ -111,13 +116,26 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-impl<R: Seek> Seek for Counting<R> {
-    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        let to = self.inner.seek(pos)?;
-        self.count.store(to, Ordering::Relaxed);
-        Ok(to)
+/// A seekable archive file passes over content without reading it.
+impl Skip for Counting<BufReader<File>> {
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        let n = i64::try_from(n).map_err(|_| io::Error::other("seek beyond any file"))?;
+        self.inner.seek_relative(n)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(())
     }
 }
+
+/// A decompressed stream passes over content by reading it.
+struct Streamed<R>(R);
+
+impl<R: Read> Read for Streamed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read> Skip for Streamed<R> {}
 
 impl<'s> Catalog<'s> {
     /// Reads a tar stream (compressed or not) in one pass, spooling every content file.
@@ -133,20 +151,13 @@ impl<'s> Catalog<'s> {
         let mut buffered = BufReader::with_capacity(COPY_BUFFER, raw);
         let compression = Compression::sniff(buffered.fill_buf().map_err(ArchiveError::Input)?);
         let decoded = compression.decoder(buffered).map_err(ArchiveError::Input)?;
-        let consumed = Arc::new(AtomicU64::new(0));
-        let mut tar_input = Counting {
-            inner: decoded,
-            count: consumed.clone(),
-        };
         let mut catalog = Catalog::empty(store, None);
-        let last_end = {
-            let mut archive = tar::Archive::new(&mut tar_input);
-            let entries = archive.entries().map_err(|e| tar_error(None, e))?;
-            catalog.scan(entries, |entry, path, catalog| catalog.spool(entry, path))?
-        };
-        check_trailer(last_end, consumed.load(Ordering::Relaxed))?;
+        let mut tar = TarReader::new(Streamed(decoded));
+        catalog.scan(&mut tar, |tar, member, path, catalog| {
+            catalog.spool(&mut tar.data(), path, member.size)
+        })?;
         // Read to the end so decoders verify their checksums and writers into a pipe finish.
-        io::copy(&mut tar_input, &mut io::sink()).map_err(|e| tar_error(None, e))?;
+        io::copy(&mut tar.into_inner().0, &mut io::sink()).map_err(|e| tar_error(None, e))?;
         Ok(catalog)
     }
 
@@ -163,41 +174,27 @@ impl<'s> Catalog<'s> {
             .seek(io::SeekFrom::Start(0))
             .map_err(ArchiveError::Input)?;
         let mut catalog = Catalog::empty(store, Some(file));
-        let mut input = Counting {
+        let input = Counting {
             inner: BufReader::new(reader),
             count: progress.clone(),
         };
-        let last_end = {
-            let mut archive = tar::Archive::new(&mut input);
-            let entries = archive
-                .entries_with_seek()
-                .map_err(|e| tar_error(None, e))?;
-            catalog.scan(entries, |entry, path, catalog| {
-                let offset = entry.raw_file_position();
-                let size = entry.size();
-                if offset + size > len {
-                    return Err(ArchiveError::Truncated {
-                        entry: Some(path.to_string()),
-                    });
-                }
-                catalog.insert(
-                    path,
-                    FileEntry {
-                        size,
-                        content: Content::InArchive { offset },
-                    },
-                )
-            })?
-        };
-        // The header scan stopped at a zero block, or at the end of the file.
-        check_trailer(
-            last_end,
-            if len >= last_end + 512 {
-                last_end + 512
-            } else {
-                len
-            },
-        )?;
+        let mut tar = TarReader::new(input);
+        catalog.scan(&mut tar, |_, member, path, catalog| {
+            let offset = member.data_offset;
+            let size = member.size;
+            if offset + size > len {
+                return Err(ArchiveError::Truncated {
+                    entry: Some(path.to_string()),
+                });
+            }
+            catalog.insert(
+                path,
+                FileEntry {
+                    size,
+                    content: Content::InArchive { offset },
+                },
+            )
+        })?;
         progress.store(len, Ordering::Relaxed);
         Ok(catalog)
     }
@@ -215,32 +212,43 @@ impl<'s> Catalog<'s> {
         }
     }
 
-    /// Validates every entry; hands regular content files to `on_file`. Returns the offset just
-    /// past the last entry's data, in the decompressed stream.
-    fn scan<R: Read>(
+    /// Validates every entry up to the end-of-archive block; hands regular content files to
+    /// `on_file`.
+    fn scan<R: Skip>(
         &mut self,
-        entries: tar::Entries<'_, R>,
-        mut on_file: impl FnMut(&mut tar::Entry<'_, R>, &str, &mut Self) -> Result<(), ArchiveError>,
-    ) -> Result<u64, ArchiveError> {
-        let mut last_end = 0u64;
+        tar: &mut TarReader<R>,
+        mut on_file: impl FnMut(&mut TarReader<R>, &Member, &str, &mut Self) -> Result<(), ArchiveError>,
+    ) -> Result<(), ArchiveError> {
         let mut count = 0usize;
+        let mut name_bytes = 0usize;
         let mut previous: Option<String> = None;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| tar_error(previous.clone(), e))?;
+        loop {
+            let member = match tar.next_member() {
+                Ok(Some(member)) => member,
+                Ok(None) => break,
+                // No byte at all: not an archive.
+                Err(HeaderError::NoEndOfArchive) if count == 0 => {
+                    return Err(ArchiveError::EmptyArchive);
+                }
+                Err(e) => return Err(header_error(previous, e)),
+            };
             count += 1;
             if count > MAX_ENTRIES {
                 return Err(ArchiveError::TooManyEntries { limit: MAX_ENTRIES });
             }
-            let raw_path = entry.path_bytes().into_owned();
-            let shown = String::from_utf8_lossy(&raw_path).into_owned();
-            let path = clean_path(&raw_path, &shown)?;
-            let size = entry.size();
-            last_end = entry.raw_file_position() + size.next_multiple_of(512);
+            name_bytes += member.path.len() + member.link.len();
+            if name_bytes > MAX_NAME_BYTES {
+                return Err(ArchiveError::NamesTooLarge {
+                    limit: MAX_NAME_BYTES,
+                });
+            }
+            let shown = String::from_utf8_lossy(&member.path).into_owned();
+            let path = clean_path(&member.path, &shown)?;
+            let size = member.size;
             previous = Some(shown.clone());
-            let kind = entry.header().entry_type();
-            match kind {
-                tar::EntryType::Directory => {}
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
+            match member.kind {
+                Kind::Directory | Kind::GlobalHeader => {}
+                Kind::Regular => {
                     if path.is_empty() {
                         return Err(ArchiveError::UnsafePath {
                             entry: shown,
@@ -249,26 +257,22 @@ impl<'s> Catalog<'s> {
                     }
                     match path.as_str() {
                         OCI_LAYOUT | INDEX_JSON | MANIFEST_JSON => {
-                            let bytes = read_metadata(&mut entry, &path, size)?;
+                            let bytes = read_metadata(&mut tar.data(), &path, size)?;
                             self.insert_metadata(&path, bytes)?;
                         }
                         REPOSITORIES => {}
-                        _ => on_file(&mut entry, &path, self)?,
+                        _ => on_file(tar, &member, &path, self)?,
                     }
                 }
-                tar::EntryType::Symlink | tar::EntryType::Link => {
-                    let target_raw = entry
-                        .link_name_bytes()
-                        .map(|b| b.into_owned())
-                        .unwrap_or_default();
-                    let target_shown = String::from_utf8_lossy(&target_raw).into_owned();
-                    let base = if kind == tar::EntryType::Symlink {
+                Kind::Symlink | Kind::HardLink => {
+                    let target_shown = String::from_utf8_lossy(&member.link).into_owned();
+                    let base = if member.kind == Kind::Symlink {
                         path.rsplit_once('/').map_or("", |(dir, _)| dir).to_string()
                     } else {
                         // Hard link targets are archive paths, not relative to the entry.
                         String::new()
                     };
-                    let target = resolve_link_target(&base, &target_raw).ok_or_else(|| {
+                    let target = resolve_link_target(&base, &member.link).ok_or_else(|| {
                         ArchiveError::LinkEscapes {
                             entry: shown.clone(),
                             target: target_shown.clone(),
@@ -280,17 +284,16 @@ impl<'s> Catalog<'s> {
                         return Err(ArchiveError::DuplicateEntry { entry: shown });
                     }
                 }
-                tar::EntryType::XGlobalHeader => {}
-                tar::EntryType::Char => return Err(special(shown, "character device")),
-                tar::EntryType::Block => return Err(special(shown, "block device")),
-                tar::EntryType::Fifo => return Err(special(shown, "fifo")),
-                _ => return Err(special(shown, "entry of an unsupported type")),
+                Kind::CharDevice => return Err(special(shown, "character device")),
+                Kind::BlockDevice => return Err(special(shown, "block device")),
+                Kind::Fifo => return Err(special(shown, "fifo")),
+                Kind::Other(_) => return Err(special(shown, "entry of an unsupported type")),
             }
         }
         if count == 0 {
             return Err(ArchiveError::EmptyArchive);
         }
-        Ok(last_end)
+        Ok(())
     }
 
     fn insert_metadata(&mut self, path: &str, bytes: Vec<u8>) -> Result<(), ArchiveError> {
@@ -317,12 +320,7 @@ impl<'s> Catalog<'s> {
     }
 
     /// Copies one entry's content into a temp file in the store, hashing it.
-    fn spool<R: Read>(
-        &mut self,
-        entry: &mut tar::Entry<'_, R>,
-        path: &str,
-    ) -> Result<(), ArchiveError> {
-        let size = entry.size();
+    fn spool(&mut self, entry: &mut impl Read, path: &str, size: u64) -> Result<(), ArchiveError> {
         // A blob the store already holds need not be copied again (re-importing is a no-op).
         if let Some(digest) = blob_path_digest(path)
             && self.store.blob_size(&digest) == Some(size)
@@ -355,7 +353,7 @@ impl<'s> Catalog<'s> {
                 .write_all(&buf[..n])
                 .map_err(|e| ingest_error(self.store, e))?;
         }
-        // tar-rs returns a short count rather than an error when the input ends mid-entry.
+        // A short count, not an error, is what an input ending mid-entry gives.
         if writer.len() != size {
             return Err(ArchiveError::Truncated {
                 entry: Some(path.to_string()),
@@ -373,6 +371,11 @@ impl<'s> Catalog<'s> {
                 },
             },
         )
+    }
+
+    /// The store this catalog stages into.
+    pub fn store(&self) -> &'s Store {
+        self.store
     }
 
     /// Follows symlinks and hard links (also in leading components) to a file path.
@@ -423,7 +426,10 @@ impl<'s> Catalog<'s> {
         if entry.size > limit {
             return Err(ArchiveError::BadDocument {
                 entry: path.to_string(),
-                source: oci::DocumentError::TooLarge { size: entry.size },
+                source: oci::DocumentError::TooLarge {
+                    size: entry.size,
+                    limit,
+                },
             });
         }
         let mut bytes = vec![0u8; entry.size as usize];
@@ -565,6 +571,23 @@ fn special(entry: String, kind: &'static str) -> ArchiveError {
     ArchiveError::SpecialEntry { entry, kind }
 }
 
+/// A header that could not be read; `after` is the last member read before it.
+fn header_error(after: Option<String>, e: HeaderError) -> ArchiveError {
+    match e {
+        HeaderError::Truncated | HeaderError::NoEndOfArchive => {
+            ArchiveError::Truncated { entry: None }
+        }
+        HeaderError::Io(e) => tar_error(None, e),
+        HeaderError::Malformed(reason) => ArchiveError::BadHeader { after, reason },
+        HeaderError::TooLarge { kind, size, limit } => ArchiveError::MetaEntryTooLarge {
+            after,
+            kind,
+            size,
+            limit,
+        },
+    }
+}
+
 fn tar_error(entry: Option<String>, e: io::Error) -> ArchiveError {
     if e.kind() == io::ErrorKind::UnexpectedEof {
         return ArchiveError::Truncated { entry };
@@ -582,23 +605,14 @@ fn tar_error(entry: Option<String>, e: io::Error) -> ArchiveError {
     ArchiveError::MalformedTar { entry, source }
 }
 
-/// A tar stream must end with a zero block; one that simply stops after an entry was cut short.
-fn check_trailer(last_end: u64, consumed: u64) -> Result<(), ArchiveError> {
-    if consumed < last_end + 512 {
-        return Err(ArchiveError::Truncated { entry: None });
-    }
-    Ok(())
-}
-
-fn read_metadata<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
-    path: &str,
-    size: u64,
-) -> Result<Vec<u8>, ArchiveError> {
+fn read_metadata(entry: &mut impl Read, path: &str, size: u64) -> Result<Vec<u8>, ArchiveError> {
     if size > oci::MAX_DOCUMENT_SIZE {
         return Err(ArchiveError::BadDocument {
             entry: path.to_string(),
-            source: oci::DocumentError::TooLarge { size },
+            source: oci::DocumentError::TooLarge {
+                size,
+                limit: oci::MAX_DOCUMENT_SIZE,
+            },
         });
     }
     let mut bytes = Vec::with_capacity(size as usize);

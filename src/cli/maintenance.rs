@@ -3,11 +3,11 @@
 use std::io::{self, Write};
 
 use super::progress::human;
-use super::{CliResult, GcArgs, RestoreArgs, RmArgs, SampleArgs};
+use super::{CliResult, FsckArgs, GcArgs, RestoreArgs, RmArgs, SampleArgs};
 use crate::gc::{self, GcOptions};
 use crate::image::ImageQuery;
 use crate::reference::Reference;
-use crate::store::{Store, describe_holders};
+use crate::store::{MAX_RECORD_SIZE, Store, describe_holders};
 
 pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
     // Resolve every REF first: one unknown name removes nothing.
@@ -88,9 +88,32 @@ pub fn gc(store: &Store, args: &GcArgs) -> CliResult {
     Ok(())
 }
 
-pub fn fsck(store: &Store) -> CliResult {
-    let report = gc::check(store)?;
+pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
     let mut out = io::stdout().lock();
+    // Repair first: the blob check below then reads the repaired list.
+    if args.repair {
+        for r in store.repair_index()? {
+            writeln!(
+                out,
+                "repaired index.json record of {}: {} -> {} bytes, dropped {}",
+                r.image,
+                r.size_before,
+                r.size_after,
+                r.dropped.join(", ")
+            )?;
+        }
+    }
+    let mut report = gc::check(store)?;
+    for record in store.images()? {
+        let size = record.encoded_size();
+        if size > MAX_RECORD_SIZE {
+            report.problems.push(gc::Problem(format!(
+                "index.json record of {} is {size} bytes, over the {MAX_RECORD_SIZE}-byte limit \
+                 (`imagefs fsck --repair` shrinks it to its names and target)",
+                record.label()
+            )));
+        }
+    }
     for p in &report.problems {
         writeln!(out, "{}", p.0)?;
     }

@@ -56,7 +56,7 @@ pub enum Command {
     /// Delete blobs no image references (nor a recent name history entry)
     Gc(GcArgs),
     /// Verify every blob's digest and every image's completeness
-    Fsck,
+    Fsck(FsckArgs),
     /// Mount the store: browse images, read platform archives, import by writing into import/
     Mount(mount::MountArgs),
     /// Unmount a mount made by `imagefs mount`
@@ -188,6 +188,14 @@ pub struct RmArgs {
     pub refs: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct FsckArgs {
+    /// Shrink index.json records over the per-image limit (64 KiB) to their names and targets,
+    /// dropping their other annotations; reports each record changed
+    #[arg(long)]
+    pub repair: bool,
+}
+
 /// Runs one command.
 pub fn run(cli: Cli) -> CliResult {
     let root = Store::default_location(cli.store.as_deref())
@@ -206,7 +214,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Rm(args) => maintenance::rm(&store, &args),
         Command::Restore(args) => maintenance::restore(&store, &args),
         Command::Gc(args) => maintenance::gc(&store, &args),
-        Command::Fsck => maintenance::fsck(&store),
+        Command::Fsck(args) => maintenance::fsck(&store, &args),
         Command::Sample(args) => maintenance::sample(&store, &args),
         Command::Mount(args) => mount::mount(&store, &args),
         Command::Unmount(args) => mount::unmount(&args),

@@ -157,6 +157,10 @@ fn store_errno(e: &StoreError) -> Errno {
         | StoreError::DigestMismatch { .. }
         | StoreError::CorruptDocument { .. }
         | StoreError::UnsupportedLayout { .. } => Errno::EIO,
+        // What an import brings does not fit the store's limits: the input is at fault.
+        StoreError::RecordTooLarge { .. } => Errno::EINVAL,
+        // The image list is full, like a disk.
+        StoreError::IndexTooLarge { .. } => Errno::ENOSPC,
     }
 }
 
@@ -219,7 +223,10 @@ fn import_errno(e: &ArchiveError) -> Errno {
         ArchiveError::Input(io) => io_errno(io),
         ArchiveError::EmptyArchive
         | ArchiveError::TooManyEntries { .. }
+        | ArchiveError::NamesTooLarge { .. }
         | ArchiveError::MalformedTar { .. }
+        | ArchiveError::BadHeader { .. }
+        | ArchiveError::MetaEntryTooLarge { .. }
         | ArchiveError::Truncated { .. }
         | ArchiveError::UnsafePath { .. }
         | ArchiveError::LinkEscapes { .. }
@@ -235,6 +242,7 @@ fn import_errno(e: &ArchiveError) -> Errno {
         | ArchiveError::PlatformNotInArchive { .. }
         | ArchiveError::NothingComplete { .. }
         | ArchiveError::BadName { .. }
+        | ArchiveError::InvalidPlatform { .. }
         | ArchiveError::NoImages => Errno::EINVAL,
     }
 }

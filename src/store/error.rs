@@ -31,6 +31,19 @@ pub enum StoreError {
         path: PathBuf,
         source: DocumentError,
     },
+    /// An image record (one `index.json` entry) over the per-record cap.
+    RecordTooLarge {
+        image: String,
+        size: u64,
+        limit: u64,
+    },
+    /// A change that would grow `index.json` past the store's cap; `image` is the (first) image
+    /// being added, when the caller knows it.
+    IndexTooLarge {
+        image: Option<String>,
+        size: u64,
+        limit: u64,
+    },
     /// The directory holds an OCI layout of a version we do not understand.
     UnsupportedLayout { path: PathBuf, version: String },
     /// A write to a store opened read-only (a read-only filesystem, or one we may not write).
@@ -88,6 +101,21 @@ impl fmt::Display for StoreError {
                 path.display(),
                 describe_holders(holders)
             ),
+            Self::RecordTooLarge { image, size, limit } => write!(
+                f,
+                "image {image}: its index.json record would take {size} bytes (names, annotations \
+                 and descriptor as encoded), over the limit of {limit} bytes per image"
+            ),
+            Self::IndexTooLarge { image, size, limit } => {
+                if let Some(image) = image {
+                    write!(f, "image {image}: ")?;
+                }
+                write!(
+                    f,
+                    "the store's index.json would grow to {size} bytes, over its limit of {limit} \
+                     bytes (remove images with `imagefs rm`)"
+                )
+            }
             Self::UnsupportedLayout { path, version } => write!(
                 f,
                 "{} has imageLayoutVersion {version:?}; only 1.0.0 is supported",

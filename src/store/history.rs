@@ -67,7 +67,10 @@ pub(super) fn read_history(path: &Path) -> Result<Vec<HistoryEntry>, StoreError>
         Ok(m) if m.len() > MAX_HISTORY_SIZE => {
             return Err(StoreError::CorruptDocument {
                 path: path.to_path_buf(),
-                source: oci::DocumentError::TooLarge { size: m.len() },
+                source: oci::DocumentError::TooLarge {
+                    size: m.len(),
+                    limit: MAX_HISTORY_SIZE,
+                },
             });
         }
         Ok(_) => fs::read(path).map_err(|e| StoreError::io("read", path, e))?,

@@ -30,7 +30,7 @@ pub use error::{StoreError, describe_holders};
 pub use history::{HistoryEntry, MAX_ENTRIES_PER_NAME, format_time, now};
 pub use ingest::{BlobWriter, SpooledBlob};
 pub use lock::{LockGuard, LockHolder};
-pub use refs::ImageRecord;
+pub use refs::{ImageRecord, MAX_INDEX_READ, MAX_INDEX_SIZE, MAX_RECORD_SIZE, RepairedRecord};
 
 use crate::digest::{Digest, Hasher};
 use crate::oci::{self, Descriptor};
@@ -184,7 +184,10 @@ impl Store {
         if d.size > oci::MAX_DOCUMENT_SIZE {
             return Err(StoreError::CorruptDocument {
                 path: self.blob_path(&d.digest),
-                source: oci::DocumentError::TooLarge { size: d.size },
+                source: oci::DocumentError::TooLarge {
+                    size: d.size,
+                    limit: oci::MAX_DOCUMENT_SIZE,
+                },
             });
         }
         let mut file = self.open_blob(d)?;
@@ -411,7 +414,7 @@ impl Store {
             self.write_atomically(&history_path, &history::encode_history(&entries))?;
         }
         if images != images_before {
-            self.write_atomically(&path, &refs::encode_index(&images))?;
+            self.write_atomically(&path, &refs::encode_for_write(&images, &images_before)?)?;
         }
         Ok(result)
     }
