@@ -4,7 +4,7 @@
 //! Stored documents are never re-serialized (their digests are over the bytes that arrived); these
 //! types are for reading them. We parse with our own small serde types rather than oci-spec's,
 //! because oci-spec drops `platform.os.version`/`os.features` and unknown fields and emits
-//! annotations in random order (../shared/reference/deps.md §3); what we emit we write with
+//! annotations in random order (oci-spec-rs 0.10 `image/descriptor.rs`, `Platform`); what we emit we write with
 //! [`crate::gojson`] in Go's field order.
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! Export and import through the library: round trips, `docker save`-exact export semantics
-//! (docker-semantics.md §1, §7), `read_at` against the streamed bytes, and import semantics
-//! (§2: platform filter, sparse archives, docker-archives, compressed input).
+//! (containerd's archive exporter, as `docker save` uses it), `read_at` against the streamed bytes,
+//! and import semantics (platform filter, sparse archives, docker-archives, compressed input).
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! read. Every record's header, generated JSON and blob range is known up front, so the total size
 //! is known, any offset can be served (`read_at`), and a streaming writer produces the same bytes.
 //!
-//! Layout (docker-semantics.md §1.4): entries sorted bytewise by name, each once: `blobs/`,
+//! Layout (containerd core/images/archive/exporter.go, which `docker save` uses since Docker 25): entries sorted bytewise by name, each once: `blobs/`,
 //! `blobs/sha256/`, the blobs, `index.json`, `manifest.json` (when something qualifies),
 //! `oci-layout`; USTAR headers with mtime 0 and uid/gid 0; two zero blocks at the end.
 
@@ -389,7 +389,8 @@ fn encode_manifest_json(entries: &[(Digest, LegacyEntry)]) -> Vec<u8> {
 }
 
 /// The descriptor as `index.json` lists it: with the name annotations for a named export, and
-/// with them stripped for an export by digest (docker-semantics.md §1.6).
+/// with them stripped for an export by digest (containerd exporter.go: a digest reference
+/// names no image).
 fn with_name(mut d: Descriptor, name: Option<&Reference>) -> Descriptor {
     d.annotations.remove(ANNOTATION_IMAGE_NAME);
     d.annotations.remove(ANNOTATION_REF_NAME);

@@ -208,7 +208,7 @@ fn parse_decodes_percent_escapes_in_os_options() {
     assert_eq!(parse("linux(%41%61)/amd64").os_version, "Aa");
 }
 
-// docker-semantics.md §4.2 and upstream normalizeArch.
+// containerd/platforms database.go normalizeArch.
 #[test]
 fn normalize_applies_alias_table() {
     let cases = [
@@ -363,7 +363,7 @@ fn is_unknown_detects_attestation_platform() {
     assert!(!p("unknown", "amd64", "").is_unknown());
 }
 
-// docker-semantics.md §4.5 exact column, and compare_test.go TestOnlyStrict.
+// containerd/platforms compare_test.go TestOnlyStrict (the exact matcher).
 #[test]
 fn matches_exact_after_normalisation() {
     let cases = [
@@ -611,7 +611,7 @@ fn only(requested: &str) -> Only {
     Only::new(&parse(requested))
 }
 
-// docker-semantics.md §4.5 Only() column: the preference vector, in order.
+// containerd/platforms compare.go Only(): the preference vector, in order.
 #[test]
 fn only_vector_lists_fallbacks_in_preference_order() {
     let arm32 = "linux/arm/v8 linux/arm/v7 linux/arm/v6 linux/arm/v5";
