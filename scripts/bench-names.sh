@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # How import time grows with the number of names one archive adds (issue 7: "quadratic names
-# under the lock"). Builds docker-archives of one tiny image with N RepoTags each, imports each
-# into a fresh store with the release binary, and prints seconds per import and the ratio of
-# each time to the smallest one's: linear growth gives a ratio close to N / N_smallest.
+# under the lock"). Builds two docker-archives of N RepoTags each (two different tiny images),
+# imports the first into a fresh store (adds N names), then the second (moves every name, each
+# into the name history), with the release binary; prints seconds for each and the ratio of each
+# time to the smallest N's: linear growth gives a ratio close to N / N_smallest.
 #   scripts/bench-names.sh [N...]        (default: 10000 30000 100000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,21 +25,22 @@ config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_
 for n in counts:
     tags = [f"example.com/many/n{i % 97}:t{i}" for i in range(n)]
     manifest = json.dumps([{"Config": "config.json", "RepoTags": tags, "Layers": ["layer.tar"]}])
-    with tarfile.open(f"{work}/names-{n}.tar", "w", format=tarfile.USTAR_FORMAT) as t:
-        add(t, "config.json", config)
-        add(t, "layer.tar", layer.getvalue())
-        add(t, "manifest.json", manifest.encode())
+    for variant, cfg in (("add", config), ("move", config.replace(b'"os"', b'"author":"b","os"'))):
+        with tarfile.open(f"{work}/{variant}-{n}.tar", "w", format=tarfile.USTAR_FORMAT) as t:
+            add(t, "config.json", cfg)
+            add(t, "layer.tar", layer.getvalue())
+            add(t, "manifest.json", manifest.encode())
 PY
-first=
-printf '%8s  %9s  %7s  %s\n' names seconds ratio "index.json"
+first_add= first_move=
+timed() { local start end; start=$(date +%s.%N); "$@" >/dev/null; end=$(date +%s.%N); echo "$end - $start" | bc -l; }
+printf '%8s  %9s  %7s  %9s  %7s  %s\n' names add ratio move ratio "index.json / history.json"
 for n in "${counts[@]}"; do
     store=$work/store-$n
-    start=$(date +%s.%N)
-    "$bin" -q --store "$store" import "$work/names-$n.tar" >/dev/null
-    end=$(date +%s.%N)
-    secs=$(echo "$end - $start" | bc -l)
-    first=${first:-$secs}
-    printf '%8d  %9.2f  %7.1f  %s\n' "$n" "$secs" "$(echo "$secs / $first" | bc -l)" \
-        "$(du -h "$store/index.json" | cut -f1)"
+    add=$(timed "$bin" -q --store "$store" import "$work/add-$n.tar")
+    move=$(timed "$bin" -q --store "$store" import "$work/move-$n.tar")
+    first_add=${first_add:-$add} first_move=${first_move:-$move}
+    printf '%8d  %9.2f  %7.1f  %9.2f  %7.1f  %s / %s\n' "$n" "$add" "$(echo "$add / $first_add" | bc -l)" \
+        "$move" "$(echo "$move / $first_move" | bc -l)" \
+        "$(du -h "$store/index.json" | cut -f1)" "$(du -h "$store/history.json" | cut -f1)"
     rm -rf "$store"
 done

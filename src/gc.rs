@@ -162,9 +162,7 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     // What is wrong with an image is the same under each of its names: walk each image once.
     let mut findings: HashMap<Digest, Vec<String>> = HashMap::new();
     for record in store.images()? {
-        let label = record
-            .name()
-            .map_or_else(|| record.target.digest.to_string(), |n| n.to_string());
+        let label = record.label();
         let found = findings
             .entry(record.target.digest)
             .or_insert_with(|| image_findings(store, &record));

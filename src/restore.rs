@@ -123,6 +123,9 @@ pub fn restore(
     digest: Option<&str>,
 ) -> Result<Restored, RestoreError> {
     let key = name.to_string();
+    // Held until the name points at the image again: `gc` (which takes this lock exclusively)
+    // can then neither expire the entry nor sweep the image between the check and the update.
+    let _no_gc = store.lock_ingest()?;
     let entry = choose(&store.history()?, &key, digest)?;
     let graph =
         ImageGraph::load(store, &key, &entry.target).map_err(|e| RestoreError::Unavailable {
@@ -140,31 +143,45 @@ pub fn restore(
     }
     platforms.sort();
     let now = crate::store::now();
-    let replaced = store.update_images_and_history(|images, history| {
-        let position = images
-            .iter()
-            .position(|r| r.name().is_some_and(|n| n.to_string() == key));
-        let replaced = position.map(|i| images[i].bare_target());
-        history.retain(|e| !(e.name == key && e.target.digest == entry.target.digest));
-        if let Some(current) = &replaced
-            && current.digest != entry.target.digest
-        {
-            history.push(HistoryEntry {
-                name: key.clone(),
-                target: current.clone(),
-                replaced_at: now,
-                replaced_by: entry.target.digest,
-            });
-        }
-        let record = ImageRecord::named(entry.target.clone(), name);
-        match position {
-            Some(i) => images[i] = record,
-            None => images.push(record),
-        }
-        Ok(replaced
-            .map(|r| r.digest)
-            .filter(|d| *d != entry.target.digest))
-    })?;
+    let replaced = store
+        .update_images_and_history(|images, history| {
+            // Another restore may have taken the entry meanwhile; the name is then its business.
+            if !history
+                .iter()
+                .any(|e| e.name == key && e.target.digest == entry.target.digest)
+            {
+                return Ok(None);
+            }
+            let position = images
+                .iter()
+                .position(|r| r.name().is_some_and(|n| n.to_string() == key));
+            let replaced = position.map(|i| images[i].bare_target());
+            history.retain(|e| !(e.name == key && e.target.digest == entry.target.digest));
+            if let Some(current) = &replaced
+                && current.digest != entry.target.digest
+            {
+                history.push(HistoryEntry {
+                    name: key.clone(),
+                    target: current.clone(),
+                    replaced_at: now,
+                    replaced_by: entry.target.digest,
+                });
+            }
+            let record = ImageRecord::named(entry.target.clone(), name);
+            match position {
+                Some(i) => images[i] = record,
+                None => images.push(record),
+            }
+            Ok(Some(
+                replaced
+                    .map(|r| r.digest)
+                    .filter(|d| *d != entry.target.digest),
+            ))
+        })?
+        .ok_or_else(|| RestoreError::NoHistory {
+            name: key.clone(),
+            digest: Some(entry.target.digest.to_string()),
+        })?;
     Ok(Restored {
         name: name.clone(),
         digest: entry.target.digest,

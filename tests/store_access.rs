@@ -86,6 +86,7 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
     for args in [
         vec!["import", f.path("expected.tar").to_str().unwrap()],
         vec!["rm", "app"],
+        vec!["restore", "app"],
         vec!["gc"],
     ] {
         let out = cli(ro, &args);

@@ -10,7 +10,7 @@
 //! Any failure before step 4 leaves no new blob visible and no ref changed. Blobs of platforms
 //! that were filtered out are never published.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -32,7 +32,7 @@ use crate::oci::{
 };
 use crate::platform::{self, Platform};
 use crate::reference::Reference;
-use crate::store::{HistoryEntry, INDEX_FILE, ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
+use crate::store::{HistoryEntry, ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
 
 /// Index entries with this annotation are referrers (signatures, attestations) of another
 /// entry, not images (moby `LoadImage`).
@@ -249,9 +249,10 @@ fn load(
         let mut outcomes = Vec::new();
         for p in &planned {
             for name in &p.names {
-                outcomes.push(names.record(images, history, p, name.as_ref(), now));
+                outcomes.push(names.record(images, p, name.as_ref(), now));
             }
         }
+        names.finish(history);
         Ok(outcomes)
     })?;
     let mut platforms_of: HashMap<Digest, Vec<Platform>> = HashMap::new();
@@ -287,21 +288,30 @@ fn stored_platforms(store: &Store, target: &Descriptor) -> Vec<Platform> {
 
 /// The image list during one import's update: names found by a map (a per-name scan of the
 /// list would make adding n names quadratic, under the index lock that every writer waits
-/// for), and what each current target contains, walked once per target.
+/// for), what each current target contains (walked once per target), and the history entries
+/// of moved names, merged into the history once at the end for the same reason.
 struct NameTable<'s> {
     store: &'s Store,
     by_name: HashMap<String, usize>,
-    /// Every target the list holds, named or not.
-    targets: BTreeSet<Digest>,
+    /// How many records point to each target, named or not.
+    targets: HashMap<Digest, usize>,
     contents: HashMap<Digest, (BTreeSet<Digest>, Vec<Platform>)>,
+    /// Entries for the names this import moved, and the (name, new target) pairs they moved
+    /// to, which leave the history (a name moved back to a previous target).
+    moved: Vec<HistoryEntry>,
+    moved_to: HashSet<(String, Digest)>,
 }
 
 impl<'s> NameTable<'s> {
-    fn new(store: &'s Store, images: &[ImageRecord]) -> NameTable<'s> {
+    /// Indexes the list. A name listed twice (a hand edit, another tool) keeps its first record:
+    /// the others would be left pointing at the old target when the name moves.
+    fn new(store: &'s Store, images: &mut Vec<ImageRecord>) -> NameTable<'s> {
+        let mut seen = HashSet::new();
+        images.retain(|r| r.name().is_none_or(|n| seen.insert(n.to_string())));
         let mut by_name = HashMap::new();
-        let mut targets = BTreeSet::new();
+        let mut targets = HashMap::new();
         for (i, r) in images.iter().enumerate() {
-            targets.insert(r.target.digest);
+            *targets.entry(r.target.digest).or_insert(0) += 1;
             if let Some(n) = r.name() {
                 by_name.insert(n.to_string(), i);
             }
@@ -311,6 +321,8 @@ impl<'s> NameTable<'s> {
             by_name,
             targets,
             contents: HashMap::new(),
+            moved: Vec::new(),
+            moved_to: HashSet::new(),
         }
     }
 
@@ -318,22 +330,24 @@ impl<'s> NameTable<'s> {
     fn record(
         &mut self,
         images: &mut Vec<ImageRecord>,
-        history: &mut Vec<HistoryEntry>,
         p: &Planned,
         name: Option<&Reference>,
         now: u64,
     ) -> (Descriptor, NameOutcome) {
         let Some(name) = name else {
-            // An unnamed image already present (named or not) needs no second entry.
-            if self.targets.insert(p.target.digest) {
-                images.push(ImageRecord::unnamed(p.target.clone()));
+            // An image already listed (named or not) needs no unnamed entry of its own.
+            let count = self.targets.entry(p.target.digest).or_insert(0);
+            if *count > 0 {
+                return (p.target.clone(), NameOutcome::Unchanged);
             }
+            *count += 1;
+            images.push(ImageRecord::unnamed(p.target.clone()));
             return (p.target.clone(), NameOutcome::Added);
         };
         let key = name.to_string();
         let Some(&i) = self.by_name.get(&key) else {
             self.by_name.insert(key, images.len());
-            self.targets.insert(p.target.digest);
+            *self.targets.entry(p.target.digest).or_insert(0) += 1;
             images.push(ImageRecord::named(p.target.clone(), name));
             return (p.target.clone(), NameOutcome::Added);
         };
@@ -356,23 +370,36 @@ impl<'s> NameTable<'s> {
                 },
             );
         }
-        // Moving back to a previous target takes it out of the history.
-        history.retain(|e| !(e.name == key && e.target.digest == p.target.digest));
-        history.push(HistoryEntry {
+        let previous_platforms = previous_platforms.clone();
+        self.moved_to.insert((key.clone(), p.target.digest));
+        self.moved.push(HistoryEntry {
             name: key,
             target: current.clone(),
             replaced_at: now,
             replaced_by: p.target.digest,
         });
-        self.targets.insert(p.target.digest);
+        if let Some(count) = self.targets.get_mut(&current.digest) {
+            *count = count.saturating_sub(1);
+        }
+        *self.targets.entry(p.target.digest).or_insert(0) += 1;
         images[i] = ImageRecord::named(p.target.clone(), name);
         (
             p.target.clone(),
             NameOutcome::Moved {
                 previous: current.digest,
-                previous_platforms: previous_platforms.clone(),
+                previous_platforms,
             },
         )
+    }
+
+    /// Merges the moves into the history: a name moved back to a previous target takes that
+    /// entry out; every move adds the target it left.
+    fn finish(self, history: &mut Vec<HistoryEntry>) {
+        if self.moved.is_empty() {
+            return;
+        }
+        history.retain(|e| !self.moved_to.contains(&(e.name.clone(), e.target.digest)));
+        history.extend(self.moved);
     }
 }
 
@@ -810,20 +837,41 @@ fn check_records(target: &Descriptor, names: &Naming) -> Result<(), ArchiveError
     Ok(())
 }
 
-/// The store's `index.json` must stay under its cap. Counted as if every record were new (a
-/// re-pointed name in fact replaces one), so near the cap this errs on refusing; `update_images`
-/// checks the exact list again under the lock.
+/// The store's `index.json` must stay under its cap. Measured against the current list: a name
+/// already listed replaces its record, an image already listed adds no unnamed one, so a
+/// re-import (of a whole backup, say) is never refused for records it only rewrites.
+/// `update_images` checks the exact list again under the lock.
 fn check_index_room(store: &Store, planned: &[Planned]) -> Result<(), ArchiveError> {
-    let current = std::fs::metadata(store.root().join(INDEX_FILE)).map_or(0, |m| m.len());
-    let records: Vec<ImageRecord> = planned
-        .iter()
-        .flat_map(|p| p.names.iter().map(|n| record_for(&p.target, n.as_ref())))
-        .collect();
-    let adding: u64 = records.iter().map(|r| r.encoded_size() + 1).sum();
-    if current + adding > MAX_INDEX_SIZE {
+    let current = store.images()?;
+    let size = |r: &ImageRecord| r.encoded_size() + 1;
+    let mut total: u64 = current.iter().map(size).sum();
+    let mut named: HashMap<String, u64> = HashMap::new();
+    let mut listed: HashSet<Digest> = HashSet::new();
+    for r in &current {
+        listed.insert(r.target.digest);
+        if let Some(n) = r.name() {
+            named.insert(n.to_string(), size(r));
+        }
+    }
+    let mut first = None;
+    for p in planned {
+        for name in &p.names {
+            let record = record_for(&p.target, name.as_ref());
+            let new = size(&record);
+            let old = match name {
+                Some(n) => named.insert(n.to_string(), new),
+                None if listed.contains(&p.target.digest) => Some(new),
+                None => None,
+            };
+            listed.insert(p.target.digest);
+            total = (total + new).saturating_sub(old.unwrap_or(0));
+            first.get_or_insert_with(|| record.label());
+        }
+    }
+    if total > MAX_INDEX_SIZE {
         return Err(StoreError::IndexTooLarge {
-            image: records.first().map(ImageRecord::label),
-            size: current + adding,
+            image: first,
+            size: total,
             limit: MAX_INDEX_SIZE,
         }
         .into());

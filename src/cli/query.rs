@@ -80,15 +80,21 @@ pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
 /// the store still holds for it (all of them, unless the entry is older than a `gc` retention).
 fn ls_history(store: &Store, json: bool) -> CliResult {
     let mut rows = Vec::new();
+    let mut platforms_of: HashMap<Digest, Vec<String>> = HashMap::new();
     for entry in store.history()? {
-        let platforms: Vec<String> = ImageGraph::load(store, &entry.name, &entry.target)
-            .map(|g| {
-                g.available_platforms()
-                    .iter()
-                    .map(Platform::format_all)
-                    .collect()
+        let platforms = platforms_of
+            .entry(entry.target.digest)
+            .or_insert_with(|| {
+                ImageGraph::load(store, &entry.name, &entry.target)
+                    .map(|g| {
+                        g.available_platforms()
+                            .iter()
+                            .map(Platform::format_all)
+                            .collect()
+                    })
+                    .unwrap_or_default()
             })
-            .unwrap_or_default();
+            .clone();
         rows.push((entry, platforms));
     }
     let mut out = io::stdout().lock();

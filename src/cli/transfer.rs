@@ -33,9 +33,11 @@ pub fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> CliResul
         writeln!(out, "{}", image.describe())?;
     }
     // A name that moved or stayed, and platforms left out, on stderr: stdout stays
-    // `docker load`'s lines for scripts.
-    for note in loaded.iter().flat_map(|l| l.notes()) {
-        eprintln!("imagefs: {note}");
+    // `docker load`'s lines for scripts. `-q` keeps stderr to errors.
+    if show_progress {
+        for note in loaded.iter().flat_map(|l| l.notes()) {
+            eprintln!("imagefs: {note}");
+        }
     }
     Ok(())
 }

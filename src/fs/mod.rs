@@ -420,6 +420,13 @@ impl ImageFs {
         if flag(mask, libc::W_OK) && !writable(&node) {
             return Err(FsError::AccessRefused(Box::new(FsError::ReadOnly)));
         }
+        // import/ of a read-only store takes nothing, whoever asks (create says EROFS too).
+        if flag(mask, libc::W_OK) && self.store.is_read_only() {
+            return Err(FsError::AccessRefused(Box::new(
+                self.check_store_writable()
+                    .expect_err("the store is read-only"),
+            )));
+        }
         check(
             &self.attr(&node)?,
             caller,

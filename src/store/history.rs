@@ -23,8 +23,13 @@ pub(super) const HISTORY_FILE: &str = "history.json";
 /// Previous targets kept per name; older ones are dropped first. A name moved by every nightly
 /// import would otherwise grow the file without bound.
 pub const MAX_ENTRIES_PER_NAME: usize = 10;
-/// Largest history file read: entries are a few hundred bytes, and the per-name cap times the
-/// store's own bound on names keeps what we write well below this.
+/// An entry whose target descriptor encodes larger than this keeps only what identifies the
+/// image (media type, digest, size, platform): its annotations could be 64 KiB each.
+const MAX_ENTRY_TARGET_SIZE: usize = 4 << 10;
+/// Largest history written: the oldest entries are dropped past it, so no sequence of imports
+/// can grow the file to where it can no longer be read (and `gc`, which expires entries, with it).
+pub const MAX_HISTORY_WRITE: usize = 64 << 20;
+/// Largest history file read: well above anything written.
 const MAX_HISTORY_SIZE: u64 = 256 << 20;
 
 /// One previous target of a name.
@@ -124,8 +129,24 @@ pub(super) fn encode_history(entries: &[HistoryEntry]) -> Vec<u8> {
     out
 }
 
-/// Newest first per name, names in order; and at most [`MAX_ENTRIES_PER_NAME`] per name.
-pub(super) fn normalize(entries: &mut Vec<HistoryEntry>) {
+/// Newest first per name, names in order; at most [`MAX_ENTRIES_PER_NAME`] per name; oversized
+/// targets shrunk; and the oldest entries dropped while the file would exceed
+/// [`MAX_HISTORY_WRITE`]. Returns how many entries that last rule dropped.
+pub(super) fn normalize(entries: &mut Vec<HistoryEntry>) -> usize {
+    normalize_within(entries, MAX_HISTORY_WRITE)
+}
+
+fn normalize_within(entries: &mut Vec<HistoryEntry>, max_size: usize) -> usize {
+    for e in entries.iter_mut() {
+        let mut encoded = Vec::new();
+        e.target.write_json(&mut encoded);
+        if encoded.len() > MAX_ENTRY_TARGET_SIZE {
+            e.target.annotations.clear();
+            e.target.urls.clear();
+            e.target.data = None;
+            e.target.artifact_type = None;
+        }
+    }
     entries.sort_by(|a, b| {
         a.name
             .cmp(&b.name)
@@ -146,6 +167,37 @@ pub(super) fn normalize(entries: &mut Vec<HistoryEntry>) {
         kept += 1;
         kept <= MAX_ENTRIES_PER_NAME
     });
+    let size = encode_history(entries).len();
+    if size <= max_size {
+        return 0;
+    }
+    // Drop the oldest entries until the rest fit, measuring each entry as encoded (with the
+    // comma that separates it from the next).
+    let wrapper = encode_history(&[]).len();
+    let mut by_age: Vec<(u64, usize, usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let len = encode_history(std::slice::from_ref(e)).len() - wrapper + 1;
+            (e.replaced_at, i, len)
+        })
+        .collect();
+    by_age.sort();
+    let mut excess = size - max_size;
+    let mut doomed = std::collections::HashSet::new();
+    for (_, i, len) in by_age {
+        if excess == 0 {
+            break;
+        }
+        doomed.insert(i);
+        excess = excess.saturating_sub(len);
+    }
+    let mut index = 0;
+    entries.retain(|_| {
+        index += 1;
+        !doomed.contains(&(index - 1))
+    });
+    doomed.len()
 }
 
 /// Seconds since the epoch, now.
@@ -206,7 +258,7 @@ mod tests {
             .collect();
         entries.push(entry("m:1", b"m", 1));
         entries.push(entry("m:1", b"m", 7));
-        normalize(&mut entries);
+        assert_eq!(normalize(&mut entries), 0);
         let m: Vec<u64> = entries
             .iter()
             .filter(|e| e.name == "m:1")
@@ -220,6 +272,33 @@ mod tests {
             .collect();
         assert_eq!(n.len(), MAX_ENTRIES_PER_NAME);
         assert_eq!(n[0], MAX_ENTRIES_PER_NAME as u64 + 2, "newest first");
+    }
+
+    #[test]
+    fn normalize_shrinks_big_targets_and_keeps_the_file_within_its_cap() {
+        let mut big = entry("big:1", b"big", 1);
+        big.target
+            .annotations
+            .insert("x".into(), "<".repeat(MAX_ENTRY_TARGET_SIZE));
+        let mut entries = vec![big];
+        assert_eq!(normalize(&mut entries), 0);
+        assert!(
+            entries[0].target.annotations.is_empty(),
+            "oversized target shrunk"
+        );
+
+        let mut entries: Vec<HistoryEntry> = (0..100u64)
+            .map(|i| entry(&format!("n{i}:1"), &i.to_le_bytes(), i))
+            .collect();
+        let one = encode_history(&entries[..1]).len();
+        let cap = encode_history(&entries).len() - 10 * (one / 2);
+        let dropped = normalize_within(&mut entries, cap);
+        assert!(dropped >= 5, "{dropped}");
+        assert!(encode_history(&entries).len() <= cap);
+        assert!(
+            entries.iter().all(|e| e.replaced_at >= dropped as u64),
+            "the oldest entries go first"
+        );
     }
 
     #[test]

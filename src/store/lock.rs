@@ -100,13 +100,19 @@ pub fn lock_file(file: &File, mode: Mode) -> io::Result<()> {
     flock(file, mode.operation())
 }
 
+/// Opens (creating if need be) a lock file. flock needs no write access, so a lock file another
+/// user created (0644, in a group-shared store) is opened for reading.
 fn open_lock_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    let created = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
-        .open(path)
+        .open(path);
+    match created {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => File::open(path),
+        other => other,
+    }
 }
 
 /// Takes the lock now if it is free: `Ok(None)` when someone holds it.

@@ -409,12 +409,29 @@ impl Store {
         let (images_before, entries_before) = (images.clone(), entries.clone());
         let result = change(&mut images, &mut entries)?;
         refs::sort(&mut images);
-        history::normalize(&mut entries);
-        if entries != entries_before {
+        let dropped = history::normalize(&mut entries);
+        if dropped > 0 {
+            log::warn!(target: "store", "the name history is full: dropped its {dropped} oldest \
+                entries (their images go with the next gc)");
+        }
+        // Everything that can refuse the change is decided before anything is written.
+        let index_bytes = match images != images_before {
+            true => Some(refs::encode_for_write(&images, &images_before)?),
+            false => None,
+        };
+        let history_changed = entries != entries_before;
+        if history_changed {
             self.write_atomically(&history_path, &history::encode_history(&entries))?;
         }
-        if images != images_before {
-            self.write_atomically(&path, &refs::encode_for_write(&images, &images_before)?)?;
+        if let Some(bytes) = index_bytes
+            && let Err(e) = self.write_atomically(&path, &bytes)
+        {
+            // A full disk, say: put the history back, so a failed change leaves no trace.
+            if history_changed {
+                let _ =
+                    self.write_atomically(&history_path, &history::encode_history(&entries_before));
+            }
+            return Err(e);
         }
         Ok(result)
     }
