@@ -303,7 +303,7 @@ fn import_of_100000_names_finishes_and_lists_them_all() {
     std::fs::write(&first, docker_archive_with_tags(&tags, b"hello\n")).unwrap();
     let second = f.path("second.tar");
     std::fs::write(&second, docker_archive_with_tags(&tags, b"hello again\n")).unwrap();
-    let mut import = |archive: &Path, what: &str| {
+    let import = |archive: &Path, what: &str| {
         let start = Instant::now();
         let out = cli_path(f.root(), &["-q", "import"], archive);
         assert!(out.status.success(), "{what}: {}", text(&out.stderr));
