@@ -137,6 +137,13 @@ pub enum ArchiveError {
         field: &'static str,
         value: String,
     },
+    /// A platform whose file name under the mount's `by-platform/` would not read back as it.
+    UnnameablePlatform {
+        image: String,
+        document: Digest,
+        platform: String,
+        file_name: String,
+    },
     /// The archive holds no image to load.
     NoImages,
 }
@@ -273,6 +280,17 @@ impl fmt::Display for ArchiveError {
                 )
             }
             Self::BadName { name, reason } => write!(f, "invalid image name {name:?}: {reason}"),
+            Self::UnnameablePlatform {
+                image,
+                document,
+                platform,
+                file_name,
+            } => write!(
+                f,
+                "image {image}: platform {platform} (of {document}) cannot be named in the mount: \
+                 its file name {file_name:?} reads back as another platform ('-' and '..' cannot \
+                 appear inside a platform component)"
+            ),
             Self::InvalidPlatform {
                 image,
                 document,

@@ -215,8 +215,9 @@ type Naming = Vec<Option<Reference>>;
 struct Planned {
     target: Descriptor,
     names: Naming,
-    /// The platform manifests selected (attestations aside): what the archive brings.
-    manifests: Vec<Digest>,
+    /// For a manifest we generated (docker-archive): its config and layers, in order. The
+    /// same config and layers under one of the current image's manifests bring nothing new.
+    generated_closure: Option<Vec<Digest>>,
     skipped: Vec<SkippedPlatform>,
     /// A document we generated (a docker-archive's manifest), published with the blobs.
     generated: Option<Vec<u8>>,
@@ -295,7 +296,7 @@ struct NameTable<'s> {
     by_name: HashMap<String, usize>,
     /// How many records point to each target, named or not.
     targets: HashMap<Digest, usize>,
-    contents: HashMap<Digest, (BTreeSet<Digest>, Vec<Platform>)>,
+    contents: HashMap<Digest, (Contents, Vec<Platform>)>,
     /// Entries for the names this import moved, and the (name, new target) pairs they moved
     /// to, which leave the history (a name moved back to a previous target).
     moved: Vec<HistoryEntry>,
@@ -360,8 +361,14 @@ impl<'s> NameTable<'s> {
             .contents
             .entry(current.digest)
             .or_insert_with(|| contents_of(store, &current));
-        let already_part = contained.contains(&p.target.digest)
-            || (!p.manifests.is_empty() && p.manifests.iter().all(|m| contained.contains(m)));
+        // Part of the image: the archive's top-level document is listed by the current one (a
+        // platform's archive of it), or a manifest generated for a docker-archive has the same
+        // config and layers as one of its manifests. An index the current image does not list
+        // brings at least itself (and its attestations): the name moves, reported and kept.
+        let already_part = contained.documents.contains(&p.target.digest)
+            || p.generated_closure
+                .as_ref()
+                .is_some_and(|c| contained.closures.contains(c));
         if already_part {
             return (
                 current,
@@ -403,20 +410,40 @@ impl<'s> NameTable<'s> {
     }
 }
 
-/// Every document an image lists (its target, nested indexes, platform manifests, whether the
-/// store holds them or not) and the platforms it holds completely. An unreadable image
+/// What a stored image is made of, for deciding whether an archive brings anything new.
+#[derive(Default)]
+struct Contents {
+    /// Its target, nested indexes and platform manifests, whether the store holds them or not.
+    documents: BTreeSet<Digest>,
+    /// Each present manifest's config and layers, in order.
+    closures: HashSet<Vec<Digest>>,
+}
+
+/// The contents of an image and the platforms it holds completely. An unreadable image
 /// contains only itself.
-fn contents_of(store: &Store, target: &Descriptor) -> (BTreeSet<Digest>, Vec<Platform>) {
-    let mut digests = BTreeSet::from([target.digest]);
+fn contents_of(store: &Store, target: &Descriptor) -> (Contents, Vec<Platform>) {
+    let mut contents = Contents {
+        documents: BTreeSet::from([target.digest]),
+        closures: HashSet::new(),
+    };
     match ImageGraph::load(store, &target.digest.to_string(), target) {
         Ok(graph) => {
-            digests.extend(graph.indexes.iter().map(|d| d.digest));
-            digests.extend(graph.manifests.iter().map(|m| m.descriptor.digest));
+            contents
+                .documents
+                .extend(graph.indexes.iter().map(|d| d.digest));
+            for m in &graph.manifests {
+                contents.documents.insert(m.descriptor.digest);
+                if !m.children.is_empty() {
+                    contents
+                        .closures
+                        .insert(m.children.iter().map(|c| c.digest).collect());
+                }
+            }
             let mut platforms = graph.available_platforms();
             platforms.sort();
-            (digests, platforms)
+            (contents, platforms)
         }
-        Err(_) => (digests, Vec::new()),
+        Err(_) => (contents, Vec::new()),
     }
 }
 
@@ -574,16 +601,12 @@ fn plan_oci(
             return Err(ArchiveError::NothingComplete { image: label });
         }
         to_stage.extend(graph.indexes.iter().cloned());
-        let mut manifests = Vec::new();
         for m in &selected {
             if let Some(p) = &m.platform {
                 check_platform(&label, &m.descriptor.digest, p)?;
             }
             to_stage.push(m.descriptor.clone());
             to_stage.extend(m.children.iter().cloned());
-            if !m.is_attestation() {
-                manifests.push(m.descriptor.digest);
-            }
         }
         // Without a platform request, incomplete platforms are left out (as `docker load`
         // does), but said: a sparse archive should not look like a whole image.
@@ -617,7 +640,7 @@ fn plan_oci(
         planned.push(Planned {
             target,
             names,
-            manifests,
+            generated_closure: None,
             skipped,
             generated: None,
         });
@@ -693,6 +716,23 @@ fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), Ar
                 value: value.clone(),
             });
         }
+    }
+    // The mount names each platform by a file name (`linux-arm-v7`); one that does not read
+    // back as the same platform (a `-` or `..` inside a component) could be listed but never
+    // opened, and would fail every backup of the mount.
+    let normal = p.normalize();
+    let name = normal.file_name();
+    let back = Platform::from_file_name(&name).ok();
+    let same = back.as_ref().is_some_and(|b| {
+        (&b.os, &b.architecture, &b.variant) == (&normal.os, &normal.architecture, &normal.variant)
+    });
+    if !same {
+        return Err(ArchiveError::UnnameablePlatform {
+            image: image.to_string(),
+            document: *manifest,
+            platform: normal.format_all(),
+            file_name: name,
+        });
     }
     Ok(())
 }
@@ -809,7 +849,11 @@ fn plan_docker_archive(
         }
         check_records(&target, &names)?;
         planned.push(Planned {
-            manifests: vec![target.digest],
+            generated_closure: Some(
+                std::iter::once(config_desc.digest)
+                    .chain(layers.iter().map(|l| l.digest))
+                    .collect(),
+            ),
             target,
             names,
             skipped: Vec::new(),

@@ -90,7 +90,17 @@ pub fn gc(store: &Store, args: &GcArgs) -> CliResult {
 
 pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
     let mut out = io::stdout().lock();
-    // Repair first: the blob check below then reads the repaired list.
+    // Repair first: the blob check below then reads the repaired list. The history first of
+    // all: every change to the list reads it.
+    if args.repair
+        && let Some(why) = store.repair_history()?
+    {
+        writeln!(
+            out,
+            "set the unreadable name history aside as history.json.unreadable ({why}); the \
+             previous images only it kept go with the next gc"
+        )?;
+    }
     if args.repair {
         for r in store.repair_index()? {
             writeln!(
@@ -104,6 +114,12 @@ pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
         }
     }
     let mut report = gc::check(store)?;
+    if let Err(e) = store.history() {
+        report.problems.push(gc::Problem(format!(
+            "{}: imports, rm, restore and gc cannot work until `imagefs fsck --repair` sets it aside",
+            crate::logger::error_chain(&e)
+        )));
+    }
     for record in store.images()? {
         let size = record.encoded_size();
         if size > MAX_RECORD_SIZE {

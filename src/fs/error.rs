@@ -150,6 +150,8 @@ fn store_errno(e: &StoreError) -> Errno {
         StoreError::Io { source, .. } => io_errno(source),
         // Writing into import/ of a store on read-only media.
         StoreError::ReadOnly { .. } => Errno::EROFS,
+        // Checked when the store opens, before any mount exists; a damaged store if ever here.
+        StoreError::Symlink { .. } => Errno::EIO,
         // Only `gc` waits with a timeout; nothing the mount does can get here.
         StoreError::Busy { .. } => Errno::EBUSY,
         StoreError::BlobMissing { .. }
@@ -243,6 +245,7 @@ fn import_errno(e: &ArchiveError) -> Errno {
         | ArchiveError::NothingComplete { .. }
         | ArchiveError::BadName { .. }
         | ArchiveError::InvalidPlatform { .. }
+        | ArchiveError::UnnameablePlatform { .. }
         | ArchiveError::NoImages => Errno::EINVAL,
     }
 }

@@ -185,6 +185,14 @@ impl ImageEntry {
             .available_platforms()
             .into_iter()
             .filter(|p| self.graph.select_one(p).is_ok())
+            // A platform whose file name reads back as another (stored by an older build, before
+            // imports refused them) would be listed but never found: backups of the mount
+            // would fail on it. `imagefs export --platform` still reaches it.
+            .filter(|p| {
+                Platform::from_file_name(&p.file_name()).is_ok_and(|b| {
+                    (&b.os, &b.architecture, &b.variant) == (&p.os, &p.architecture, &p.variant)
+                })
+            })
             .collect()
     }
 

@@ -46,6 +46,8 @@ pub enum StoreError {
     },
     /// The directory holds an OCI layout of a version we do not understand.
     UnsupportedLayout { path: PathBuf, version: String },
+    /// A directory or file of the layout is a symlink (refused: see `Store::open`).
+    Symlink { path: PathBuf },
     /// A write to a store opened read-only (a read-only filesystem, or one we may not write).
     ReadOnly { root: PathBuf, op: &'static str },
     /// A lock stayed busy for as long as the caller was willing to wait.
@@ -85,6 +87,11 @@ impl fmt::Display for StoreError {
                 )
             }
             Self::CorruptDocument { path, .. } => write!(f, "corrupt {}", path.display()),
+            Self::Symlink { path } => write!(
+                f,
+                "{} is a symbolic link; a store's own directories and files must not be",
+                path.display()
+            ),
             Self::ReadOnly { root, op } => write!(
                 f,
                 "cannot {op}: the store {} is read-only (a read-only filesystem, or not writable by this user)",

@@ -20,6 +20,8 @@ use crate::oci::{self, Descriptor};
 use crate::reference::Reference;
 
 pub(super) const HISTORY_FILE: &str = "history.json";
+/// Where `fsck --repair` moves a history it cannot read.
+pub(super) const HISTORY_SET_ASIDE: &str = "history.json.unreadable";
 /// Previous targets kept per name; older ones are dropped first. A name moved by every nightly
 /// import would otherwise grow the file without bound.
 pub const MAX_ENTRIES_PER_NAME: usize = 10;

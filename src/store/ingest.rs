@@ -157,7 +157,7 @@ impl Write for BlobWriter<'_> {
 /// Opens a blob file for reading after checking its length against `size`.
 pub(super) fn open_checked(store: &Store, digest: &Digest, size: u64) -> Result<File, StoreError> {
     let path = store.blob_path(digest);
-    let file = match File::open(&path) {
+    let file = match super::lock::open_no_follow(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(StoreError::BlobMissing { digest: *digest });

@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -102,23 +102,36 @@ pub fn lock_file(file: &File, mode: Mode) -> io::Result<()> {
 
 /// Opens (creating if need be) a lock file. flock needs no write access, so a lock file another
 /// user created (0644, in a group-shared store) is opened for reading.
+/// A symlink is refused: in a store another user controls, it could make us create or lock a
+/// file anywhere.
 fn open_lock_file(path: &Path) -> io::Result<File> {
     let created = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path);
     match created {
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => File::open(path),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => open_no_follow(path),
         other => other,
     }
+}
+
+/// Opens a file of the store for reading, refusing a symlink (ELOOP): nothing in a store is
+/// one, and following one in a store another user controls would read (or lock) their choice
+/// of file with our rights.
+pub fn open_no_follow(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
 }
 
 /// Takes the lock now if it is free: `Ok(None)` when someone holds it.
 pub fn try_lock(path: &Path, mode: Mode) -> io::Result<Option<LockGuard>> {
     // Reading is enough for flock; opening for reading works for any file we may read.
-    let file = File::open(path)?;
+    let file = open_no_follow(path)?;
     match flock(&file, mode.operation() | libc::LOCK_NB) {
         Ok(()) => Ok(Some(LockGuard { _file: Some(file) })),
         Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
@@ -128,7 +141,7 @@ pub fn try_lock(path: &Path, mode: Mode) -> io::Result<Option<LockGuard>> {
 
 /// Locks an existing lock file opened for reading only (a store we cannot write).
 pub fn lock_existing(path: &Path, mode: Mode) -> io::Result<LockGuard> {
-    let file = File::open(path)?;
+    let file = open_no_follow(path)?;
     flock(&file, mode.operation())?;
     Ok(LockGuard { _file: Some(file) })
 }

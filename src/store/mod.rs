@@ -97,6 +97,7 @@ impl Store {
         ] {
             fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
         }
+        store.check_no_symlinks()?;
         let layout = store.root.join(OCI_LAYOUT_FILE);
         match fs::read(&layout) {
             Ok(bytes) => check_layout_version(&layout, &bytes)?,
@@ -121,6 +122,7 @@ impl Store {
             root,
             read_only: true,
         };
+        store.check_no_symlinks()?;
         let layout = store.root.join(OCI_LAYOUT_FILE);
         let bytes = fs::read(&layout).map_err(|e| StoreError::io("read", &layout, e))?;
         check_layout_version(&layout, &bytes)?;
@@ -130,6 +132,28 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The layout's own directories and files must not be symlinks: in a store another user
+    /// controls, `blobs/sha256` pointing at someone else's store would have `gc` delete its
+    /// blobs and imports write there with our rights.
+    fn check_no_symlinks(&self) -> Result<(), StoreError> {
+        for name in [
+            "blobs",
+            BLOB_DIR,
+            INGEST_DIR,
+            INDEX_FILE,
+            OCI_LAYOUT_FILE,
+            GC_LOCK_FILE,
+            INDEX_LOCK_FILE,
+            history::HISTORY_FILE,
+        ] {
+            let path = self.root.join(name);
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(StoreError::Symlink { path });
+            }
+        }
+        Ok(())
     }
 
     /// Whether the store was opened read-only (see the module docs).
@@ -163,7 +187,8 @@ impl Store {
 
     /// The stored length of a blob, if present.
     pub fn blob_size(&self, digest: &Digest) -> Option<u64> {
-        fs::metadata(self.blob_path(digest))
+        // A symlink is not a blob (see `lock::open_no_follow`).
+        fs::symlink_metadata(self.blob_path(digest))
             .ok()
             .filter(|m| m.is_file())
             .map(|m| m.len())
@@ -265,7 +290,7 @@ impl Store {
     /// Re-hashes a blob and compares it with its name. Used by `fsck`.
     pub fn verify_blob(&self, digest: &Digest) -> Result<u64, StoreError> {
         let path = self.blob_path(digest);
-        let mut file = File::open(&path).map_err(|e| match e.kind() {
+        let mut file = lock::open_no_follow(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => StoreError::BlobMissing { digest: *digest },
             _ => StoreError::io("open", &path, e),
         })?;
@@ -391,6 +416,27 @@ impl Store {
     /// Previous targets of names, newest first per name (see `history`).
     pub fn history(&self) -> Result<Vec<HistoryEntry>, StoreError> {
         history::read_history(&self.root.join(history::HISTORY_FILE))
+    }
+
+    /// Sets an unreadable name history aside (as `history.json.unreadable`), so that writes,
+    /// which all read it, work again; returns why it could not be read. The previous images only
+    /// it kept become collectable.
+    pub fn repair_history(&self) -> Result<Option<String>, StoreError> {
+        self.check_writable("repair the name history")?;
+        let _lock = self.lock_index()?;
+        let path = self.root.join(history::HISTORY_FILE);
+        match history::read_history(&path) {
+            Ok(_) => Ok(None),
+            Err(
+                e @ (StoreError::CorruptDocument { .. } | StoreError::UnsupportedLayout { .. }),
+            ) => {
+                let aside = self.root.join(history::HISTORY_SET_ASIDE);
+                fs::rename(&path, &aside).map_err(|err| StoreError::io("set aside", &path, err))?;
+                sync_dir(&self.root)?;
+                Ok(Some(crate::logger::error_chain(&e)))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Like [`Store::update_images`], with the name history too. The history is written first:
