@@ -8,7 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{IMAGE, IMAGE_DIR, Mounted, bin, errno_of, fuse_missing, imagefs, names, run, sha256};
+use super::{
+    IMAGE, IMAGE_DIR, Mounted, bin, errno_of, fuse_missing, imagefs, names, require, run, sha256,
+};
 
 const NOBODY: &str = "65534";
 
@@ -22,19 +24,6 @@ fn as_nobody(program: &str) -> Command {
         program,
     ]);
     c
-}
-
-/// A tool the test cannot do without: its absence fails the test.
-fn require(tool: &str) {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{tool} is required by this test and is not installed"
-    );
 }
 
 fn require_root() {

@@ -6,20 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use super::{Mounted, run};
-
-/// A tool the test cannot do without: its absence fails the test.
-fn require(tool: &str) {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{tool} is required by this test and is not installed"
-    );
-}
+use super::{Mounted, require, run};
 
 fn text(o: &Output) -> String {
     format!(

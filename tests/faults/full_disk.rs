@@ -1,0 +1,112 @@
+//! A full disk under the CLI: imports onto a small tmpfs fail with ENOSPC and change nothing.
+
+use std::fs;
+use std::process::Command;
+use std::sync::Arc;
+
+use super::{BYSTANDER, Feed, Lab, TARGET, dir_bytes, imagefs, import_output, ok, text};
+
+/// A tmpfs of a given size, mounted on a temp dir (root only); unmounted on drop.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn new(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size={size}"))
+            .arg("imagefs-faults")
+            .arg(dir.path())
+            .output()
+            .expect("spawn mount");
+        assert!(
+            out.status.success(),
+            "this test mounts a small tmpfs and needs root: {}",
+            text(&out.stderr)
+        );
+        SmallDisk { dir }
+    }
+
+    fn resize(&self, size: &str) {
+        ok(
+            Command::new("mount")
+                .arg("-o")
+                .arg(format!("remount,size={size}"))
+                .arg(self.dir.path()),
+            "grow the tmpfs",
+        );
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn cli_import_onto_a_full_disk_fails_with_enospc_and_changes_nothing() {
+    let lab = Lab::new(0);
+    let disk = SmallDisk::new("3m");
+    let store = disk.dir.path().join("store");
+    ok(
+        imagefs(&store).args([
+            "sample",
+            "--name",
+            BYSTANDER,
+            "--layers",
+            "1",
+            "--layer-size",
+            "4096",
+        ]),
+        "sample bystander on the small disk",
+    );
+    let listed = |ctx: &str| ok(imagefs(&store).args(["ls", "--json"]), ctx);
+    let before = listed("before");
+    // The archive (about 5 MiB) does not fit in 3 MiB: a plain file fails while staging, a
+    // gzip file and a pipe while spooling.
+    let attempts = [
+        ("plain file", Feed::File(lab.archive.clone())),
+        ("gzip file", Feed::File(lab.archive_gz.clone())),
+        (
+            "pipe",
+            Feed::Pipe(Arc::new(fs::read(&lab.archive).unwrap())),
+        ),
+    ];
+    for (what, feed) in &attempts {
+        let out = import_output(&store, feed);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+        assert!(
+            err.contains("No space left on device"),
+            "{what}: the error must name the full disk: {err}"
+        );
+        assert_eq!(listed(what), before, "{what}: the image list changed");
+        let fsck = ok(imagefs(&store).arg("fsck"), what);
+        assert!(fsck.contains("no problems"), "{what}: {fsck}");
+        let (bytes, temps) = dir_bytes(&store.join("ingest"));
+        assert!(
+            temps.is_empty(),
+            "{what}: a failed import left {bytes} bytes of temp files: {temps:?}"
+        );
+    }
+    // With room again, the same import succeeds.
+    disk.resize("64m");
+    ok(
+        imagefs(&store).arg("import").arg(&lab.archive),
+        "import with room",
+    );
+    let after: serde_json::Value = serde_json::from_str(&listed("after")).unwrap();
+    let mut names: Vec<&str> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["name"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, [TARGET, BYSTANDER]);
+    let fsck = ok(imagefs(&store).arg("fsck"), "after");
+    assert!(fsck.contains("no problems"), "{fsck}");
+}

@@ -1,0 +1,129 @@
+//! Writing archives into `import/` with the tools people use (doc/SEMANTICS.md "The mount",
+//! `import/`): `cp`, `cat >` into a platform directory, rsync and a `.part` rename, a
+//! docker-archive, and a bad archive that must leave the store unchanged.
+
+use std::fs;
+use std::process::Command;
+
+use super::{Mounted, fuse_missing, names, run, wait_for};
+
+/// "cp x.tar MOUNT/import/" loads every platform; the outcome is in import/.status/x.tar and
+/// the image appears under images/.
+#[test]
+fn mount_cp_into_import_loads_and_reports_status() {
+    let Some(m) = Mounted::new() else { return };
+    let archive = m.foreign_archive("example.com/test/new:2", 7);
+    run(Command::new("cp").arg(&archive).arg(m.path("import/")));
+    let status: serde_json::Value =
+        serde_json::from_slice(&fs::read(m.path("import/.status/foreign-7.tar")).unwrap()).unwrap();
+    assert_eq!(status["state"], "loaded", "{status}");
+    assert_eq!(status["images"][0]["name"], "example.com/test/new:2");
+    wait_for("the new image in images/", || {
+        m.path("images/example.com/test/new:2/by-platform/linux-riscv64.tar")
+            .exists()
+    });
+    // The entry stays, with its size, like a file in a scratch directory.
+    assert_eq!(
+        fs::metadata(m.path("import/foreign-7.tar")).unwrap().len(),
+        fs::metadata(&archive).unwrap().len()
+    );
+}
+
+/// "MOUNT/import/linux-arm64/: load only linux/arm64", here from gzip input written by
+/// `cat >`.
+#[test]
+fn mount_import_platform_dir_loads_only_that_platform_from_gzip() {
+    let Some(m) = Mounted::new() else { return };
+    let archive = m.foreign_archive("example.com/test/arm:3", 8);
+    let gz = m.tmp("arm.tar.gz");
+    run(Command::new("sh").arg("-c").arg(format!(
+        "gzip -c '{}' > '{}'",
+        archive.display(),
+        gz.display()
+    )));
+    fs::create_dir_all(m.path("import/linux-arm64")).unwrap();
+    run(Command::new("sh").arg("-c").arg(format!(
+        "cat '{}' > '{}'",
+        gz.display(),
+        m.path("import/linux-arm64/arm.tar.gz").display()
+    )));
+    let dir = m.path("images/example.com/test/arm:3/by-platform");
+    wait_for("the arm64-only image", || dir.exists());
+    assert_eq!(names(&dir), ["linux-arm64", "linux-arm64.tar"]);
+}
+
+/// "a corrupt or hostile archive through cp → cp exits non-zero, store unchanged".
+#[test]
+fn mount_bad_archive_fails_cp_and_leaves_store_unchanged() {
+    let Some(m) = Mounted::new() else { return };
+    let index_before = fs::read(m.store.join("index.json")).unwrap();
+    let blobs_before = names(&m.store.join("blobs/sha256"));
+    let archive = fs::read(m.foreign_archive("example.com/test/bad:1", 9)).unwrap();
+    let truncated = m.tmp("truncated.tar");
+    fs::write(&truncated, &archive[..archive.len() / 2]).unwrap();
+    let garbage = m.tmp("garbage.tar");
+    fs::write(&garbage, vec![0x5a; 100_000]).unwrap();
+    for bad in [&truncated, &garbage] {
+        let out = Command::new("cp")
+            .arg(bad)
+            .arg(m.path("import/"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "cp of {} succeeded", bad.display());
+    }
+    let status = fs::read_to_string(m.path("import/.status/truncated.tar")).unwrap();
+    assert!(status.contains("\"failed\""), "{status}");
+    assert_eq!(fs::read(m.store.join("index.json")).unwrap(), index_before);
+    assert_eq!(names(&m.store.join("blobs/sha256")), blobs_before);
+}
+
+/// rsync (temp file, then rename) and a file manager's `.part` + rename both import; a
+/// second rsync of the same archive transfers nothing and fails nothing.
+#[test]
+fn mount_rsync_and_part_rename_into_import() {
+    let Some(m) = Mounted::new() else { return };
+    let archive = m.foreign_archive("example.com/test/rs:1", 10);
+    let dest = format!("{}/", m.path("import").display());
+    run(Command::new("rsync").arg("-a").arg(&archive).arg(&dest));
+    let status = fs::read_to_string(m.path("import/.status/foreign-10.tar")).unwrap();
+    assert!(status.contains("\"loaded\""), "{status}");
+    let out = run(Command::new("rsync")
+        .args(["-a", "--stats"])
+        .arg(&archive)
+        .arg(&dest));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Number of regular files transferred: 0")
+    );
+
+    let other = m.foreign_archive("example.com/test/part:1", 11);
+    let part = m.path("import/other.tar.part");
+    fs::copy(&other, &part).unwrap();
+    fs::rename(&part, m.path("import/other.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/other.tar")).unwrap();
+    assert!(status.contains("example.com/test/part:1"), "{status}");
+}
+
+/// A docker-archive (no OCI layout) written with cp loads too.
+#[test]
+fn mount_docker_archive_import() {
+    if Command::new("skopeo").arg("--version").output().is_err() {
+        fuse_missing("skopeo is not installed");
+        return;
+    }
+    let Some(m) = Mounted::new() else { return };
+    let docker = m.tmp("docker.tar");
+    // skopeo splits oci-archive:PATH:REF at the first ':', and a tag puts one in the path
+    // (it resolves symlinks too): name the file relative to its directory.
+    run(Command::new("skopeo")
+        .current_dir(m.image("by-platform"))
+        .args(["copy", "--quiet", "oci-archive:linux-amd64.tar"])
+        .arg(format!(
+            "docker-archive:{}:example.com/test/docker:1",
+            docker.display()
+        )));
+    run(Command::new("cp").arg(&docker).arg(m.path("import/")));
+    wait_for("the docker-archive image", || {
+        m.path("images/example.com/test/docker:1/by-platform/linux-amd64.tar")
+            .exists()
+    });
+}
