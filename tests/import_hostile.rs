@@ -748,6 +748,34 @@ fn import_rejects_config_platform_variant_that_cannot_be_addressed() {
 }
 
 #[test]
+fn import_rejects_a_platform_whose_mount_file_name_reads_back_as_another() {
+    // `v7-x` is a valid containerd component, but `linux-arm-v7-x.tar` would read back as
+    // another platform: listed under by-platform/ and never found, failing every backup.
+    for (variant, says) in [
+        ("v7-x", "cannot be named in the mount"),
+        ("..", "is not a valid platform component"),
+    ] {
+        let mut entries = docker_archive();
+        let manifest = json(&entry(&entries, "manifest.json").data);
+        let config_path = manifest[0]["Config"].as_str().expect("Config").to_string();
+        let mut config = json(&entry(&entries, &config_path).data);
+        config["architecture"] = "arm".into();
+        config["variant"] = variant.into();
+        let data = serde_json::to_vec(&config).expect("encode");
+        let new_path = blob_name(&Digest::of(&data));
+        for e in entries.iter_mut() {
+            if e.name == config_path {
+                e.name = new_path.clone();
+                e.data = data.clone();
+            } else if e.name == "manifest.json" {
+                e.data = text(&e.data).replace(&config_path, &new_path).into_bytes();
+            }
+        }
+        assert_rejected(&write_tar(&entries), &[], &["image alpine:latest", says]);
+    }
+}
+
+#[test]
 fn import_rejects_index_platform_variant_that_cannot_be_addressed() {
     let (_src, mut entries) = base();
     let top = json(&entry(&entries, "index.json").data)["manifests"][0]["digest"]

@@ -416,3 +416,81 @@ fn mount_import_that_moves_a_name_reports_it_in_its_status() {
         "the daemon log reports the move: {log}"
     );
 }
+
+#[test]
+fn restore_of_a_single_platform_image_ends_on_its_index_in_either_order() {
+    // A one-platform image is an index (with an attestation); its by-platform tar is the bare
+    // manifest. Restored platform first, the name must still end on the index, which is more
+    // than the manifest, not stay on the manifest and lose the index to gc.
+    let src = Fixture::new();
+    let mut spec = small_spec("app", &["linux/amd64"]);
+    spec.attestations = true;
+    let target = add(&src.store, &spec);
+    let image_tar = src.path("image.tar");
+    ok(cli_path(src.root(), &["export", "app", "-o"], &image_tar));
+    let amd64 = src.path("linux-amd64.tar");
+    ok(cli_path(
+        src.root(),
+        &["export", "app", "--platform", "linux/amd64", "-o"],
+        &amd64,
+    ));
+    let blobs = blob_set(&src.store);
+    for order in [[&amd64, &image_tar], [&image_tar, &amd64]] {
+        let dst = Fixture::new();
+        for file in order {
+            ok(cli_path(dst.root(), &["import"], file));
+        }
+        ok(cli(dst.root(), &["gc", "--keep-history", "0"]));
+        let images = listed(dst.root());
+        assert_eq!(images.len(), 1, "{images:?}");
+        assert_eq!(images[0].1, target.digest.to_string(), "ends on the index");
+        assert_eq!(
+            blob_set(&dst.store),
+            blobs,
+            "the index and its attestation are kept"
+        );
+    }
+}
+
+#[test]
+fn importing_a_docker_archive_of_one_platform_keeps_the_name() {
+    // The same config and layers as one of the image's manifests, under a manifest generated
+    // for the docker-archive: nothing new, so the name stays on the whole image.
+    let f = Fixture::new();
+    let target = add(&f.store, &small_spec("app", &THREE));
+    let oci = export(&f.store, &["app"], &["linux/amd64"]);
+    let docker_archive: Vec<Entry> = read_tar(&oci)
+        .into_iter()
+        .filter(|e| e.name != "index.json" && e.name != "oci-layout")
+        .collect();
+    let mut import = imagefs(f.root());
+    import.arg("import");
+    let out = run_with_input(import, &write_tar(&docker_archive));
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("the name stays"), "{stderr}");
+    assert_whole(f.root(), &target.digest);
+}
+
+#[test]
+fn fsck_repair_sets_an_unreadable_name_history_aside() {
+    let f = Fixture::new();
+    add(&f.store, &small_spec("app", &THREE));
+    std::fs::write(f.root().join("history.json"), b"{not json").unwrap();
+    let stuck = cli(f.root(), &["rm", "app"]);
+    assert_eq!(stuck.status.code(), Some(1), "writes read the history");
+    let fsck = cli(f.root(), &["fsck"]);
+    assert_eq!(fsck.status.code(), Some(1));
+    assert!(
+        text(&fsck.stdout).contains("`imagefs fsck --repair` sets it aside"),
+        "{}",
+        text(&fsck.stdout)
+    );
+    let repaired = text(&ok(cli(f.root(), &["fsck", "--repair"])));
+    assert!(
+        repaired.contains("set the unreadable name history aside"),
+        "{repaired}"
+    );
+    assert!(f.root().join("history.json.unreadable").exists());
+    ok(cli(f.root(), &["rm", "app"]));
+}

@@ -322,3 +322,56 @@ fn gc_names_the_mount_whose_open_archive_file_it_waits_for() {
     // The last archive file closed: the mount lets go and gc proceeds.
     ok(cli(f.root(), &["gc", "--timeout", "10s"]));
 }
+
+#[test]
+fn a_store_whose_layout_or_blobs_are_symlinks_is_not_followed() {
+    // A store another user controls must not make us act on files outside it: with
+    // blobs/sha256 pointing at a victim store, `gc` would delete the victim's blobs.
+    let victim = Fixture::new();
+    add(&victim.store, &small_spec("app", &THREE));
+    let blobs_before = blob_set(&victim.store);
+    let f = Fixture::new();
+    fs::remove_dir_all(f.root().join("blobs/sha256")).unwrap();
+    std::os::unix::fs::symlink(
+        victim.root().join("blobs/sha256"),
+        f.root().join("blobs/sha256"),
+    )
+    .unwrap();
+    for args in [&["ls"][..], &["gc"][..]] {
+        let out = cli(f.root(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("is a symbolic link"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(
+        blob_set(&victim.store),
+        blobs_before,
+        "the victim's blobs are untouched"
+    );
+
+    // A blob that is a symlink (to a file of the same size elsewhere) is never read.
+    let g = Fixture::new();
+    add(&g.store, &small_spec("app", &THREE));
+    let (_, children) = platform_closure(&g.store, "app", "linux/amd64");
+    let layer = children[1];
+    let path = g.root().join("blobs/sha256").join(layer.hex());
+    let secret = g.path("secret");
+    fs::copy(&path, &secret).unwrap();
+    fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(&secret, &path).unwrap();
+    let out = cli(
+        g.root(),
+        &[
+            "export",
+            "app",
+            "--platform",
+            "linux/amd64",
+            "-o",
+            "/dev/null",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}

@@ -299,7 +299,7 @@ impl fmt::Display for ArchiveError {
             } => write!(
                 f,
                 "image {image}: platform {field} {value:?} (of {document}) is not a valid platform \
-                 component: expected one or more of [A-Za-z0-9_.-]"
+                 component: expected one or more of [A-Za-z0-9_.-], not dots alone"
             ),
             Self::NoImages => write!(f, "the archive holds no image"),
         }

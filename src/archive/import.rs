@@ -705,9 +705,12 @@ fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), Ar
         ("architecture", &p.architecture),
         ("variant", &p.variant),
     ] {
+        // `.` and `..` match the grammar but read as path steps wherever a platform is shown
+        // as a path (`linux/arm/..`).
         let valid = value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            && (value.is_empty() || !value.bytes().all(|b| b == b'.'));
         if !valid {
             return Err(ArchiveError::InvalidPlatform {
                 image: image.to_string(),
