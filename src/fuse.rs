@@ -455,6 +455,22 @@ impl Filesystem for FuseAdapter {
         unsupported!(reply);
     }
 
+    /// poll(2) on an archive (event loops, `tail -f`): fuser's default warns on every call.
+    /// ENOSYS makes the kernel treat every file as always ready, which ours are.
+    fn poll(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _ph: fuser::PollNotifier,
+        _events: fuser::PollEvents,
+        _flags: fuser::PollFlags,
+        reply: fuser::ReplyPoll,
+    ) {
+        log::debug!(target: "fuse", "poll ino={ino}: not supported");
+        unsupported!(reply);
+    }
+
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
         match self.fs.statfs() {
             Ok(s) => reply.statfs(

@@ -682,7 +682,12 @@ impl ImageQuery {
         self.resolve_in(&store.images()?, query)
     }
 
-    fn resolve_in(&self, images: &[ImageRecord], query: &str) -> Result<ImageQuery, ImageError> {
+    /// [`Self::resolve`] against a list already read (many REFs, one read of the store).
+    pub fn resolve_in(
+        &self,
+        images: &[ImageRecord],
+        query: &str,
+    ) -> Result<ImageQuery, ImageError> {
         let ImageQuery::NameOrIdPrefix { name, prefix } = self else {
             return Ok(self.clone());
         };

@@ -1,27 +1,50 @@
 //! `imagefs rm`, `imagefs gc` and `imagefs fsck`.
 
+use std::collections::HashSet;
 use std::io::{self, Write};
 
 use super::progress::human;
 use super::{CliResult, FsckArgs, GcArgs, RestoreArgs, RmArgs, SampleArgs};
 use crate::gc::{self, GcOptions};
-use crate::image::ImageQuery;
+use crate::image::{ImageError, ImageQuery};
 use crate::reference::Reference;
 use crate::store::{MAX_RECORD_SIZE, Store, describe_holders};
 
 pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
-    // Resolve every REF first: one unknown name removes nothing.
-    let mut doomed = Vec::new();
+    // Resolve every REF first: one unknown name removes nothing. The list is read once and tags
+    // are looked up in a set, so removing n names is not n scans of n records.
+    let images = store.images()?;
+    let names: HashSet<String> = images
+        .iter()
+        .filter_map(|r| r.name())
+        .map(|n| n.to_string())
+        .collect();
+    let mut tagged = HashSet::new();
+    let mut others = Vec::new();
     for r in &args.refs {
         // Resolved first, so an ID prefix removes that image's names, not the prefix's name.
-        let query = ImageQuery::parse(r, false)?.resolve(store, r)?;
-        query.find(store, r)?;
-        doomed.push(query);
+        let query = ImageQuery::parse(r, false)?.resolve_in(&images, r)?;
+        let found = match &query {
+            ImageQuery::Tagged(name) => names.contains(&name.to_string()),
+            _ => images.iter().any(|record| query.matches(record)),
+        };
+        if !found {
+            return Err(ImageError::NoSuchImage { query: r.clone() }.into());
+        }
+        match query {
+            ImageQuery::Tagged(name) => {
+                tagged.insert(name.to_string());
+            }
+            other => others.push(other),
+        }
     }
     let removed = store.update_images(|images| {
         let mut removed = Vec::new();
         images.retain(|record| {
-            let hit = doomed.iter().any(|q| q.matches(record));
+            let hit = record
+                .name()
+                .is_some_and(|n| tagged.contains(&n.to_string()))
+                || others.iter().any(|q| q.matches(record));
             if hit {
                 removed.push(record.clone());
             }

@@ -138,6 +138,11 @@ impl FsError {
             FsError::NotFound { .. } | FsError::UnknownInode(_) | FsError::AccessRefused(_) => {
                 Level::Debug
             }
+            // Asked for by other users as often as they like (`stat` in a loop): at warn, each
+            // line naming every platform, they could fill the daemon's log. `-v` shows them.
+            FsError::PlatformAbsent { .. }
+            | FsError::PermissionDenied { .. }
+            | FsError::NotOwner { .. } => Level::Info,
             _ => Level::Warn,
         }
     }

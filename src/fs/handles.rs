@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use crate::archive::{self, ArchiveError, ArchivePlan, ImportOptions, LoadedImage, NameOutcome};
 use crate::platform::Platform;
-use crate::store::{LockGuard, Store};
+use crate::store::{LockGuard, Store, StoreError};
 
 use super::FsError;
 
@@ -267,12 +267,20 @@ impl Upload {
         match &mut *state {
             UploadState::Empty => unreachable!("state was just initialised"),
             UploadState::Spooling { file } => {
-                file.as_file()
-                    .write_all_at(data, offset)
-                    .map_err(|source| FsError::Io {
+                if let Err(source) = file.as_file().write_all_at(data, offset) {
+                    // A spool missing bytes can only be rejected later as a broken archive; the
+                    // upload fails now, with the real cause (a full disk), for close to report.
+                    let cause = ArchiveError::Store(StoreError::io(
+                        "write the upload spool",
+                        file.path().to_path_buf(),
+                        clone_io_error(&source),
+                    ));
+                    *state = UploadState::Done(Err(Arc::new(cause)));
+                    return Err(FsError::Io {
                         op: "write the spool file",
                         source,
-                    })?;
+                    });
+                }
             }
             UploadState::Streaming { tx, .. } => {
                 if offset != size {
@@ -417,6 +425,14 @@ impl Upload {
             },
         }
         status
+    }
+}
+
+/// The same OS error again (io::Error is not Clone); other errors keep their kind and text.
+fn clone_io_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
     }
 }
 

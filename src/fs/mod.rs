@@ -420,6 +420,10 @@ impl ImageFs {
         if flag(mask, libc::W_OK) && !writable(&node) {
             return Err(FsError::AccessRefused(Box::new(FsError::ReadOnly)));
         }
+        // A file written into import/ has no bytes to read back, not even for root.
+        if flag(mask, libc::R_OK) && matches!(node, Node::ImportFile(_)) {
+            return Err(FsError::AccessRefused(Box::new(FsError::WriteOnly)));
+        }
         // import/ of a read-only store takes nothing, whoever asks (create says EROFS too).
         if flag(mask, libc::W_OK) && self.store.is_read_only() {
             return Err(FsError::AccessRefused(Box::new(

@@ -167,6 +167,11 @@ fn normalize_within(entries: &mut Vec<HistoryEntry>, max_size: usize) -> usize {
             kept = 0;
         }
         kept += 1;
+        if kept > MAX_ENTRIES_PER_NAME {
+            log::warn!(target: "store", "{}: the name history keeps {MAX_ENTRIES_PER_NAME} \
+                previous images per name; dropped {} (replaced {}), which goes with the next gc",
+                e.name, e.target.digest, format_time(e.replaced_at));
+        }
         kept <= MAX_ENTRIES_PER_NAME
     });
     let size = encode_history(entries).len();

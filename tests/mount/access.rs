@@ -400,6 +400,38 @@ fn mount_enospc_reaches_cp_and_leaves_store_unchanged() {
         "cp said: {}",
         stderr(&out)
     );
+    // Written out of order, the upload is spooled to a temp file: the full disk is still what
+    // write and close report (not a "truncated archive"), and what the status says.
+    {
+        use std::os::fd::IntoRawFd;
+        use std::os::unix::fs::FileExt;
+        let data = fs::read(&big).unwrap();
+        let file = fs::File::create(m.path("import/spooled.tar")).unwrap();
+        let half = data.len() / 2;
+        let mut write_errors = Vec::new();
+        for (at, chunk) in [(half, &data[half..]), (0, &data[..half])] {
+            if let Err(e) = file.write_all_at(chunk, at as u64) {
+                write_errors.push(e.raw_os_error());
+            }
+        }
+        assert_eq!(
+            write_errors.first(),
+            Some(&Some(libc::ENOSPC)),
+            "{write_errors:?}"
+        );
+        // SAFETY: the fd comes from into_raw_fd and is closed exactly once.
+        let rc = unsafe { libc::close(file.into_raw_fd()) };
+        let close_errno = std::io::Error::last_os_error().raw_os_error();
+        assert!(
+            rc == 0 || close_errno == Some(libc::ENOSPC),
+            "close of a spooled upload on a full disk: {close_errno:?}"
+        );
+        let status = fs::read_to_string(m.path("import/.status/spooled.tar")).unwrap();
+        assert!(
+            status.contains("\"failed\"") && status.contains("No space left on device"),
+            "{status}"
+        );
+    }
     m.unmount();
     assert_eq!(fs::read(store.join("index.json")).unwrap(), index_before);
     assert_eq!(names(&store.join("blobs/sha256")), blobs_before);
@@ -530,4 +562,27 @@ fn walk(root: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Claim: a file written into `import/` cannot be read back, and access(2) says so to everyone,
+/// root included (root's DAC override would otherwise make `test -r` true on its 0200 mode).
+#[test]
+fn mount_access_says_an_upload_cannot_be_read_back() {
+    let m = Mounted::new().expect("FUSE is required by this test");
+    let archive = m.foreign_archive("example.com/test/readback:1", 29);
+    run(Command::new("cp")
+        .arg(&archive)
+        .arg(m.path("import/up.tar")));
+    let upload = m.path("import/up.tar");
+    assert_eq!(
+        access_errno(&upload, libc::R_OK),
+        libc::EACCES,
+        "root, R_OK"
+    );
+    assert_eq!(
+        access_errno(&upload, libc::W_OK),
+        0,
+        "root may write it again"
+    );
+    assert!(fs::read(&upload).is_err(), "reading it back fails");
 }
