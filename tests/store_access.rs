@@ -375,3 +375,43 @@ fn a_store_whose_layout_or_blobs_are_symlinks_is_not_followed() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
 }
+
+#[test]
+fn a_layout_swapped_for_a_symlink_after_opening_is_not_followed() {
+    // The store's owner swaps blobs/sha256 for a symlink to a victim store while gc waits for
+    // the lock they hold: gc must still work in the directory it opened, not the victim's.
+    let victim = Fixture::new();
+    add(&victim.store, &small_spec("app", &THREE));
+    let victim_blobs = blob_set(&victim.store);
+    let f = Fixture::new();
+    add(&f.store, &small_spec("other", &["linux/amd64"]));
+    ok(cli(f.root(), &["rm", "other"]));
+    let root = f.root().to_path_buf();
+    let swap = format!(
+        "sleep 2; mv {root}/blobs/sha256 {root}/blobs/old; ln -s {victim}/blobs/sha256 {root}/blobs/sha256",
+        root = root.display(),
+        victim = victim.root().display()
+    );
+    let mut holder = Command::new("flock")
+        .arg("-s")
+        .arg(root.join("gc.lock"))
+        .args(["sh", "-c", &swap])
+        .spawn()
+        .expect("flock (util-linux) is required");
+    wait_until("the owner to hold the lock", || holds_a_lock(holder.id()));
+    let out = cli(&root, &["gc", "--timeout", "20s"]);
+    assert!(holder.wait().unwrap().success());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        blob_set(&victim.store),
+        victim_blobs,
+        "gc deleted blobs of the store a swapped-in symlink pointed to"
+    );
+    assert!(
+        fs::read_dir(root.join("blobs/old"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "gc swept the directory it opened"
+    );
+}

@@ -131,7 +131,7 @@ impl LoadedImage {
     pub fn remark(&self) -> Option<String> {
         match &self.outcome {
             NameOutcome::AlreadyPart { brought } => Some(format!(
-                "{brought} is already part of {} {}; the name stays ({})",
+                "what the archive brings ({brought}) is already part of {} {}; the name stays ({})",
                 self.label(),
                 self.digest,
                 format_platforms(&self.platforms)
@@ -215,9 +215,11 @@ type Naming = Vec<Option<Reference>>;
 struct Planned {
     target: Descriptor,
     names: Naming,
-    /// For a manifest we generated (docker-archive): its config and layers, in order. The
-    /// same config and layers under one of the current image's manifests bring nothing new.
-    generated_closure: Option<Vec<Digest>>,
+    /// For a manifest we generated (docker-archive): its config, whose digest is the image's
+    /// identity (Docker's image ID; its `rootfs.diff_ids` fix the layers' content, whatever
+    /// their compression). One of the current image's manifests with that config brings
+    /// nothing new.
+    generated_config: Option<Digest>,
     skipped: Vec<SkippedPlatform>,
     /// A document we generated (a docker-archive's manifest), published with the blobs.
     generated: Option<Vec<u8>>,
@@ -362,13 +364,12 @@ impl<'s> NameTable<'s> {
             .entry(current.digest)
             .or_insert_with(|| contents_of(store, &current));
         // Part of the image: the archive's top-level document is listed by the current one (a
-        // platform's archive of it), or a manifest generated for a docker-archive has the same
-        // config and layers as one of its manifests. An index the current image does not list
+        // platform's archive of it), or a manifest generated for a docker-archive has the
+        // config (the image ID) of one of its manifests. An index the current image does not list
         // brings at least itself (and its attestations): the name moves, reported and kept.
         let already_part = contained.documents.contains(&p.target.digest)
-            || p.generated_closure
-                .as_ref()
-                .is_some_and(|c| contained.closures.contains(c));
+            || p.generated_config
+                .is_some_and(|c| contained.configs.contains(&c));
         if already_part {
             return (
                 current,
@@ -415,8 +416,8 @@ impl<'s> NameTable<'s> {
 struct Contents {
     /// Its target, nested indexes and platform manifests, whether the store holds them or not.
     documents: BTreeSet<Digest>,
-    /// Each present manifest's config and layers, in order.
-    closures: HashSet<Vec<Digest>>,
+    /// Each present manifest's config digest.
+    configs: HashSet<Digest>,
 }
 
 /// The contents of an image and the platforms it holds completely. An unreadable image
@@ -424,7 +425,7 @@ struct Contents {
 fn contents_of(store: &Store, target: &Descriptor) -> (Contents, Vec<Platform>) {
     let mut contents = Contents {
         documents: BTreeSet::from([target.digest]),
-        closures: HashSet::new(),
+        configs: HashSet::new(),
     };
     match ImageGraph::load(store, &target.digest.to_string(), target) {
         Ok(graph) => {
@@ -433,10 +434,8 @@ fn contents_of(store: &Store, target: &Descriptor) -> (Contents, Vec<Platform>) 
                 .extend(graph.indexes.iter().map(|d| d.digest));
             for m in &graph.manifests {
                 contents.documents.insert(m.descriptor.digest);
-                if !m.children.is_empty() {
-                    contents
-                        .closures
-                        .insert(m.children.iter().map(|c| c.digest).collect());
+                if let Some(config) = m.children.first() {
+                    contents.configs.insert(config.digest);
                 }
             }
             let mut platforms = graph.available_platforms();
@@ -640,7 +639,7 @@ fn plan_oci(
         planned.push(Planned {
             target,
             names,
-            generated_closure: None,
+            generated_config: None,
             skipped,
             generated: None,
         });
@@ -852,11 +851,7 @@ fn plan_docker_archive(
         }
         check_records(&target, &names)?;
         planned.push(Planned {
-            generated_closure: Some(
-                std::iter::once(config_desc.digest)
-                    .chain(layers.iter().map(|l| l.digest))
-                    .collect(),
-            ),
+            generated_config: Some(config_desc.digest),
             target,
             names,
             skipped: Vec::new(),

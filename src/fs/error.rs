@@ -142,7 +142,8 @@ impl FsError {
             // line naming every platform, they could fill the daemon's log. `-v` shows them.
             FsError::PlatformAbsent { .. }
             | FsError::PermissionDenied { .. }
-            | FsError::NotOwner { .. } => Level::Info,
+            | FsError::NotOwner { .. }
+            | FsError::ReadOnly => Level::Info,
             _ => Level::Warn,
         }
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use super::LockHolder;
+use super::{LockHolder, shown};
 use crate::digest::Digest;
 use crate::oci::DocumentError;
 
@@ -71,7 +71,7 @@ impl StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io { op, path, .. } => write!(f, "cannot {op} {}", path.display()),
+            Self::Io { op, path, .. } => write!(f, "cannot {op} {}", shown(path).display()),
             Self::BlobMissing { digest } => write!(f, "blob {digest} is not in the store"),
             Self::SizeMismatch {
                 digest,
@@ -86,11 +86,11 @@ impl fmt::Display for StoreError {
                     "digest mismatch: expected {expected}, content hashes to {found}"
                 )
             }
-            Self::CorruptDocument { path, .. } => write!(f, "corrupt {}", path.display()),
+            Self::CorruptDocument { path, .. } => write!(f, "corrupt {}", shown(path).display()),
             Self::Symlink { path } => write!(
                 f,
-                "{} is a symbolic link; a store's own directories and files must not be",
-                path.display()
+                "{} is a symbolic link; a store's own directories and files must not be symbolic links",
+                shown(path).display()
             ),
             Self::ReadOnly { root, op } => write!(
                 f,
@@ -105,7 +105,7 @@ impl fmt::Display for StoreError {
                 f,
                 "gave up after {:.1} s waiting for {}, held by {}",
                 waited.as_secs_f64(),
-                path.display(),
+                shown(path).display(),
                 describe_holders(holders)
             ),
             Self::RecordTooLarge { image, size, limit } => write!(
@@ -126,7 +126,7 @@ impl fmt::Display for StoreError {
             Self::UnsupportedLayout { path, version } => write!(
                 f,
                 "{} has imageLayoutVersion {version:?}; only 1.0.0 is supported",
-                path.display()
+                shown(path).display()
             ),
         }
     }

@@ -20,7 +20,8 @@ use crate::oci::{self, Descriptor};
 use crate::reference::Reference;
 
 pub(super) const HISTORY_FILE: &str = "history.json";
-/// Where `fsck --repair` moves a history it cannot read.
+/// Where `fsck --repair` moves a history it cannot read (with the time appended, so a second
+/// repair never overwrites the first's).
 pub(super) const HISTORY_SET_ASIDE: &str = "history.json.unreadable";
 /// Previous targets kept per name; older ones are dropped first. A name moved by every nightly
 /// import would otherwise grow the file without bound.
@@ -70,7 +71,14 @@ struct RawEntry {
 }
 
 pub(super) fn read_history(path: &Path) -> Result<Vec<HistoryEntry>, StoreError> {
-    let bytes = match fs::metadata(path) {
+    // Never through a symlink; and only a regular file (a FIFO would block every writer).
+    let bytes = match fs::symlink_metadata(path) {
+        Ok(m) if !m.is_file() => {
+            return Err(StoreError::CorruptDocument {
+                path: path.to_path_buf(),
+                source: oci::DocumentError::Unsupported("not a regular file".into()),
+            });
+        }
         Ok(m) if m.len() > MAX_HISTORY_SIZE => {
             return Err(StoreError::CorruptDocument {
                 path: path.to_path_buf(),
@@ -80,7 +88,13 @@ pub(super) fn read_history(path: &Path) -> Result<Vec<HistoryEntry>, StoreError>
                 },
             });
         }
-        Ok(_) => fs::read(path).map_err(|e| StoreError::io("read", path, e))?,
+        Ok(_) => {
+            let mut bytes = Vec::new();
+            super::lock::open_no_follow(path)
+                .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut bytes))
+                .map_err(|e| StoreError::io("read", path, e))?;
+            bytes
+        }
         // A store that never moved a name has no history file.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(StoreError::io("stat", path, e)),
@@ -91,9 +105,12 @@ pub(super) fn read_history(path: &Path) -> Result<Vec<HistoryEntry>, StoreError>
             source: oci::DocumentError::Invalid(e),
         })?;
     if file.version != 1 {
-        return Err(StoreError::UnsupportedLayout {
+        return Err(StoreError::CorruptDocument {
             path: path.to_path_buf(),
-            version: file.version.to_string(),
+            source: oci::DocumentError::Unsupported(format!(
+                "name history version {} (this build reads version 1)",
+                file.version
+            )),
         });
     }
     Ok(file

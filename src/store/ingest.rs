@@ -157,6 +157,10 @@ impl Write for BlobWriter<'_> {
 /// Opens a blob file for reading after checking its length against `size`.
 pub(super) fn open_checked(store: &Store, digest: &Digest, size: u64) -> Result<File, StoreError> {
     let path = store.blob_path(digest);
+    // Only a regular file is a blob: opening a FIFO would block the reader forever.
+    if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+        return Err(StoreError::BlobMissing { digest: *digest });
+    }
     let file = match super::lock::open_no_follow(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {

@@ -19,17 +19,20 @@ mod error;
 mod history;
 mod ingest;
 mod lock;
+mod pinned;
 mod refs;
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{StoreError, describe_holders};
 pub use history::{HistoryEntry, MAX_ENTRIES_PER_NAME, format_time, now};
 pub use ingest::{BlobWriter, SpooledBlob};
 pub use lock::{LockGuard, LockHolder};
+pub use pinned::shown;
 pub use refs::{ImageRecord, MAX_INDEX_READ, MAX_INDEX_SIZE, MAX_RECORD_SIZE, RepairedRecord};
 
 use crate::digest::{Digest, Hasher};
@@ -51,8 +54,11 @@ pub const STORE_ENV: &str = "IMAGEFS_STORE";
 
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// As the user named it: for messages, and for nothing the kernel resolves.
     root: PathBuf,
     read_only: bool,
+    /// Every file operation goes through these (see `pinned`).
+    dirs: Arc<pinned::Dirs>,
 }
 
 /// Temp files in `ingest/` that no live writer owns, as `gc` would remove them.
@@ -86,19 +92,11 @@ impl Store {
         if root.is_dir() && !lock::is_writable(&root) {
             return Store::open_read_only(root);
         }
-        let store = Store {
-            root,
-            read_only: false,
-        };
-        for dir in [
-            store.root.clone(),
-            store.root.join(BLOB_DIR),
-            store.ingest_dir(),
-        ] {
+        for dir in [root.clone(), root.join(BLOB_DIR), root.join(INGEST_DIR)] {
             fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
         }
-        store.check_no_symlinks()?;
-        let layout = store.root.join(OCI_LAYOUT_FILE);
+        let store = Store::pin(root, false)?;
+        let layout = store.at(OCI_LAYOUT_FILE);
         match fs::read(&layout) {
             Ok(bytes) => check_layout_version(&layout, &bytes)?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -106,7 +104,7 @@ impl Store {
             }
             Err(e) => return Err(StoreError::io("read", &layout, e)),
         }
-        let index = store.root.join(INDEX_FILE);
+        let index = store.at(INDEX_FILE);
         if !index.exists() {
             let _lock = store.lock_index()?;
             if !index.exists() {
@@ -118,42 +116,40 @@ impl Store {
 
     /// Opens an existing store for reading only; nothing is created.
     fn open_read_only(root: PathBuf) -> Result<Store, StoreError> {
-        let store = Store {
-            root,
-            read_only: true,
-        };
-        store.check_no_symlinks()?;
-        let layout = store.root.join(OCI_LAYOUT_FILE);
+        let store = Store::pin(root, true)?;
+        let layout = store.at(OCI_LAYOUT_FILE);
         let bytes = fs::read(&layout).map_err(|e| StoreError::io("read", &layout, e))?;
         check_layout_version(&layout, &bytes)?;
         store.images()?;
         Ok(store)
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Refuses a layout with symlinks, then pins its directories.
+    fn pin(root: PathBuf, read_only: bool) -> Result<Store, StoreError> {
+        check_no_symlinks(&root)?;
+        let dirs = pinned::Dirs::open(&root, BLOB_DIR, INGEST_DIR).map_err(|e| {
+            match e.raw_os_error() {
+                // A component turned into a symlink between the check and the open.
+                Some(libc::ELOOP) | Some(libc::ENOTDIR) => StoreError::Symlink {
+                    path: root.join(BLOB_DIR),
+                },
+                _ => StoreError::io("open", &root, e),
+            }
+        })?;
+        Ok(Store {
+            root,
+            read_only,
+            dirs: Arc::new(dirs),
+        })
     }
 
-    /// The layout's own directories and files must not be symlinks: in a store another user
-    /// controls, `blobs/sha256` pointing at someone else's store would have `gc` delete its
-    /// blobs and imports write there with our rights.
-    fn check_no_symlinks(&self) -> Result<(), StoreError> {
-        for name in [
-            "blobs",
-            BLOB_DIR,
-            INGEST_DIR,
-            INDEX_FILE,
-            OCI_LAYOUT_FILE,
-            GC_LOCK_FILE,
-            INDEX_LOCK_FILE,
-            history::HISTORY_FILE,
-        ] {
-            let path = self.root.join(name);
-            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(StoreError::Symlink { path });
-            }
-        }
-        Ok(())
+    /// A file of the store's root directory, through the pinned directory.
+    fn at(&self, name: &str) -> PathBuf {
+        self.dirs.root(name)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// Whether the store was opened read-only (see the module docs).
@@ -174,11 +170,11 @@ impl Store {
 
     /// The one place a blob path is made: from a validated digest, never from other input.
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
-        self.root.join(BLOB_DIR).join(digest.hex())
+        self.dirs.blobs().join(digest.hex())
     }
 
     fn ingest_dir(&self) -> PathBuf {
-        self.root.join(INGEST_DIR)
+        self.dirs.ingest()
     }
 
     pub fn has_blob(&self, digest: &Digest) -> bool {
@@ -254,12 +250,12 @@ impl Store {
 
     /// Makes blob renames durable; call once after a batch of commits, before publishing refs.
     pub fn sync_blob_dir(&self) -> Result<(), StoreError> {
-        sync_dir(&self.root.join(BLOB_DIR))
+        sync_dir(&self.dirs.blobs())
     }
 
     /// Every blob file's digest (names that are not digests are ignored).
     pub fn list_blobs(&self) -> Result<Vec<Digest>, StoreError> {
-        let dir = self.root.join(BLOB_DIR);
+        let dir = self.dirs.blobs();
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| StoreError::io("list", &dir, e))? {
             let entry = entry.map_err(|e| StoreError::io("list", &dir, e))?;
@@ -290,6 +286,10 @@ impl Store {
     /// Re-hashes a blob and compares it with its name. Used by `fsck`.
     pub fn verify_blob(&self, digest: &Digest) -> Result<u64, StoreError> {
         let path = self.blob_path(digest);
+        // Only a regular file is a blob: opening a FIFO would block fsck forever.
+        if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(StoreError::BlobMissing { digest: *digest });
+        }
         let mut file = lock::open_no_follow(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => StoreError::BlobMissing { digest: *digest },
             _ => StoreError::io("open", &path, e),
@@ -327,7 +327,7 @@ impl Store {
     /// Temp files no live writer owns, without removing them (`fsck`). Blob temp files of
     /// imports count only when the gc lock is free, i.e. no import is running.
     pub fn find_abandoned_ingests(&self) -> Result<AbandonedFiles, StoreError> {
-        let imports_idle = lock::try_lock(&self.root.join(GC_LOCK_FILE), lock::Mode::Exclusive)
+        let imports_idle = lock::try_lock(&self.at(GC_LOCK_FILE), lock::Mode::Exclusive)
             .ok()
             .flatten();
         self.abandoned_ingests(imports_idle.is_some(), false)
@@ -401,7 +401,7 @@ impl Store {
 
     /// The named and digest-only images, as listed in `index.json`.
     pub fn images(&self) -> Result<Vec<ImageRecord>, StoreError> {
-        refs::read_index(&self.root.join(INDEX_FILE))
+        refs::read_index(&self.at(INDEX_FILE))
     }
 
     /// Applies `change` to the image list and publishes the result atomically. `change` runs
@@ -415,7 +415,7 @@ impl Store {
 
     /// Previous targets of names, newest first per name (see `history`).
     pub fn history(&self) -> Result<Vec<HistoryEntry>, StoreError> {
-        history::read_history(&self.root.join(history::HISTORY_FILE))
+        history::read_history(&self.at(history::HISTORY_FILE))
     }
 
     /// Sets an unreadable name history aside (as `history.json.unreadable`), so that writes,
@@ -424,16 +424,20 @@ impl Store {
     pub fn repair_history(&self) -> Result<Option<String>, StoreError> {
         self.check_writable("repair the name history")?;
         let _lock = self.lock_index()?;
-        let path = self.root.join(history::HISTORY_FILE);
+        let path = self.at(history::HISTORY_FILE);
         match history::read_history(&path) {
             Ok(_) => Ok(None),
             Err(
                 e @ (StoreError::CorruptDocument { .. } | StoreError::UnsupportedLayout { .. }),
             ) => {
-                let aside = self.root.join(history::HISTORY_SET_ASIDE);
+                let aside_name = format!("{}-{}", history::HISTORY_SET_ASIDE, now());
+                let aside = self.at(&aside_name);
                 fs::rename(&path, &aside).map_err(|err| StoreError::io("set aside", &path, err))?;
-                sync_dir(&self.root)?;
-                Ok(Some(crate::logger::error_chain(&e)))
+                sync_dir(&self.at(""))?;
+                Ok(Some(format!(
+                    "{}; kept as {aside_name}",
+                    crate::logger::error_chain(&e)
+                )))
             }
             Err(e) => Err(e),
         }
@@ -448,8 +452,8 @@ impl Store {
     ) -> Result<T, StoreError> {
         self.check_writable("change the image list")?;
         let _lock = self.lock_index()?;
-        let path = self.root.join(INDEX_FILE);
-        let history_path = self.root.join(history::HISTORY_FILE);
+        let path = self.at(INDEX_FILE);
+        let history_path = self.at(history::HISTORY_FILE);
         let mut images = refs::read_index(&path)?;
         let mut entries = history::read_history(&history_path)?;
         let (images_before, entries_before) = (images.clone(), entries.clone());
@@ -496,7 +500,7 @@ impl Store {
         if !self.read_only {
             return self.lock(GC_LOCK_FILE, lock::Mode::Shared);
         }
-        let path = self.root.join(GC_LOCK_FILE);
+        let path = self.at(GC_LOCK_FILE);
         match lock::lock_existing(&path, lock::Mode::Shared) {
             Ok(guard) => Ok(guard),
             Err(e) => {
@@ -520,7 +524,7 @@ impl Store {
         waiting: impl FnOnce(&[LockHolder]),
     ) -> Result<LockGuard, StoreError> {
         self.check_writable("collect garbage")?;
-        let path = self.root.join(GC_LOCK_FILE);
+        let path = self.at(GC_LOCK_FILE);
         lock::lock_waiting(&path, lock::Mode::Exclusive, timeout, waiting).map_err(|e| match e {
             lock::WaitError::Io(source) => StoreError::io("lock", &path, source),
             lock::WaitError::TimedOut { holders, waited } => StoreError::Busy {
@@ -536,7 +540,7 @@ impl Store {
     }
 
     fn lock(&self, name: &str, mode: lock::Mode) -> Result<LockGuard, StoreError> {
-        let path = self.root.join(name);
+        let path = self.at(name);
         lock::lock_waiting(&path, mode, None, |_| {}).map_err(|e| match e {
             lock::WaitError::Io(source) => StoreError::io("lock", &path, source),
             lock::WaitError::TimedOut { .. } => unreachable!("no timeout was given"),
@@ -564,6 +568,28 @@ impl Store {
             .map_err(|e| StoreError::io("replace", path, e.error))?;
         sync_dir(dir)
     }
+}
+
+/// The layout's own directories and files must not be symlinks: in a store another user
+/// controls, `blobs/sha256` pointing at someone else's store would have `gc` delete its blobs and
+/// imports write there with our rights. (Swaps after opening are defeated by `pinned`.)
+fn check_no_symlinks(root: &Path) -> Result<(), StoreError> {
+    for name in [
+        "blobs",
+        BLOB_DIR,
+        INGEST_DIR,
+        INDEX_FILE,
+        OCI_LAYOUT_FILE,
+        GC_LOCK_FILE,
+        INDEX_LOCK_FILE,
+        history::HISTORY_FILE,
+    ] {
+        let path = root.join(name);
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(StoreError::Symlink { path });
+        }
+    }
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {

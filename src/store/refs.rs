@@ -2,7 +2,6 @@
 //! with the image's name (`io.containerd.image.name`, plus the tag as
 //! `org.opencontainers.image.ref.name` so skopeo and umoci find it as `oci:STORE:TAG`).
 
-use std::fs;
 use std::io::Read;
 use std::path::Path;
 
@@ -170,7 +169,8 @@ pub(super) fn read_index(path: &Path) -> Result<Vec<ImageRecord>, StoreError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = fs::File::open(path).map_err(|e| StoreError::io("read", path, e))?;
+    let mut file =
+        super::lock::open_no_follow(path).map_err(|e| StoreError::io("read", path, e))?;
     let len = file
         .metadata()
         .map_err(|e| StoreError::io("read", path, e))?

@@ -1,0 +1,151 @@
+//! The store's directories, pinned: opened once (each component without following a symlink)
+//! and then reached through `/proc/self/fd/N/…`, a magic link the kernel resolves to the open
+//! directory itself, not by its name.
+//!
+//! Why: a store another user controls (served by root with `--allow-other`, or collected by
+//! root's `gc`) could otherwise swap `blobs/sha256` or `index.json` for a symlink after the
+//! store was opened, and have us read, write or delete files outside it with our rights.
+//! Through pinned directories, whatever is renamed or replaced later, every operation stays in
+//! the directories opened at the start; file opens refuse symlinks (`lock::open_no_follow`),
+//! and renames and unlinks never follow one.
+//!
+//! Paths built here are for the kernel; [`shown`] turns them back into the store's own paths
+//! for messages.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+const FD_DIR: &str = "/proc/self/fd";
+
+/// Pinned directory fds and the paths they were opened as, for messages.
+static SHOWN: Mutex<BTreeMap<i32, PathBuf>> = Mutex::new(BTreeMap::new());
+
+#[derive(Debug)]
+pub(super) struct Dirs {
+    root: File,
+    blobs: File,
+    ingest: File,
+}
+
+fn open_dir(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+fn fd_path(dir: &File) -> PathBuf {
+    Path::new(FD_DIR).join(dir.as_raw_fd().to_string())
+}
+
+impl Dirs {
+    /// Opens `root`, then `blobs`, `blobs/sha256` and `ingest` inside it, one component at a
+    /// time through the previous one, none through a symlink.
+    pub(super) fn open(root: &Path, blob_dir: &str, ingest_dir: &str) -> io::Result<Dirs> {
+        let root_dir = open_dir(root)?;
+        let mut blobs = None;
+        let mut parent = fd_path(&root_dir);
+        for component in blob_dir.split('/') {
+            let dir = open_dir(&parent.join(component))?;
+            parent = fd_path(&dir);
+            blobs = Some(dir);
+        }
+        let blobs = blobs.expect("the blob directory has components");
+        let ingest = open_dir(&fd_path(&root_dir).join(ingest_dir))?;
+        let mut shown = SHOWN.lock().expect("pinned names lock poisoned");
+        shown.insert(root_dir.as_raw_fd(), root.to_path_buf());
+        shown.insert(blobs.as_raw_fd(), root.join(blob_dir));
+        shown.insert(ingest.as_raw_fd(), root.join(ingest_dir));
+        drop(shown);
+        Ok(Dirs {
+            root: root_dir,
+            blobs,
+            ingest,
+        })
+    }
+
+    /// `name` in the store's root directory.
+    pub(super) fn root(&self, name: &str) -> PathBuf {
+        fd_path(&self.root).join(name)
+    }
+
+    pub(super) fn blobs(&self) -> PathBuf {
+        fd_path(&self.blobs)
+    }
+
+    pub(super) fn ingest(&self) -> PathBuf {
+        fd_path(&self.ingest)
+    }
+}
+
+impl Drop for Dirs {
+    fn drop(&mut self) {
+        let mut shown = SHOWN.lock().expect("pinned names lock poisoned");
+        for f in [&self.root, &self.blobs, &self.ingest] {
+            shown.remove(&f.as_raw_fd());
+        }
+    }
+}
+
+/// A path as the user knows it: `/proc/self/fd/N/x` of a pinned directory becomes `STORE/…/x`.
+pub fn shown(path: &Path) -> PathBuf {
+    let Ok(rest) = path.strip_prefix(FD_DIR) else {
+        return path.to_path_buf();
+    };
+    let mut components = rest.components();
+    let Some(fd) = components
+        .next()
+        .and_then(|c| c.as_os_str().to_str())
+        .and_then(|s| s.parse::<i32>().ok())
+    else {
+        return path.to_path_buf();
+    };
+    match SHOWN.lock().expect("pinned names lock poisoned").get(&fd) {
+        Some(dir) => dir.join(components.as_path()),
+        None => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_directories_stay_put_when_their_names_are_swapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+        std::fs::create_dir_all(root.join("ingest")).unwrap();
+        let dirs = Dirs::open(&root, "blobs/sha256", "ingest").unwrap();
+        // Swap blobs/sha256 for a symlink to somewhere else, after opening.
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::rename(root.join("blobs/sha256"), root.join("blobs/old")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, root.join("blobs/sha256")).unwrap();
+        std::fs::write(dirs.blobs().join("x"), b"x").unwrap();
+        assert!(
+            root.join("blobs/old/x").exists(),
+            "written into the pinned directory"
+        );
+        assert!(
+            !elsewhere.join("x").exists(),
+            "not through the swapped-in symlink"
+        );
+        assert_eq!(shown(&dirs.blobs().join("x")), root.join("blobs/sha256/x"));
+    }
+
+    #[test]
+    fn a_symlinked_component_is_refused_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        std::fs::create_dir_all(root.join("blobs")).unwrap();
+        std::fs::create_dir_all(root.join("ingest")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("blobs/sha256")).unwrap();
+        assert!(Dirs::open(&root, "blobs/sha256", "ingest").is_err());
+    }
+}
