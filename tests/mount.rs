@@ -775,8 +775,10 @@ fn mount_releases_blob_files_when_archive_files_close() {
                 continue;
             };
             for fd in fds.flatten() {
+                // Blob files only: the daemon keeps the directory itself open (pinned).
                 if let Ok(target) = fs::read_link(fd.path())
                     && target.starts_with(&blobs)
+                    && target != blobs
                 {
                     out.push(target.display().to_string());
                 }
