@@ -70,6 +70,11 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
     let f = Fixture::new();
     add(&f.store, &small_spec("app", &THREE));
     let expected = export_file(f.root(), "linux/arm64", &f.path("expected.tar"));
+    // As another tool (skopeo, umoci) lays a store out: no ingest/, no lock files.
+    fs::remove_dir_all(f.root().join("ingest")).unwrap();
+    for lock in ["gc.lock", "index.lock"] {
+        fs::remove_file(f.root().join(lock)).unwrap();
+    }
     let view = ReadOnlyView::of(f.root(), f.path("ro"));
     let ro = view.path.as_path();
 

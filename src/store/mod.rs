@@ -174,7 +174,7 @@ impl Store {
     }
 
     fn ingest_dir(&self) -> PathBuf {
-        self.dirs.ingest()
+        self.dirs.ingest(INGEST_DIR)
     }
 
     pub fn has_blob(&self, digest: &Digest) -> bool {

@@ -29,7 +29,8 @@ static SHOWN: Mutex<BTreeMap<i32, PathBuf>> = Mutex::new(BTreeMap::new());
 pub(super) struct Dirs {
     root: File,
     blobs: File,
-    ingest: File,
+    /// Absent in a read-only store laid out by another tool (skopeo, umoci write none).
+    ingest: Option<File>,
 }
 
 fn open_dir(path: &Path) -> io::Result<File> {
@@ -56,11 +57,17 @@ impl Dirs {
             blobs = Some(dir);
         }
         let blobs = blobs.expect("the blob directory has components");
-        let ingest = open_dir(&fd_path(&root_dir).join(ingest_dir))?;
+        let ingest = match open_dir(&fd_path(&root_dir).join(ingest_dir)) {
+            Ok(dir) => Some(dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
         let mut shown = SHOWN.lock().expect("pinned names lock poisoned");
         shown.insert(root_dir.as_raw_fd(), root.to_path_buf());
         shown.insert(blobs.as_raw_fd(), root.join(blob_dir));
-        shown.insert(ingest.as_raw_fd(), root.join(ingest_dir));
+        if let Some(ingest) = &ingest {
+            shown.insert(ingest.as_raw_fd(), root.join(ingest_dir));
+        }
         drop(shown);
         Ok(Dirs {
             root: root_dir,
@@ -78,15 +85,23 @@ impl Dirs {
         fd_path(&self.blobs)
     }
 
-    pub(super) fn ingest(&self) -> PathBuf {
-        fd_path(&self.ingest)
+    /// The ingest directory; where it is missing, a path that does not exist (so listing it
+    /// finds nothing, and writing, which a store without one refuses anyway, fails).
+    pub(super) fn ingest(&self, ingest_dir: &str) -> PathBuf {
+        match &self.ingest {
+            Some(dir) => fd_path(dir),
+            None => self.root(ingest_dir),
+        }
     }
 }
 
 impl Drop for Dirs {
     fn drop(&mut self) {
         let mut shown = SHOWN.lock().expect("pinned names lock poisoned");
-        for f in [&self.root, &self.blobs, &self.ingest] {
+        for f in [Some(&self.root), Some(&self.blobs), self.ingest.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             shown.remove(&f.as_raw_fd());
         }
     }
