@@ -62,6 +62,7 @@ pub fn collect_garbage(
     let _lock = store.lock_gc_waiting(options.timeout, waiting)?;
     let now = crate::store::now();
     let expired_history = store.update_images_and_history(|_, history| {
+        let history = history.entries()?;
         let before = history.len();
         history.retain(|e| now.saturating_sub(e.replaced_at) < options.keep_history.as_secs());
         Ok(before - history.len())

@@ -145,6 +145,7 @@ pub fn restore(
     let now = crate::store::now();
     let replaced = store
         .update_images_and_history(|images, history| {
+            let history = history.entries()?;
             // Another restore may have taken the entry meanwhile; the name is then its business.
             if !history
                 .iter()

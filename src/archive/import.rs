@@ -32,7 +32,7 @@ use crate::oci::{
 };
 use crate::platform::{self, Platform};
 use crate::reference::Reference;
-use crate::store::{HistoryEntry, ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
+use crate::store::{HistoryChange, HistoryEntry, ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
 
 /// Index entries with this annotation are referrers (signatures, attestations) of another
 /// entry, not images (moby `LoadImage`).
@@ -255,7 +255,7 @@ fn load(
                 outcomes.push(names.record(images, p, name.as_ref(), now));
             }
         }
-        names.finish(history);
+        names.finish(history)?;
         Ok(outcomes)
     })?;
     let mut platforms_of: HashMap<Digest, Vec<Platform>> = HashMap::new();
@@ -402,12 +402,14 @@ impl<'s> NameTable<'s> {
 
     /// Merges the moves into the history: a name moved back to a previous target takes that
     /// entry out; every move adds the target it left.
-    fn finish(self, history: &mut Vec<HistoryEntry>) {
+    fn finish(self, history: &mut HistoryChange) -> Result<(), StoreError> {
         if self.moved.is_empty() {
-            return;
+            return Ok(());
         }
+        let history = history.entries()?;
         history.retain(|e| !self.moved_to.contains(&(e.name.clone(), e.target.digest)));
         history.extend(self.moved);
+        Ok(())
     }
 }
 

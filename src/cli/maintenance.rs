@@ -139,7 +139,8 @@ pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
     let mut report = gc::check(store)?;
     if let Err(e) = store.history() {
         report.problems.push(gc::Problem(format!(
-            "{}: imports, rm, restore and gc cannot work until `imagefs fsck --repair` sets it aside",
+            "{}: imports that move a name, restore and gc cannot work until `imagefs fsck --repair` \
+             sets it aside",
             crate::logger::error_chain(&e)
         )));
     }

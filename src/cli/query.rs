@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use super::{CliResult, InspectArgs, LsArgs};
 use crate::digest::Digest;
 use crate::image::{ImageGraph, ImageQuery};
+use crate::oci::Descriptor;
 use crate::platform::Platform;
 use crate::store::{Store, format_time};
 
@@ -20,20 +21,12 @@ pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
     let mut platforms_of: HashMap<Digest, Vec<String>> = HashMap::new();
     for record in store.images()? {
         let name = record.name().map(|n| n.to_string());
-        let platforms = platforms_of
-            .entry(record.target.digest)
-            .or_insert_with(|| match ImageGraph::of_record(store, &record) {
-                Ok(graph) => graph
-                    .available_platforms()
-                    .iter()
-                    .map(Platform::format_all)
-                    .collect(),
-                Err(e) => {
-                    log::warn!(target: "store", "{}: {}", record.target.digest, crate::logger::error_chain(&e));
-                    Vec::new()
-                }
-            })
-            .clone();
+        let platforms = complete_platforms(
+            store,
+            &mut platforms_of,
+            &record.label(),
+            &record.bare_target(),
+        );
         rows.push((
             name,
             record.target.digest.to_string(),
@@ -76,25 +69,36 @@ pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
     Ok(())
 }
 
+/// The platforms the store holds completely for an image, formatted, each image walked once
+/// (many names may share one); an unreadable image is logged and shows none.
+fn complete_platforms(
+    store: &Store,
+    seen: &mut HashMap<Digest, Vec<String>>,
+    label: &str,
+    target: &Descriptor,
+) -> Vec<String> {
+    seen.entry(target.digest)
+        .or_insert_with(|| match ImageGraph::load(store, label, target) {
+            Ok(graph) => graph
+                .available_platforms()
+                .iter()
+                .map(Platform::format_all)
+                .collect(),
+            Err(e) => {
+                log::warn!(target: "store", "{label}: {}", crate::logger::error_chain(&e));
+                Vec::new()
+            }
+        })
+        .clone()
+}
+
 /// `ls --history`: every previous target of a name, newest first per name, with the platforms
 /// the store still holds for it (all of them, unless the entry is older than a `gc` retention).
 fn ls_history(store: &Store, json: bool) -> CliResult {
     let mut rows = Vec::new();
     let mut platforms_of: HashMap<Digest, Vec<String>> = HashMap::new();
     for entry in store.history()? {
-        let platforms = platforms_of
-            .entry(entry.target.digest)
-            .or_insert_with(|| {
-                ImageGraph::load(store, &entry.name, &entry.target)
-                    .map(|g| {
-                        g.available_platforms()
-                            .iter()
-                            .map(Platform::format_all)
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            })
-            .clone();
+        let platforms = complete_platforms(store, &mut platforms_of, &entry.name, &entry.target);
         rows.push((entry, platforms));
     }
     let mut out = io::stdout().lock();

@@ -61,6 +61,25 @@ pub struct Store {
     dirs: Arc<pinned::Dirs>,
 }
 
+/// The name history as one change to the image list sees it: read from disk only when the
+/// change asks for it (most imports move no name, and the history may be tens of MiB).
+#[derive(Debug)]
+pub struct HistoryChange {
+    path: PathBuf,
+    /// The entries being changed, and as they were read.
+    loaded: Option<(Vec<HistoryEntry>, Vec<HistoryEntry>)>,
+}
+
+impl HistoryChange {
+    pub fn entries(&mut self) -> Result<&mut Vec<HistoryEntry>, StoreError> {
+        if self.loaded.is_none() {
+            let entries = history::read_history(&self.path)?;
+            self.loaded = Some((entries.clone(), entries));
+        }
+        Ok(&mut self.loaded.as_mut().expect("just loaded").0)
+    }
+}
+
 /// Temp files in `ingest/` that no live writer owns, as `gc` would remove them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AbandonedFiles {
@@ -448,22 +467,32 @@ impl Store {
     /// a moved name without its entry.
     pub fn update_images_and_history<T>(
         &self,
-        change: impl FnOnce(&mut Vec<ImageRecord>, &mut Vec<HistoryEntry>) -> Result<T, StoreError>,
+        change: impl FnOnce(&mut Vec<ImageRecord>, &mut HistoryChange) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.check_writable("change the image list")?;
         let _lock = self.lock_index()?;
         let path = self.at(INDEX_FILE);
         let history_path = self.at(history::HISTORY_FILE);
         let mut images = refs::read_index(&path)?;
-        let mut entries = history::read_history(&history_path)?;
-        let (images_before, entries_before) = (images.clone(), entries.clone());
-        let result = change(&mut images, &mut entries)?;
+        let images_before = images.clone();
+        let mut history = HistoryChange {
+            path: history_path.clone(),
+            loaded: None,
+        };
+        let result = change(&mut images, &mut history)?;
         refs::sort(&mut images);
-        let dropped = history::normalize(&mut entries);
-        if dropped > 0 {
-            log::warn!(target: "store", "the name history is full: dropped its {dropped} oldest \
-                entries (their images go with the next gc)");
-        }
+        // Only a change that looked at the history can have changed it.
+        let (entries, entries_before) = match history.loaded {
+            Some((mut entries, before)) => {
+                let dropped = history::normalize(&mut entries);
+                if dropped > 0 {
+                    log::warn!(target: "store", "the name history is full: dropped its \
+                        {dropped} oldest entries (their images go with the next gc)");
+                }
+                (entries, before)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
         // Everything that can refuse the change is decided before anything is written.
         let index_bytes = match images != images_before {
             true => Some(refs::encode_for_write(&images, &images_before)?),
