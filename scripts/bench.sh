@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of the core (issue 2): export and import of one platform of a large 4-platform image,
+# Benchmark of the core: export and import of one platform of a large 4-platform image,
 # each compared in the same run with GNU tar doing the same I/O and with skopeo doing the same job.
 #
 #   scripts/bench.sh [LAYER_MIB] [RUNS]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak test of the mount (issue 7). For MINUTES (default 2), against one mounted store, runs
+# Soak test of the mount. For MINUTES (default 2), against one mounted store, runs
 # concurrently:
 #   - SOAK_READERS readers (default 8): cp, cat or dd (4 KiB and 1 MiB blocks) of image.tar and
 #     by-platform/*.tar of two images nothing removes, each read checked against the sha256 of
