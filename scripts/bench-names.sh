@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # How import time grows with the number of names one archive adds (it must stay linear: the
 # name table is updated under the index lock). Builds two docker-archives of N RepoTags each
-# (two different tiny images), imports the first into a fresh store (adds N names), then the second (moves every name, each
-# into the name history), with the release binary; prints seconds for each and the ratio of each
-# time to the smallest N's: linear growth gives a ratio close to N / N_smallest.
+# (two different tiny images), imports the first into a fresh store (adds N names), then the
+# second (moves every name, each into the name history), with the release binary; prints seconds
+# for each and the ratio of each time to the smallest N's: linear growth gives a ratio close to
+# N / N_smallest.
 #   scripts/bench-names.sh [N...]        (default: 10000 30000 100000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
