@@ -175,3 +175,6 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
         abandoned: store.find_abandoned_ingests()?,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -922,3 +922,6 @@ fn check_index_room(store: &Store, planned: &[Planned]) -> Result<(), ArchiveErr
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -403,3 +403,6 @@ fn with_name(mut d: Descriptor, name: Option<&Reference>) -> Descriptor {
     }
     d
 }
+
+#[cfg(test)]
+mod tests;

@@ -498,3 +498,6 @@ pub fn reserve(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
     }
     &mut buf[..len]
 }
+
+#[cfg(test)]
+mod tests;

@@ -428,3 +428,6 @@ mod tests {
         assert!(!is_import_platform_dir("my-image"));
     }
 }
+
+#[cfg(test)]
+mod unit_tests;
