@@ -7,6 +7,9 @@
 //! The split follows mountpoint-s3, whose `fs` tests drive its `S3Filesystem` without FUSE and
 //! leave only the kernel's part to its `fuse_tests`.
 
+// FsError carries diagnosis by value, as in the library (see src/lib.rs).
+#![allow(clippy::result_large_err)]
+
 mod common;
 
 #[path = "fs/errno.rs"]
@@ -98,7 +101,7 @@ pub fn options() -> FsOptions {
 }
 
 impl Mount {
-    pub fn new() -> Mount {
+    pub fn start() -> Mount {
         let fx = Fixture::new();
         let mut images = Vec::new();
         let mut named = |spec: SampleSpec, list: &[&'static str]| {

@@ -92,7 +92,7 @@ impl Seen {
 
 #[test]
 fn every_fs_error_variant_has_its_errno() {
-    let m = Mount::new();
+    let m = Mount::start();
     let fs = &m.fs;
     let mut seen = Seen(BTreeSet::new());
     let n = OsStr::new;
@@ -262,7 +262,7 @@ fn every_fs_error_variant_has_its_errno() {
 
 #[test]
 fn routine_misses_are_logged_at_debug_and_refusals_at_info() {
-    let m = Mount::new();
+    let m = Mount::start();
     let miss = lookup_as(&m.fs, "images/none:1", &OWNER).expect_err("miss");
     assert_eq!(miss.log_level(), log::Level::Debug);
     let probe =

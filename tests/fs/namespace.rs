@@ -23,7 +23,7 @@ fn statuses(fs: &ImageFs, dir: &str) -> Vec<String> {
 
 #[test]
 fn rename_moves_an_upload_and_its_status_and_keeps_its_platform_filter() {
-    let m = Mount::new();
+    let m = Mount::start();
     create(&m.fs, "linux-arm64", "x.tar.part", &OWNER).expect("create");
     let (from, to) = (ino(&m.fs, "import/linux-arm64"), ino(&m.fs, "import"));
     m.fs.rename(
@@ -81,7 +81,7 @@ fn rename_moves_an_upload_and_its_status_and_keeps_its_platform_filter() {
 
 #[test]
 fn unlink_removes_an_upload_or_its_status_and_nothing_else() {
-    let m = Mount::new();
+    let m = Mount::start();
     create(&m.fs, "", "a.tar", &OWNER).expect("create");
     create(&m.fs, "", "b.tar", &OWNER).expect("create");
     let import = ino(&m.fs, "import");
@@ -108,7 +108,7 @@ fn unlink_removes_an_upload_or_its_status_and_nothing_else() {
 
 #[test]
 fn mkdir_and_rmdir_take_only_platform_directories_under_import() {
-    let m = Mount::new();
+    let m = Mount::start();
     let import = ino(&m.fs, "import");
     let attr =
         m.fs.mkdir(import, OsStr::new("linux-amd64+linux-arm64"), &OWNER)
@@ -154,7 +154,7 @@ fn mkdir_and_rmdir_take_only_platform_directories_under_import() {
 
 #[test]
 fn setattr_keeps_upload_times_and_refuses_changes_under_images() {
-    let m = Mount::new();
+    let m = Mount::start();
     create(&m.fs, "", "t.tar", &OWNER).expect("create");
     let file = ino(&m.fs, "import/t.tar");
     let when = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
@@ -201,7 +201,7 @@ fn setattr_keeps_upload_times_and_refuses_changes_under_images() {
 
 #[test]
 fn special_files_are_eperm_in_import_and_erofs_elsewhere() {
-    let m = Mount::new();
+    let m = Mount::start();
     for dir in ["import", "import/linux-arm64"] {
         let e = m.fs.refuse_special(ino(&m.fs, dir));
         assert!(matches!(e, FsError::NotRegularFile), "{dir}: {e:?}");
@@ -218,7 +218,7 @@ fn special_files_are_eperm_in_import_and_erofs_elsewhere() {
 
 #[test]
 fn names_that_are_not_utf8_are_einval_when_created_and_enoent_when_looked_up() {
-    let m = Mount::new();
+    let m = Mount::start();
     let import = ino(&m.fs, "import");
     let bad = OsStr::from_bytes(b"caf\xe9.tar");
     assert_eq!(
@@ -236,7 +236,7 @@ fn names_that_are_not_utf8_are_einval_when_created_and_enoent_when_looked_up() {
 
 #[test]
 fn other_users_cannot_change_import_but_the_owner_and_root_can() {
-    let m = Mount::new();
+    let m = Mount::start();
     let import = ino(&m.fs, "import");
     create(&m.fs, "", "mine.tar", &OWNER).expect("owner creates");
     create(&m.fs, "", "roots.tar", &ROOT).expect("root creates");
@@ -280,7 +280,7 @@ fn other_users_cannot_change_import_but_the_owner_and_root_can() {
 
 #[test]
 fn access_tells_the_truth_about_each_node() {
-    let m = Mount::new();
+    let m = Mount::start();
     let (r, w, x) = (libc::R_OK, libc::W_OK, libc::X_OK);
     create(&m.fs, "", "up.tar", &OWNER).expect("create");
     let cases: [(&str, i32, &Caller, Option<i32>); 14] = [

@@ -38,7 +38,7 @@ fn archives(m: &Mount) -> Vec<(String, String, Vec<&'static str>)> {
 
 #[test]
 fn every_archive_file_reads_as_the_export_of_the_same_platforms() {
-    let m = Mount::new();
+    let m = Mount::start();
     for (path, reference, platforms) in archives(&m) {
         let want = export(m.store(), &[&reference], &platforms);
         assert_eq!(lookup(&m.fs, &path).size, want.len() as u64, "{path}: size");
@@ -56,7 +56,7 @@ fn every_archive_file_reads_as_the_export_of_the_same_platforms() {
 
 #[test]
 fn reads_at_random_offsets_and_lengths_return_exactly_the_export_slice() {
-    let m = Mount::new();
+    let m = Mount::start();
     let mut rng = StdRng::seed_from_u64(8);
     for (path, reference, platforms) in archives(&m) {
         let want = export(m.store(), &[&reference], &platforms);
@@ -107,7 +107,7 @@ fn reads_at_random_offsets_and_lengths_return_exactly_the_export_slice() {
 
 #[test]
 fn json_files_are_the_stored_documents() {
-    let m = Mount::new();
+    let m = Mount::start();
     let three = m.image(super::THREE);
     let record = common::find(m.store(), &three.reference).remove(0);
     let stored = |d: &imagefs::digest::Digest| {
@@ -150,7 +150,7 @@ fn json_files_are_the_stored_documents() {
 
 #[test]
 fn image_tar_equals_what_the_export_command_writes() {
-    let m = Mount::new();
+    let m = Mount::start();
     let three = m.image(super::THREE);
     for (file, args) in [
         ("image.tar", vec![]),
@@ -181,7 +181,7 @@ fn image_tar_equals_what_the_export_command_writes() {
 
 #[test]
 fn open_flags_choose_the_caching_mode() {
-    let m = Mount::new();
+    let m = Mount::start();
     let tar = ino(&m.fs, "images/example.com/fs/three:1/image.tar");
     let o = m.fs.open(tar, libc::O_RDONLY, &OWNER).expect("open");
     assert!(o.keep_cache && !o.direct_io, "{o:?}");
@@ -215,7 +215,7 @@ fn open_flags_choose_the_caching_mode() {
 
 #[test]
 fn a_missing_or_shortened_blob_fails_the_read_with_eio_never_zeros() {
-    let m = Mount::new();
+    let m = Mount::start();
     let three = m.image(super::THREE);
     let (_, children) = common::platform_closure(m.store(), &three.reference, "linux/riscv64");
     let layer = children.last().expect("a layer");

@@ -85,7 +85,7 @@ fn expected_tree(m: &Mount) -> BTreeMap<String, FileKind> {
 
 #[test]
 fn walk_from_the_root_shows_exactly_the_stored_images_and_their_platforms() {
-    let m = Mount::new();
+    let m = Mount::start();
     let tree = walk(&m.fs);
     let kinds: BTreeMap<String, FileKind> = tree.iter().map(|(p, a)| (p.clone(), a.kind)).collect();
     assert_eq!(kinds, expected_tree(&m));
@@ -93,7 +93,7 @@ fn walk_from_the_root_shows_exactly_the_stored_images_and_their_platforms() {
 
 #[test]
 fn attributes_follow_the_documented_modes_owner_sizes_and_blocks() {
-    let m = Mount::new();
+    let m = Mount::start();
     for (path, a) in walk(&m.fs) {
         let import = path.starts_with("import");
         let want_perm = match (a.kind, import) {
@@ -124,7 +124,7 @@ fn attributes_follow_the_documented_modes_owner_sizes_and_blocks() {
 
 #[test]
 fn inode_numbers_survive_a_remount_and_differ_between_nodes() {
-    let m = Mount::new();
+    let m = Mount::start();
     let first = walk(&m.fs);
     let second = walk(&m.remount());
     let inos = |t: &BTreeMap<String, Attr>| -> BTreeMap<String, u64> {
@@ -140,7 +140,7 @@ fn inode_numbers_survive_a_remount_and_differ_between_nodes() {
 
 #[test]
 fn platform_aliases_resolve_to_the_same_file_and_plus_names_to_a_joined_archive() {
-    let m = Mount::new();
+    let m = Mount::start();
     let dir = "images/example.com/fs/three:1/by-platform";
     let arm = ino(&m.fs, &format!("{dir}/linux-arm64.tar"));
     for alias in ["linux-aarch64.tar", "linux-arm64-v8.tar"] {
@@ -158,7 +158,7 @@ fn platform_aliases_resolve_to_the_same_file_and_plus_names_to_a_joined_archive(
 
 #[test]
 fn absent_platforms_and_unknown_names_are_enoent_everywhere() {
-    let m = Mount::new();
+    let m = Mount::start();
     let image = "images/example.com/fs/three:1";
     for path in [
         "nothing",
@@ -192,7 +192,7 @@ fn absent_platforms_and_unknown_names_are_enoent_everywhere() {
 
 #[test]
 fn other_users_may_walk_and_read_the_images_tree() {
-    let m = Mount::new();
+    let m = Mount::start();
     let image = &m.images[0].path;
     assert_eq!(
         names(&m.fs, image, &OTHER),
@@ -207,7 +207,7 @@ fn other_users_may_walk_and_read_the_images_tree() {
 
 #[test]
 fn import_lists_platform_directories_and_status_but_never_uploads() {
-    let m = Mount::new();
+    let m = Mount::start();
     assert_eq!(names(&m.fs, "", &OWNER), ["images", "import"]);
     assert_eq!(names(&m.fs, "import", &OWNER), [".status"]);
     // A platform directory resolves without mkdir; once made it is listed.
@@ -230,7 +230,7 @@ fn import_lists_platform_directories_and_status_but_never_uploads() {
 
 #[test]
 fn statfs_reports_the_store_filesystem() {
-    let m = Mount::new();
+    let m = Mount::start();
     let s = m.fs.statfs().expect("statfs");
     assert!(s.blocks > 0 && s.bsize > 0 && s.bavail <= s.bfree && s.bfree <= s.blocks);
     assert_eq!(s.namelen, 255);

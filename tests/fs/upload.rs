@@ -84,7 +84,7 @@ fn all_three() -> Vec<String> {
 
 #[test]
 fn an_upload_goes_from_empty_to_receiving_to_loaded_and_commits_at_the_openers_flush() {
-    let m = Mount::new();
+    let m = Mount::start();
     let bytes = archive_of(NEW, 7);
     let fh = create(&m.fs, "", "new.tar");
     let s = status(&m.fs, "", "new.tar");
@@ -142,7 +142,7 @@ fn an_upload_goes_from_empty_to_receiving_to_loaded_and_commits_at_the_openers_f
 
 #[test]
 fn platform_directories_load_only_their_platforms() {
-    let m = Mount::new();
+    let m = Mount::start();
     upload(&m.fs, "linux-arm64", "a.tar", &archive_of(NEW, 7)).expect("import arm64");
     assert_eq!(stored(m.store(), NEW), ["linux/arm64"]);
     let s = status(&m.fs, "linux-arm64", "a.tar");
@@ -172,7 +172,7 @@ fn platform_directories_load_only_their_platforms() {
 
 #[test]
 fn a_platform_the_archive_lacks_fails_close_with_einval_and_changes_nothing() {
-    let m = Mount::new();
+    let m = Mount::start();
     let bytes = archive_of(NEW, 7);
     let before = snapshot(m.fx.root());
     let r = upload(&m.fs, "linux-s390x", "x.tar", &bytes);
@@ -188,7 +188,7 @@ fn a_platform_the_archive_lacks_fails_close_with_einval_and_changes_nothing() {
 
 #[test]
 fn a_bad_or_truncated_archive_fails_close_with_einval_and_leaves_the_store_unchanged() {
-    let m = Mount::new();
+    let m = Mount::start();
     let bytes = archive_of(NEW, 7);
     let before = snapshot(m.fx.root());
     let garbage: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -213,7 +213,7 @@ fn a_bad_or_truncated_archive_fails_close_with_einval_and_leaves_the_store_uncha
 
 #[test]
 fn writes_after_the_importer_rejected_the_stream_fail_with_its_errno() {
-    let m = Mount::new();
+    let m = Mount::start();
     let fh = create(&m.fs, "", "bad.tar");
     let block = vec![b'x'; 4096];
     // The importer thread reads the first block, rejects it and stops: a later write finds the
@@ -246,7 +246,7 @@ fn writes_after_the_importer_rejected_the_stream_fail_with_its_errno() {
 
 #[test]
 fn a_stream_refuses_a_write_off_its_end_with_espipe_and_goes_on() {
-    let m = Mount::new();
+    let m = Mount::start();
     let bytes = archive_of(NEW, 7);
     let fh = create(&m.fs, "", "s.tar");
     m.fs.write(fh, 0, &bytes[..1000]).expect("write");
@@ -269,7 +269,7 @@ fn a_stream_refuses_a_write_off_its_end_with_espipe_and_goes_on() {
 
 #[test]
 fn writes_out_of_order_are_spooled_and_imported_at_close() {
-    let m = Mount::new();
+    let m = Mount::start();
     let bytes = archive_of(NEW, 7);
     let fh = create(&m.fs, "linux-amd64", "spooled.tar");
     let half = bytes.len() / 2;
@@ -293,7 +293,7 @@ fn writes_out_of_order_are_spooled_and_imported_at_close() {
 
 #[test]
 fn a_second_writer_refused_at_its_first_write_neither_commits_nor_ends_the_import() {
-    let m = Mount::new();
+    let m = Mount::start();
     let bytes = archive_of(NEW, 7);
     let first = create(&m.fs, "", "one.tar");
     m.fs.write(first, 0, &bytes[..2048]).expect("write");
@@ -316,7 +316,7 @@ fn a_second_writer_refused_at_its_first_write_neither_commits_nor_ends_the_impor
 
 #[test]
 fn a_writer_that_never_flushes_is_committed_at_release() {
-    let m = Mount::new();
+    let m = Mount::start();
     let bytes = archive_of(NEW, 7);
     // Whole archive, no flush (the writer forked and its child closed last): loaded.
     let fh = create(&m.fs, "", "whole.tar");
@@ -338,7 +338,7 @@ fn a_writer_that_never_flushes_is_committed_at_release() {
 
 #[test]
 fn opening_a_finished_upload_for_writing_starts_a_new_import() {
-    let m = Mount::new();
+    let m = Mount::start();
     upload(&m.fs, "", "same.tar", &archive_of(NEW, 7)).expect("first");
     let file = ino(&m.fs, "import/same.tar");
     let fh =
@@ -364,7 +364,7 @@ fn opening_a_finished_upload_for_writing_starts_a_new_import() {
 
 #[test]
 fn the_images_tree_follows_imports_and_removals_within_a_second() {
-    let m = Mount::new();
+    let m = Mount::start();
     let dir = "images/example.com/up/new:1";
     // Looked at first, so the catalog the mount holds is one without the image.
     assert_eq!(errno_of(lookup_as(&m.fs, dir, &OWNER)), libc::ENOENT);
