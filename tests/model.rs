@@ -580,9 +580,28 @@ fn upload(
     Ok(result.is_ok())
 }
 
+/// What the sequences of a run did, so that a generator that stopped producing some kind of
+/// step (and made the model vacuous there) fails the test instead of passing it.
+#[derive(Debug, Default)]
+struct Coverage {
+    imports_loaded: usize,
+    imports_refused: usize,
+    mount_imports: usize,
+    removals: usize,
+    collections: usize,
+    reads: usize,
+    reads_at_the_end: usize,
+    live_checks: usize,
+}
+
 /// Runs one sequence; `live` also checks, after it, that the long-lived mount's view caught up
 /// with the store (its catalog is re-read at most every 0.5 s).
-fn run(ops: &[Op], live: bool, oracle: &RefCell<Oracle>) -> Result<(), TestCaseError> {
+fn run(
+    ops: &[Op],
+    live: bool,
+    oracle: &RefCell<Oracle>,
+    seen: &RefCell<Coverage>,
+) -> Result<(), TestCaseError> {
     let fx = scratch_store();
     let store = &fx.store;
     let mount = ImageFs::new(store.clone(), fs_options());
@@ -607,9 +626,16 @@ fn run(ops: &[Op], live: bool, oracle: &RefCell<Oracle>) -> Result<(), TestCaseE
                         common::import_path(store, &path, &list).is_ok()
                     }
                     Via::Mount { chunk, mkdir } => {
+                        seen.borrow_mut().mount_imports += 1;
                         upload(&mount, filter, &bytes, *chunk, *mkdir, step)?
                     }
                 };
+                let mut seen = seen.borrow_mut();
+                *if ok {
+                    &mut seen.imports_loaded
+                } else {
+                    &mut seen.imports_refused
+                } += 1;
                 let want = model.import(*name, *build, filter);
                 ensure!(
                     ok == want,
@@ -625,6 +651,7 @@ fn run(ops: &[Op], live: bool, oracle: &RefCell<Oracle>) -> Result<(), TestCaseE
                         Ok(before - images.len())
                     })
                     .expect("rm");
+                seen.borrow_mut().removals += removed;
                 let want = model.rm(*name);
                 ensure!(
                     (removed == 1) == want,
@@ -638,6 +665,7 @@ fn run(ops: &[Op], live: bool, oracle: &RefCell<Oracle>) -> Result<(), TestCaseE
                 };
                 let report = collect_garbage(store, &options, |_| {}).expect("gc");
                 ensure!(report.warnings.is_empty(), "gc: {:?}", report.warnings);
+                seen.borrow_mut().collections += 1;
                 model.gc();
             }
             Op::Read {
@@ -667,6 +695,9 @@ fn run(ops: &[Op], live: bool, oracle: &RefCell<Oracle>) -> Result<(), TestCaseE
                 let end = (offset as usize)
                     .saturating_add(*len as usize)
                     .min(want.len());
+                let mut seen = seen.borrow_mut();
+                seen.reads += 1;
+                seen.reads_at_the_end += usize::from(end == want.len() && end > start);
                 ensure!(
                     got == want[start..end],
                     "step {step} {path} @{offset}+{len}: {} bytes differ from the expected {}",
@@ -683,8 +714,18 @@ fn run(ops: &[Op], live: bool, oracle: &RefCell<Oracle>) -> Result<(), TestCaseE
             shown.keys().collect::<Vec<_>>(),
             expected.keys().collect::<Vec<_>>()
         );
+        // Every readable file, listed or not, has the size of its expected bytes.
+        for (path, what) in model.files() {
+            let want = oracle.borrow_mut().bytes(&what).len() as u64;
+            let size = lookup(&fs, &path)?.size;
+            ensure!(
+                size == want,
+                "after step {step} {op:?}: {path} is {size} bytes, the model's is {want}"
+            );
+        }
     }
     if live {
+        seen.borrow_mut().live_checks += 1;
         std::thread::sleep(Duration::from_millis(600));
         let shown = walk(&mount)?;
         ensure!(
@@ -714,13 +755,35 @@ fn mount_and_store_agree_with_the_model_over_random_sequences() {
         source_file: Some(file!()),
         ..Config::default()
     });
+    let cases = config.cases;
     let oracle = RefCell::new(Oracle::default());
+    let seen = RefCell::new(Coverage::default());
     let mut runner = TestRunner::new(config);
     let strategy = (
         proptest::collection::vec(op(), 1..16),
         proptest::bool::weighted(0.25),
     );
-    if let Err(e) = runner.run(&strategy, |(ops, live)| run(&ops, live, &oracle)) {
+    if let Err(e) = runner.run(&strategy, |(ops, live)| run(&ops, live, &oracle, &seen)) {
         panic!("{e}");
+    }
+    let seen = seen.into_inner();
+    println!("{cases} cases: {seen:?}");
+    // With the default number of cases, every kind of step happens (a run with a handful of
+    // cases, PROPTEST_CASES=4, may legitimately miss one).
+    if cases >= 32 {
+        let counts = [
+            seen.imports_loaded,
+            seen.imports_refused,
+            seen.mount_imports,
+            seen.removals,
+            seen.collections,
+            seen.reads,
+            seen.reads_at_the_end,
+            seen.live_checks,
+        ];
+        assert!(
+            counts.iter().all(|&n| n > 0),
+            "a kind of step never ran: {seen:?}"
+        );
     }
 }
