@@ -108,27 +108,33 @@ fn reads_at_random_offsets_and_lengths_return_exactly_the_export_slice() {
 #[test]
 fn json_files_are_the_stored_documents() {
     let m = Mount::start();
-    let three = m.image(super::THREE);
-    let record = common::find(m.store(), &three.reference).remove(0);
     let stored = |d: &imagefs::digest::Digest| {
         std::fs::read(m.fx.root().join(blob_name(d))).expect("read blob")
     };
-    assert_eq!(
-        read_all(&m.fs, &format!("{}/index.json", three.path)),
-        stored(&record.target.digest)
-    );
-    for p in &three.platforms {
-        let (manifest, children) = common::platform_closure(m.store(), &three.reference, p);
-        let dir = format!("{}/by-platform/{}", three.path, file_name(p));
-        let got = read_with(&m.fs, &format!("{dir}/manifest.json"), 97);
-        assert_eq!(got, stored(&manifest), "{p}");
+    // Every image: OCI and Docker media types, an index and a single manifest as the target.
+    for image in &m.images {
+        let record = common::find(m.store(), &image.reference).remove(0);
         assert_eq!(
-            read_with(&m.fs, &format!("{dir}/config.json"), 97),
-            stored(&children[0]),
-            "{p}"
+            read_all(&m.fs, &format!("{}/index.json", image.path)),
+            stored(&record.target.digest),
+            "{}",
+            image.reference
         );
-        assert_eq!(json(&got)["config"]["digest"], children[0].to_string());
+        for p in &image.platforms {
+            let (manifest, children) = common::platform_closure(m.store(), &image.reference, p);
+            let dir = format!("{}/by-platform/{}", image.path, file_name(p));
+            let got = read_with(&m.fs, &format!("{dir}/manifest.json"), 97);
+            assert_eq!(got, stored(&manifest), "{dir}");
+            assert_eq!(
+                read_with(&m.fs, &format!("{dir}/config.json"), 97),
+                stored(&children[0]),
+                "{dir}"
+            );
+            assert_eq!(json(&got)["config"]["digest"], children[0].to_string());
+        }
     }
+    let three = m.image(super::THREE);
+    let record = common::find(m.store(), &three.reference).remove(0);
     // Reads of a document past its end and at odd offsets.
     let path = format!("{}/index.json", three.path);
     let doc = stored(&record.target.digest);
