@@ -1,0 +1,296 @@
+//! The errno of every `FsError` variant, each produced through the `ImageFs` API by the situation
+//! it stands for, except `Image`, which nothing in the mount constructs today (see its case).
+//! `variant` matches exhaustively, so a new variant does not compile here until it has a case.
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::time::{Duration, Instant};
+
+use imagefs::fs::FsError;
+use imagefs::image::ImageError;
+
+use super::{Mount, OTHER, OWNER, errno_of, ino, lookup_as};
+use crate::common::{self, blob_name};
+
+/// The variant's name; no `_` arm on purpose.
+fn variant(e: &FsError) -> &'static str {
+    match e {
+        FsError::NotFound { .. } => "NotFound",
+        FsError::UnknownInode(_) => "UnknownInode",
+        FsError::BadHandle(_) => "BadHandle",
+        FsError::PlatformAbsent { .. } => "PlatformAbsent",
+        FsError::NotADirectory => "NotADirectory",
+        FsError::IsADirectory => "IsADirectory",
+        FsError::ReadOnly => "ReadOnly",
+        FsError::NotPlatformDirectory { .. } => "NotPlatformDirectory",
+        FsError::NotRegularFile => "NotRegularFile",
+        FsError::NotEmpty => "NotEmpty",
+        FsError::Exists => "Exists",
+        FsError::NonSequentialWrite { .. } => "NonSequentialWrite",
+        FsError::WriteOnly => "WriteOnly",
+        FsError::PermissionDenied { .. } => "PermissionDenied",
+        FsError::NotOwner { .. } => "NotOwner",
+        FsError::AccessRefused(_) => "AccessRefused",
+        FsError::NameNotUtf8 { .. } => "NameNotUtf8",
+        FsError::ImportRejected(_) => "ImportRejected",
+        FsError::Import(_) => "Import",
+        FsError::Archive(_) => "Archive",
+        FsError::Image(_) => "Image",
+        FsError::Store(_) => "Store",
+        FsError::Read(_) => "Read",
+        FsError::Io { .. } => "Io",
+    }
+}
+
+/// Every variant `variant` names: kept beside it, so a new one is listed in both places.
+const ALL: [&str; 24] = [
+    "NotFound",
+    "UnknownInode",
+    "BadHandle",
+    "PlatformAbsent",
+    "NotADirectory",
+    "IsADirectory",
+    "ReadOnly",
+    "NotPlatformDirectory",
+    "NotRegularFile",
+    "NotEmpty",
+    "Exists",
+    "NonSequentialWrite",
+    "WriteOnly",
+    "PermissionDenied",
+    "NotOwner",
+    "AccessRefused",
+    "NameNotUtf8",
+    "ImportRejected",
+    "Import",
+    "Archive",
+    "Image",
+    "Store",
+    "Read",
+    "Io",
+];
+
+struct Seen(BTreeSet<&'static str>);
+
+impl Seen {
+    /// Records that `r` failed with the variant `name` and the errno `code`.
+    #[track_caller]
+    fn check<T: std::fmt::Debug>(&mut self, name: &'static str, r: Result<T, FsError>, code: i32) {
+        let e = r.expect_err(name);
+        assert_eq!(variant(&e), name, "{e:?}");
+        assert_eq!(
+            e.errno().code(),
+            code,
+            "{name}: errno {:?}: {e:?}",
+            e.errno()
+        );
+        // Every error reads as a sentence in the daemon log.
+        assert!(!e.to_string().is_empty());
+        self.0.insert(name);
+    }
+}
+
+#[test]
+fn every_fs_error_variant_has_its_errno() {
+    let m = Mount::start();
+    let fs = &m.fs;
+    let mut seen = Seen(BTreeSet::new());
+    let n = OsStr::new;
+    let three = "images/example.com/fs/three:1";
+    let import = ino(fs, "import");
+    let mut buf = Vec::new();
+
+    seen.check(
+        "NotFound",
+        lookup_as(fs, "images/none:1", &OWNER),
+        libc::ENOENT,
+    );
+    seen.check("UnknownInode", fs.getattr(0x5eed_0000_0001), libc::ENOENT);
+    seen.check("BadHandle", fs.read(u64::MAX, 0, 1, &mut buf), libc::EBADF);
+    let absent = lookup_as(fs, &format!("{three}/by-platform/linux-s390x.tar"), &OWNER);
+    if let Err(FsError::PlatformAbsent { available, .. }) = &absent {
+        assert_eq!(available.len(), 3, "names the platforms the image has");
+    }
+    seen.check("PlatformAbsent", absent, libc::ENOENT);
+    seen.check(
+        "NotADirectory",
+        fs.readdir(ino(fs, &format!("{three}/index.json")), &OWNER),
+        libc::ENOTDIR,
+    );
+    seen.check(
+        "IsADirectory",
+        fs.open(ino(fs, three), libc::O_RDONLY, &OWNER),
+        libc::EISDIR,
+    );
+    let tar = ino(fs, &format!("{three}/image.tar"));
+    seen.check(
+        "ReadOnly",
+        fs.open(tar, libc::O_WRONLY, &OWNER),
+        libc::EROFS,
+    );
+    seen.check(
+        "NotPlatformDirectory",
+        fs.mkdir(import, n("photos"), &OWNER),
+        libc::EINVAL,
+    );
+    seen.check(
+        "NotRegularFile",
+        Err::<(), _>(fs.refuse_special(import)),
+        libc::EPERM,
+    );
+    let (_, up) = fs
+        .create(
+            ino(fs, "import/linux-arm64"),
+            n("u.tar"),
+            libc::O_WRONLY,
+            &OWNER,
+        )
+        .expect("create");
+    seen.check(
+        "NotEmpty",
+        fs.rmdir(import, n("linux-arm64"), &OWNER),
+        libc::ENOTEMPTY,
+    );
+    seen.check(
+        "Exists",
+        fs.create(
+            ino(fs, "import/linux-arm64"),
+            n("u.tar"),
+            libc::O_EXCL,
+            &OWNER,
+        ),
+        libc::EEXIST,
+    );
+    let archive = common::export(m.store(), &[super::THREE], &[]);
+    fs.write(up.fh, 0, &archive[..1024]).expect("write");
+    seen.check(
+        "NonSequentialWrite",
+        fs.write(up.fh, 4096, &archive[..1]),
+        libc::ESPIPE,
+    );
+    seen.check("WriteOnly", fs.read(up.fh, 0, 10, &mut buf), libc::EACCES);
+    seen.check(
+        "PermissionDenied",
+        fs.mkdir(import, n("linux-amd64"), &OTHER),
+        libc::EACCES,
+    );
+    seen.check(
+        "NotOwner",
+        fs.setattr(
+            import,
+            None,
+            Some(std::time::SystemTime::now()),
+            false,
+            &OTHER,
+        ),
+        libc::EPERM,
+    );
+    // The errno of a refusal is its cause's.
+    seen.check(
+        "AccessRefused",
+        fs.access(tar, libc::W_OK, &OWNER),
+        libc::EROFS,
+    );
+    seen.check(
+        "NameNotUtf8",
+        fs.mkdir(
+            import,
+            std::os::unix::ffi::OsStrExt::from_bytes(b"\xff"),
+            &OWNER,
+        ),
+        libc::EINVAL,
+    );
+    fs.release(up.fh).expect("release");
+
+    // A bad archive: close fails (Import), and so does any write after it (ImportRejected).
+    let (_, bad) = fs
+        .create(import, n("bad.tar"), libc::O_WRONLY, &OWNER)
+        .expect("create");
+    let _ = fs.write(bad.fh, 0, &[b'x'; 2048]);
+    seen.check("Import", fs.flush(bad.fh, OWNER.pid), libc::EINVAL);
+    seen.check(
+        "ImportRejected",
+        fs.write(bad.fh, 2048, &[b'x'; 10]),
+        libc::EINVAL,
+    );
+    fs.release(bad.fh).expect("release");
+
+    // The store loses blobs under the mount: EIO wherever they are needed.
+    let record = common::find(m.store(), super::THREE).remove(0);
+    let (_, children) = common::platform_closure(m.store(), super::THREE, "linux/amd64");
+    let by_platform = ino(fs, &format!("{three}/by-platform"));
+    let index_json = ino(fs, &format!("{three}/index.json"));
+    let amd64 = ino(fs, &format!("{three}/by-platform/linux-amd64.tar"));
+    let fh = fs.open(amd64, libc::O_RDONLY, &OWNER).expect("open").fh;
+    let size = fs.getattr(amd64).expect("getattr").size;
+    std::fs::remove_file(m.fx.root().join(blob_name(&record.target.digest))).expect("rm index");
+    for d in &children[1..] {
+        std::fs::remove_file(m.fx.root().join(blob_name(d))).expect("rm layer");
+    }
+    // The by-platform directory was looked up before: a joined archive not planned yet needs
+    // the image's index, which is gone (ArchivePlan::build fails).
+    seen.check(
+        "Archive",
+        fs.lookup(by_platform, n("linux-arm64+linux-riscv64.tar"), &OWNER),
+        libc::EIO,
+    );
+    seen.check(
+        "Store",
+        fs.open(index_json, libc::O_RDONLY, &OWNER),
+        libc::EIO,
+    );
+    // Reading the archive's layers (the file was opened before): EIO, never zeros.
+    seen.check("Read", fs.read(fh, 0, size as u32, &mut buf), libc::EIO);
+    fs.release(fh).expect("release");
+
+    // statfs asks the store's path; once the store's directory is gone from it, ENOENT.
+    let moved = m.fx.path("moved-store");
+    std::fs::rename(m.fx.root(), &moved).expect("move the store away");
+    seen.check("Io", fs.statfs(), libc::ENOENT);
+    std::fs::rename(&moved, m.fx.root()).expect("move it back");
+
+    // `FsError::Image` is never constructed by the mount (image errors reach it wrapped in
+    // `Archive`, or mapped to `PlatformAbsent`); its errno is that of the image error.
+    let image = FsError::Image(ImageError::NoSuchImage {
+        query: "example.com/none:1".into(),
+    });
+    seen.check("Image", Err::<(), _>(image), libc::ENOENT);
+
+    let missing: Vec<_> = ALL.iter().filter(|v| !seen.0.contains(*v)).collect();
+    assert!(missing.is_empty(), "variants without a case: {missing:?}");
+}
+
+#[test]
+fn routine_misses_are_logged_at_debug_and_refusals_at_info() {
+    let m = Mount::start();
+    let miss = lookup_as(&m.fs, "images/none:1", &OWNER).expect_err("miss");
+    assert_eq!(miss.log_level(), log::Level::Debug);
+    let probe =
+        m.fs.access(ino(&m.fs, "images"), libc::W_OK, &OWNER)
+            .expect_err("probe");
+    assert_eq!(probe.log_level(), log::Level::Debug);
+    let denied =
+        m.fs.mkdir(ino(&m.fs, "import"), OsStr::new("linux-arm64"), &OTHER)
+            .expect_err("denied");
+    assert_eq!(denied.log_level(), log::Level::Info);
+    // A failed import is worth a warning.
+    let (_, bad) =
+        m.fs.create(
+            ino(&m.fs, "import"),
+            OsStr::new("b.tar"),
+            libc::O_WRONLY,
+            &OWNER,
+        )
+        .expect("create");
+    let _ = m.fs.write(bad.fh, 0, &[0xff; 600]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let failed = loop {
+        match m.fs.flush(bad.fh, OWNER.pid) {
+            Err(e) => break e,
+            Ok(()) => assert!(Instant::now() < deadline, "never failed"),
+        }
+    };
+    assert_eq!(failed.log_level(), log::Level::Warn);
+    assert_eq!(errno_of(m.fs.flush(bad.fh, OWNER.pid)), libc::EINVAL);
+    m.fs.release(bad.fh).expect("release");
+}

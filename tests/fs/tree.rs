@@ -1,0 +1,237 @@
+//! The namespace: a walk of every node from the root inode by readdir and lookup, checked against
+//! what the store holds (names, kinds, modes, owners, sizes), and the inode numbers' stability.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::time::UNIX_EPOCH;
+
+use imagefs::fs::{Attr, FileKind, ImageFs};
+
+use super::{
+    Mount, OTHER, OWNER, ROOT_INO, errno_of, file_name, ino, lookup, lookup_as, names, read_all,
+};
+
+/// Every node reachable from the root by readdir: path -> attributes (from lookup). Checks on
+/// the way that readdir and lookup agree on each entry's inode and kind, that getattr agrees
+/// with lookup, and that `.` and `..` are there.
+fn walk(fs: &ImageFs) -> BTreeMap<String, Attr> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![(String::new(), ROOT_INO)];
+    while let Some((path, dir)) = todo.pop() {
+        let entries = fs.readdir(dir, &OWNER).expect("readdir");
+        assert_eq!(entries[0].name, ".", "{path}");
+        assert_eq!(entries[0].ino, dir, "{path}/.");
+        assert_eq!(entries[1].name, "..", "{path}");
+        for e in &entries[2..] {
+            let child = if path.is_empty() {
+                e.name.clone()
+            } else {
+                format!("{path}/{}", e.name)
+            };
+            let attr = fs
+                .lookup(dir, OsStr::new(&e.name), &OWNER)
+                .unwrap_or_else(|err| panic!("lookup of listed {child}: {err:?}"));
+            assert_eq!(
+                attr.ino, e.ino,
+                "{child}: readdir and lookup disagree on the inode"
+            );
+            assert_eq!(
+                attr.kind, e.kind,
+                "{child}: readdir and lookup disagree on the kind"
+            );
+            let again = fs.getattr(attr.ino).expect("getattr");
+            assert_eq!(
+                (again.ino, again.size, again.perm, again.mtime),
+                (attr.ino, attr.size, attr.perm, attr.mtime),
+                "{child}: getattr and lookup disagree"
+            );
+            if attr.kind == FileKind::Directory {
+                todo.push((child.clone(), attr.ino));
+            }
+            assert!(out.insert(child.clone(), attr).is_none(), "{child} twice");
+        }
+    }
+    out
+}
+
+/// The tree the fixture must show, written from the fixture's specs alone.
+fn expected_tree(m: &Mount) -> BTreeMap<String, FileKind> {
+    use FileKind::{Directory as D, RegularFile as F};
+    let mut t = BTreeMap::new();
+    for p in ["images", "import", "import/.status"] {
+        t.insert(p.to_string(), D);
+    }
+    for image in &m.images {
+        // Every directory on the way: images/example.com, images/example.com/fs, …
+        let parts: Vec<&str> = image.path.split('/').collect();
+        for n in 2..parts.len() {
+            t.insert(parts[..n].join("/"), D);
+        }
+        let dir = &image.path;
+        t.insert(dir.clone(), D);
+        t.insert(format!("{dir}/index.json"), F);
+        t.insert(format!("{dir}/image.tar"), F);
+        t.insert(format!("{dir}/by-platform"), D);
+        for p in &image.platforms {
+            let f = file_name(p);
+            t.insert(format!("{dir}/by-platform/{f}.tar"), F);
+            t.insert(format!("{dir}/by-platform/{f}"), D);
+            t.insert(format!("{dir}/by-platform/{f}/manifest.json"), F);
+            t.insert(format!("{dir}/by-platform/{f}/config.json"), F);
+        }
+    }
+    t
+}
+
+#[test]
+fn walk_from_the_root_shows_exactly_the_stored_images_and_their_platforms() {
+    let m = Mount::start();
+    let tree = walk(&m.fs);
+    let kinds: BTreeMap<String, FileKind> = tree.iter().map(|(p, a)| (p.clone(), a.kind)).collect();
+    assert_eq!(kinds, expected_tree(&m));
+}
+
+#[test]
+fn attributes_follow_the_documented_modes_owner_sizes_and_blocks() {
+    let m = Mount::start();
+    for (path, a) in walk(&m.fs) {
+        let import = path.starts_with("import");
+        let want_perm = match (a.kind, import) {
+            (FileKind::Directory, false) => 0o555,
+            (FileKind::RegularFile, false) => 0o444,
+            (FileKind::Directory, true) => 0o755,
+            (FileKind::RegularFile, true) => unreachable!("uploads are not listed"),
+        };
+        assert_eq!(a.perm, want_perm, "{path}");
+        assert_eq!((a.uid, a.gid), (OWNER.uid, OWNER.gid), "{path}");
+        assert_eq!(a.blksize, 1 << 20, "{path}");
+        assert_eq!(a.blocks, a.size.div_ceil(512).max(1), "{path}");
+        match a.kind {
+            FileKind::Directory => assert_eq!((a.nlink, a.size), (2, 0), "{path}"),
+            FileKind::RegularFile => {
+                assert_eq!(a.nlink, 1, "{path}");
+                // The size is exact before any byte is read: it is what reading gives.
+                assert_eq!(read_all(&m.fs, &path).len() as u64, a.size, "{path}");
+            }
+        }
+        // Images carry their config's creation time (sample: 2026-0N-01), never the epoch or
+        // the time of the mount; ctime is that plus the inode number modulo 1 s.
+        assert!(a.mtime > UNIX_EPOCH, "{path}");
+        let offset = a.ctime.duration_since(a.mtime).expect("ctime after mtime");
+        assert_eq!(offset.as_nanos() as u64, a.ino % 1_000_000_000, "{path}");
+    }
+}
+
+#[test]
+fn inode_numbers_survive_a_remount_and_differ_between_nodes() {
+    let m = Mount::start();
+    let first = walk(&m.fs);
+    let second = walk(&m.remount());
+    let inos = |t: &BTreeMap<String, Attr>| -> BTreeMap<String, u64> {
+        t.iter().map(|(p, a)| (p.clone(), a.ino)).collect()
+    };
+    assert_eq!(inos(&first), inos(&second));
+    let mut all: Vec<u64> = first.values().map(|a| a.ino).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), first.len(), "two nodes share an inode number");
+    assert!(all.iter().all(|&i| i >= 2), "only the root is inode 1");
+}
+
+#[test]
+fn platform_aliases_resolve_to_the_same_file_and_plus_names_to_a_joined_archive() {
+    let m = Mount::start();
+    let dir = "images/example.com/fs/three:1/by-platform";
+    let arm = ino(&m.fs, &format!("{dir}/linux-arm64.tar"));
+    for alias in ["linux-aarch64.tar", "linux-arm64-v8.tar"] {
+        assert_eq!(ino(&m.fs, &format!("{dir}/{alias}")), arm, "{alias}");
+    }
+    assert_eq!(
+        ino(&m.fs, &format!("{dir}/linux-aarch64")),
+        ino(&m.fs, &format!("{dir}/linux-arm64"))
+    );
+    // Resolvable but not listed: readdir shows one file per platform.
+    let plus = format!("{dir}/linux-amd64+linux-riscv64.tar");
+    assert!(lookup(&m.fs, &plus).size > 0);
+    assert!(!names(&m.fs, dir, &OWNER).iter().any(|n| n.contains('+')));
+}
+
+#[test]
+fn absent_platforms_and_unknown_names_are_enoent_everywhere() {
+    let m = Mount::start();
+    let image = "images/example.com/fs/three:1";
+    for path in [
+        "nothing",
+        "images/example.com/fs/none:1",
+        "images/example.com/nothing",
+        &format!("{image}/extra.json"),
+        &format!("{image}/by-platform/linux-s390x.tar"),
+        &format!("{image}/by-platform/linux-s390x"),
+        &format!("{image}/by-platform/linux-amd64+linux-s390x.tar"),
+        &format!("{image}/by-platform/not a platform.tar"),
+        &format!("{image}/by-platform/linux-amd64/other.json"),
+        "import/.status/never-written.tar",
+        "import/not-a-platform-dir",
+    ] {
+        assert_eq!(
+            errno_of(lookup_as(&m.fs, path, &OWNER)),
+            libc::ENOENT,
+            "{path}"
+        );
+    }
+    // A lookup under a file fails its search-permission check first (no file has an x bit).
+    // The kernel never asks it: its path walk answers ENOTDIR itself (fs/namei.c
+    // `link_path_walk`, `d_can_lookup`).
+    assert_eq!(
+        errno_of(lookup_as(&m.fs, &format!("{image}/index.json/x"), &OWNER)),
+        libc::EACCES
+    );
+    let file = ino(&m.fs, &format!("{image}/image.tar"));
+    assert_eq!(errno_of(m.fs.readdir(file, &OWNER)), libc::ENOTDIR);
+}
+
+#[test]
+fn other_users_may_walk_and_read_the_images_tree() {
+    let m = Mount::start();
+    let image = &m.images[0].path;
+    assert_eq!(
+        names(&m.fs, image, &OTHER),
+        ["by-platform", "image.tar", "index.json"]
+    );
+    let tar = lookup_as(&m.fs, &format!("{image}/image.tar"), &OTHER).expect("lookup");
+    let fh = m.fs.open(tar.ino, libc::O_RDONLY, &OTHER).expect("open").fh;
+    let mut buf = Vec::new();
+    assert_eq!(m.fs.read(fh, 0, 512, &mut buf).expect("read"), 512);
+    m.fs.release(fh).expect("release");
+}
+
+#[test]
+fn import_lists_platform_directories_and_status_but_never_uploads() {
+    let m = Mount::start();
+    assert_eq!(names(&m.fs, "", &OWNER), ["images", "import"]);
+    assert_eq!(names(&m.fs, "import", &OWNER), [".status"]);
+    // A platform directory resolves without mkdir; once made it is listed.
+    let import = ino(&m.fs, "import");
+    assert!(lookup(&m.fs, "import/linux-arm64").kind == FileKind::Directory);
+    assert_eq!(names(&m.fs, "import", &OWNER), [".status"]);
+    m.fs.mkdir(import, OsStr::new("linux-arm64"), &OWNER)
+        .expect("mkdir");
+    assert_eq!(names(&m.fs, "import", &OWNER), [".status", "linux-arm64"]);
+    let (_, opened) =
+        m.fs.create(import, OsStr::new("x.tar"), libc::O_WRONLY, &OWNER)
+            .expect("create");
+    m.fs.release(opened.fh).expect("release");
+    assert_eq!(names(&m.fs, "import", &OWNER), [".status", "linux-arm64"]);
+    assert_eq!(names(&m.fs, "import/.status", &OWNER), ["x.tar"]);
+    // Reachable by name, write-only.
+    assert_eq!(lookup(&m.fs, "import/x.tar").perm, 0o200);
+    assert_eq!(lookup(&m.fs, "import/.status/x.tar").perm, 0o444);
+}
+
+#[test]
+fn statfs_reports_the_store_filesystem() {
+    let m = Mount::start();
+    let s = m.fs.statfs().expect("statfs");
+    assert!(s.blocks > 0 && s.bsize > 0 && s.bavail <= s.bfree && s.bfree <= s.blocks);
+    assert_eq!(s.namelen, 255);
+}
