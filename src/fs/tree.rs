@@ -16,7 +16,7 @@ use crate::platform::Platform;
 use crate::store::{ImageRecord, Store};
 
 use super::FsError;
-use super::handles::Upload;
+use super::upload::Upload;
 
 pub const ROOT_INO: u64 = 1;
 pub const IMAGES_DIR: &str = "images";
@@ -232,7 +232,7 @@ impl ImageEntry {
 
 /// The images of one `index.json` state, arranged by path.
 #[derive(Debug, Default)]
-pub struct Catalog {
+pub struct ImageCatalog {
     images: BTreeMap<Vec<String>, Arc<ImageEntry>>,
     /// The newest image time: the time of the directories above the images.
     newest: Option<SystemTime>,
@@ -244,10 +244,10 @@ pub enum Found {
     Prefix(Vec<String>),
 }
 
-impl Catalog {
+impl ImageCatalog {
     /// Reads the store's image list, reusing entries of `previous` whose digest and complete
     /// manifests are unchanged (so their cached plans survive).
-    pub fn load(store: &Store, previous: &Catalog) -> Result<Catalog, FsError> {
+    pub fn load(store: &Store, previous: &ImageCatalog) -> Result<ImageCatalog, FsError> {
         let mut images = BTreeMap::new();
         // Many names may share one image (a CI cache tagging every build): walk each once.
         let mut graphs: HashMap<Digest, ImageGraph> = HashMap::new();
@@ -290,7 +290,7 @@ impl Catalog {
             }
         }
         let newest = images.values().map(|e| e.mtime).max();
-        Ok(Catalog { images, newest })
+        Ok(ImageCatalog { images, newest })
     }
 
     /// The newest image's time, else the epoch: a function of the store's content only.
