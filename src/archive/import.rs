@@ -23,14 +23,14 @@ use serde::Deserialize;
 use super::ArchiveError;
 use super::scan::{Catalog, Compression, OCI_LAYOUT};
 use crate::digest::Digest;
-use crate::image::{Availability, ContentSource, ImageError, ImageGraph, format_platforms};
+use crate::image::{Availability, ContentSource, ImageError, ImageGraph};
 use crate::oci::{
     self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, ConfigPlatform, Descriptor, Index,
     MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_LAYER_GZIP,
     MEDIA_TYPE_DOCKER_LAYER_ZSTD, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_INDEX,
     MEDIA_TYPE_OCI_MANIFEST,
 };
-use crate::platform::{self, Platform};
+use crate::platform::{self, Platform, format_platforms};
 use crate::reference::Reference;
 use crate::store::{HistoryChange, HistoryEntry, ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
 

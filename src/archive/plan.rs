@@ -17,10 +17,13 @@ use super::tar_header::{self, BLOCK, EntryKind};
 use crate::digest::Digest;
 use crate::gojson::ObjectWriter;
 use crate::image::{ImageGraph, PlatformManifest};
-use crate::oci::{self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor};
+use crate::oci::{
+    self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, BLOB_DIR, Descriptor, INDEX_FILE,
+    OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, blob_path,
+};
 use crate::platform::Platform;
 use crate::reference::Reference;
-use crate::store::{ImageRecord, OCI_LAYOUT_CONTENT, Store};
+use crate::store::{ImageRecord, Store};
 
 /// Two zero blocks end the archive; no padding to a 10 KiB record (as Go's writer).
 const TRAILER_LEN: u64 = 2 * BLOCK;
@@ -166,7 +169,12 @@ impl ArchivePlan {
             blobs: Vec::new(),
         };
         plan.push("blobs/", EntryKind::Directory, 0o755, Body::None);
-        plan.push("blobs/sha256/", EntryKind::Directory, 0o755, Body::None);
+        plan.push(
+            &format!("{BLOB_DIR}/"),
+            EntryKind::Directory,
+            0o755,
+            Body::None,
+        );
         for (digest, descriptor) in blobs {
             let distributable = !NON_DISTRIBUTABLE_PREFIXES
                 .iter()
@@ -175,7 +183,7 @@ impl ArchivePlan {
                 continue;
             }
             plan.blobs.push(digest);
-            let name = format!("blobs/sha256/{}", digest.hex());
+            let name = blob_path(&digest);
             let body = Body::Blob {
                 descriptor: Box::new(descriptor),
                 file: OnceLock::new(),
@@ -183,7 +191,7 @@ impl ArchivePlan {
             plan.push(&name, EntryKind::Regular, 0o444, body);
         }
         plan.push(
-            "index.json",
+            INDEX_FILE,
             EntryKind::Regular,
             0o644,
             Body::Bytes(index_json),
@@ -192,7 +200,7 @@ impl ArchivePlan {
             plan.push("manifest.json", EntryKind::Regular, 0o644, Body::Bytes(m));
         }
         plan.push(
-            "oci-layout",
+            OCI_LAYOUT_FILE,
             EntryKind::Regular,
             0o444,
             Body::Bytes(OCI_LAYOUT_CONTENT.to_vec()),
@@ -370,7 +378,6 @@ impl LegacyEntry {
 }
 
 fn encode_manifest_json(entries: &[(Digest, LegacyEntry)]) -> Vec<u8> {
-    let blob_path = |d: &Digest| format!("blobs/sha256/{}", d.hex());
     let mut out = vec![b'['];
     for (i, (_, e)) in entries.iter().enumerate() {
         if i > 0 {

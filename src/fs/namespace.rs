@@ -11,7 +11,7 @@ use super::tree::{self, Found, ImageCatalog, Node};
 use super::{
     Attr, BLOCK_SIZE, DirEntry, FileKind, FsError, ImageFs, StatFs, flag, name_str, writable,
 };
-use crate::store::{BLOB_DIR, INDEX_FILE};
+use crate::oci::{BLOB_DIR, INDEX_FILE};
 
 /// How long a look at `index.json` stays fresh: CLI changes show within this (plus the kernel's
 /// 1 s entry cache), while a busy reader does not stat the file on every lookup.
@@ -82,7 +82,7 @@ impl ImageFs {
                     state.stamp = stamp;
                 }
                 Err(e) => log::warn!(target: "fs", "cannot read the image list: {}",
-                    crate::logger::error_chain(&e)),
+                    crate::error::chain(&e)),
             }
         }
         state.catalog.clone()
@@ -133,7 +133,7 @@ impl ImageFs {
             Node::ImagesDir => image_path(&[]),
             Node::NamePrefix(prefix) => image_path(prefix),
             Node::Image(e) => match name {
-                tree::INDEX_JSON => Ok(Node::IndexJson(e.clone())),
+                INDEX_FILE => Ok(Node::IndexJson(e.clone())),
                 tree::IMAGE_TAR => Ok(Node::Archive(e.clone(), Vec::new())),
                 tree::BY_PLATFORM_DIR => Ok(Node::ByPlatformDir(e.clone())),
                 _ => Err(not_found()),
@@ -316,7 +316,7 @@ impl ImageFs {
                 }
             }
             Node::Image(e) => {
-                children.push((tree::INDEX_JSON.into(), Node::IndexJson(e.clone())));
+                children.push((INDEX_FILE.into(), Node::IndexJson(e.clone())));
                 children.push((tree::IMAGE_TAR.into(), Node::Archive(e.clone(), Vec::new())));
                 children.push((tree::BY_PLATFORM_DIR.into(), Node::ByPlatformDir(e.clone())));
             }

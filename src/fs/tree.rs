@@ -7,11 +7,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::archive::{ArchivePlan, ExportRequest};
 use crate::digest::Digest;
 use crate::image::{ImageGraph, PlatformManifest};
+use crate::oci;
 use crate::platform::Platform;
 use crate::store::{ImageRecord, Store};
 
@@ -22,7 +23,6 @@ pub const ROOT_INO: u64 = 1;
 pub const IMAGES_DIR: &str = "images";
 pub const IMPORT_DIR: &str = "import";
 pub const STATUS_DIR: &str = ".status";
-pub const INDEX_JSON: &str = "index.json";
 pub const IMAGE_TAR: &str = "image.tar";
 pub const BY_PLATFORM_DIR: &str = "by-platform";
 pub const MANIFEST_JSON: &str = "manifest.json";
@@ -161,7 +161,7 @@ impl ImageEntry {
         let mtime = graph
             .manifests
             .iter()
-            .filter_map(|m| m.created.as_deref().and_then(parse_rfc3339))
+            .filter_map(|m| m.created.as_deref().and_then(oci::parse_rfc3339))
             .max()
             .unwrap_or(UNIX_EPOCH);
         ImageEntry {
@@ -285,7 +285,7 @@ impl ImageCatalog {
                     target: "fs",
                     "hiding image {}: {}",
                     path.join("/"),
-                    crate::logger::error_chain(&e)
+                    crate::error::chain(&e)
                 ),
             }
         }
@@ -343,72 +343,9 @@ fn content_key(graph: &ImageGraph) -> Digest {
     Digest::of(complete.join("\n").as_bytes())
 }
 
-/// Parses the RFC 3339 times image configs carry (`2024-05-01T12:34:56.123Z`, `…+02:00`).
-pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    let mut nanos = 0u32;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        let mut n: u32 = frac[..digits.min(9)].parse().ok()?;
-        for _ in digits.min(9)..9 {
-            n *= 10;
-        }
-        nanos = n;
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let h: i64 = rest.get(1..3)?.parse().ok()?;
-            let m: i64 = rest.get(4..6)?.parse().ok()?;
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    // Howard Hinnant's days_from_civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset;
-    if secs < 0 {
-        return Some(UNIX_EPOCH);
-    }
-    Some(UNIX_EPOCH + Duration::new(secs as u64, nanos))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_parses_utc_offsets_and_fractions() {
-        let t = |s| parse_rfc3339(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
-        assert_eq!(t("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
-        assert_eq!(
-            t("2000-03-01T00:00:00Z"),
-            Some(Duration::from_secs(951_868_800))
-        );
-        assert_eq!(
-            t("2000-03-01T02:00:00.5+02:00"),
-            Some(Duration::new(951_868_800, 500_000_000))
-        );
-        assert_eq!(t("yesterday"), None);
-    }
 
     #[test]
     fn inode_numbers_are_stable_and_never_root() {

@@ -355,7 +355,7 @@ impl Upload {
                     }
                 }
             }
-            Err(e) => log::warn!(target: "import", "{name}: {}", crate::logger::error_chain(&**e)),
+            Err(e) => log::warn!(target: "import", "{name}: {}", crate::error::chain(&**e)),
         }
         Some(outcome)
     }
@@ -391,7 +391,7 @@ impl Upload {
                 }
                 Err(e) => {
                     status.state = UploadState::Failed;
-                    status.error = Some(crate::logger::error_chain(&**e));
+                    status.error = Some(crate::error::chain(&**e));
                 }
             },
         }
