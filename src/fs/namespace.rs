@@ -276,11 +276,10 @@ impl ImageFs {
             return Err(FsError::AccessRefused(Box::new(FsError::WriteOnly)));
         }
         // import/ of a read-only store takes nothing, whoever asks (create says EROFS too).
-        if flag(mask, libc::W_OK) && self.store.is_read_only() {
-            return Err(FsError::AccessRefused(Box::new(
-                self.check_store_writable()
-                    .expect_err("the store is read-only"),
-            )));
+        if flag(mask, libc::W_OK)
+            && let Err(read_only) = self.check_store_writable()
+        {
+            return Err(FsError::AccessRefused(Box::new(read_only)));
         }
         check(
             &self.attr(&node)?,
