@@ -44,7 +44,7 @@ pub struct FuseAdapter {
 }
 
 impl FuseAdapter {
-    pub fn new(fs: ImageFs) -> FuseAdapter {
+    fn new(fs: ImageFs) -> FuseAdapter {
         FuseAdapter { fs }
     }
 }

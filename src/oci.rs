@@ -216,7 +216,7 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
-    pub fn from_media_type(media_type: &str) -> DocumentKind {
+    fn from_media_type(media_type: &str) -> DocumentKind {
         match media_type {
             MEDIA_TYPE_OCI_INDEX | MEDIA_TYPE_DOCKER_LIST => DocumentKind::Index,
             MEDIA_TYPE_OCI_MANIFEST | MEDIA_TYPE_DOCKER_MANIFEST => DocumentKind::Manifest,

@@ -19,18 +19,18 @@ use crate::store::{ImageRecord, Store};
 use super::FsError;
 use super::upload::Upload;
 
-pub const ROOT_INO: u64 = 1;
-pub const IMAGES_DIR: &str = "images";
-pub const IMPORT_DIR: &str = "import";
-pub const STATUS_DIR: &str = ".status";
-pub const IMAGE_TAR: &str = "image.tar";
-pub const BY_PLATFORM_DIR: &str = "by-platform";
-pub const MANIFEST_JSON: &str = "manifest.json";
-pub const CONFIG_JSON: &str = "config.json";
+pub(super) const ROOT_INO: u64 = 1;
+pub(super) const IMAGES_DIR: &str = "images";
+pub(super) const IMPORT_DIR: &str = "import";
+pub(super) const STATUS_DIR: &str = ".status";
+pub(super) const IMAGE_TAR: &str = "image.tar";
+pub(super) const BY_PLATFORM_DIR: &str = "by-platform";
+pub(super) const MANIFEST_JSON: &str = "manifest.json";
+pub(super) const CONFIG_JSON: &str = "config.json";
 
 /// What an inode stands for.
 #[derive(Clone, Debug)]
-pub enum Node {
+pub(super) enum Node {
     Root,
     ImagesDir,
     /// A directory on the way to image directories: `images/docker.io/library/`.
@@ -51,7 +51,7 @@ pub enum Node {
 }
 
 impl Node {
-    pub fn is_dir(&self) -> bool {
+    pub(super) fn is_dir(&self) -> bool {
         matches!(
             self,
             Node::Root
@@ -66,7 +66,7 @@ impl Node {
     }
 
     /// The inode number: see the module docs.
-    pub fn ino(&self) -> u64 {
+    pub(super) fn ino(&self) -> u64 {
         let image_key = |tag: &str, e: &ImageEntry, extra: &str| {
             format!(
                 "{tag}\0{}\0{}\0{}\0{extra}",
@@ -96,7 +96,7 @@ impl Node {
 }
 
 /// A stable inode number for `key`: 63 bits of its sha256, never 0 or the root's 1.
-pub fn hash_ino(key: &str) -> u64 {
+pub(super) fn hash_ino(key: &str) -> u64 {
     let d = Digest::of(key.as_bytes());
     let hex = d.hex();
     let v = u64::from_str_radix(&hex[..16], 16).expect("sha256 hex is hex") >> 1;
@@ -104,7 +104,7 @@ pub fn hash_ino(key: &str) -> u64 {
 }
 
 /// `linux-amd64+linux-arm64`: the path form of a platform list.
-pub fn platform_list_name(platforms: &[Platform]) -> String {
+pub(super) fn platform_list_name(platforms: &[Platform]) -> String {
     platforms
         .iter()
         .map(Platform::file_name)
@@ -121,14 +121,14 @@ const IMPORT_DIR_OSES: [&str; 10] = [
 
 /// Whether `name` under `import/` names a platform directory (`linux-arm64`,
 /// `linux-amd64+linux-arm64`): a platform list of known operating systems, without dots.
-pub fn is_import_platform_dir(name: &str) -> bool {
+pub(super) fn is_import_platform_dir(name: &str) -> bool {
     !name.contains('.')
         && parse_platform_list(name)
             .is_some_and(|ps| ps.iter().all(|p| IMPORT_DIR_OSES.contains(&p.os.as_str())))
 }
 
 /// Parses `linux-arm64`, `linux-aarch64+linux-amd64`, …; `None` when any part is no platform.
-pub fn parse_platform_list(name: &str) -> Option<Vec<Platform>> {
+pub(super) fn parse_platform_list(name: &str) -> Option<Vec<Platform>> {
     if name.is_empty() {
         return None;
     }
@@ -139,7 +139,7 @@ pub fn parse_platform_list(name: &str) -> Option<Vec<Platform>> {
 
 /// One stored image, as the mount shows it. Shared by every node under its directory.
 #[derive(Debug)]
-pub struct ImageEntry {
+pub(super) struct ImageEntry {
     /// Path components under `images/`.
     pub path: Vec<String>,
     pub digest: Digest,
@@ -175,12 +175,12 @@ impl ImageEntry {
         }
     }
 
-    pub fn label(&self) -> &str {
+    pub(super) fn label(&self) -> &str {
         &self.graph.label
     }
 
     /// The platforms listed under `by-platform/`: complete ones, attestations aside.
-    pub fn platforms(&self) -> Vec<Platform> {
+    pub(super) fn platforms(&self) -> Vec<Platform> {
         self.graph
             .available_platforms()
             .into_iter()
@@ -197,13 +197,13 @@ impl ImageEntry {
     }
 
     /// The manifest for `p`, or ENOENT naming the platforms the image has.
-    pub fn manifest(&self, p: &Platform) -> Result<&PlatformManifest, FsError> {
+    pub(super) fn manifest(&self, p: &Platform) -> Result<&PlatformManifest, FsError> {
         self.graph
             .select_one(p)
             .map_err(|_| self.absent(vec![p.clone()]))
     }
 
-    pub fn absent(&self, requested: Vec<Platform>) -> FsError {
+    pub(super) fn absent(&self, requested: Vec<Platform>) -> FsError {
         FsError::PlatformAbsent {
             image: self.label().to_string(),
             requested,
@@ -212,7 +212,11 @@ impl ImageEntry {
     }
 
     /// The archive of this image for `platforms` (all when empty), planned once.
-    pub fn plan(&self, store: &Store, platforms: &[Platform]) -> Result<Arc<ArchivePlan>, FsError> {
+    pub(super) fn plan(
+        &self,
+        store: &Store,
+        platforms: &[Platform],
+    ) -> Result<Arc<ArchivePlan>, FsError> {
         let mut plans = self.plans.lock().expect("plan cache lock poisoned");
         if let Some(p) = plans.get(platforms) {
             return Ok(p.clone());
@@ -232,14 +236,14 @@ impl ImageEntry {
 
 /// The images of one `index.json` state, arranged by path.
 #[derive(Debug, Default)]
-pub struct ImageCatalog {
+pub(super) struct ImageCatalog {
     images: BTreeMap<Vec<String>, Arc<ImageEntry>>,
     /// The newest image time: the time of the directories above the images.
     newest: Option<SystemTime>,
 }
 
 /// What a name inside `images/` leads to.
-pub enum Found {
+pub(super) enum Found {
     Image(Arc<ImageEntry>),
     Prefix(Vec<String>),
 }
@@ -247,7 +251,7 @@ pub enum Found {
 impl ImageCatalog {
     /// Reads the store's image list, reusing entries of `previous` whose digest and complete
     /// manifests are unchanged (so their cached plans survive).
-    pub fn load(store: &Store, previous: &ImageCatalog) -> Result<ImageCatalog, FsError> {
+    pub(super) fn load(store: &Store, previous: &ImageCatalog) -> Result<ImageCatalog, FsError> {
         let mut images = BTreeMap::new();
         // Many names may share one image (a CI cache tagging every build): walk each once.
         let mut graphs: HashMap<Digest, ImageGraph> = HashMap::new();
@@ -294,11 +298,11 @@ impl ImageCatalog {
     }
 
     /// The newest image's time, else the epoch: a function of the store's content only.
-    pub fn newest(&self) -> SystemTime {
+    pub(super) fn newest(&self) -> SystemTime {
         self.newest.unwrap_or(UNIX_EPOCH)
     }
 
-    pub fn find(&self, path: &[String]) -> Option<Found> {
+    pub(super) fn find(&self, path: &[String]) -> Option<Found> {
         if let Some(e) = self.images.get(path) {
             return Some(Found::Image(e.clone()));
         }
@@ -311,7 +315,7 @@ impl ImageCatalog {
     }
 
     /// The names directly under `prefix`, each once.
-    pub fn children(&self, prefix: &[String]) -> Vec<Found> {
+    pub(super) fn children(&self, prefix: &[String]) -> Vec<Found> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         for (k, e) in self.images.range(prefix.to_vec()..) {

@@ -25,11 +25,11 @@ use super::FsError;
 const STREAM_DEPTH: usize = 8;
 
 /// What an import ended with; shared by its status file and every flush that asks.
-pub type Outcome = Result<Vec<LoadedImage>, Arc<ArchiveError>>;
+pub(super) type Outcome = Result<Vec<LoadedImage>, Arc<ArchiveError>>;
 
 /// A file written into `import/`.
 #[derive(Debug)]
-pub struct Upload {
+pub(super) struct Upload {
     pub ino: u64,
     /// The platforms of the directory it was created in (empty: all).
     pub platforms: Vec<Platform>,
@@ -40,7 +40,7 @@ pub struct Upload {
 }
 
 #[derive(Debug, Clone)]
-pub struct UploadMeta {
+pub(super) struct UploadMeta {
     pub name: String,
     /// Bytes written (the file's size).
     pub size: u64,
@@ -145,7 +145,7 @@ impl LoadedStatus {
 }
 
 impl Upload {
-    pub fn new(ino: u64, name: String, platforms: Vec<Platform>) -> Upload {
+    pub(super) fn new(ino: u64, name: String, platforms: Vec<Platform>) -> Upload {
         Upload {
             ino,
             platforms,
@@ -159,15 +159,15 @@ impl Upload {
         }
     }
 
-    pub fn meta(&self) -> UploadMeta {
+    pub(super) fn meta(&self) -> UploadMeta {
         self.meta.lock().expect("upload meta lock poisoned").clone()
     }
 
-    pub fn rename(&self, name: &str) {
+    pub(super) fn rename(&self, name: &str) {
         self.meta.lock().expect("upload meta lock poisoned").name = name.to_string();
     }
 
-    pub fn set_mtime(&self, t: SystemTime) {
+    pub(super) fn set_mtime(&self, t: SystemTime) {
         self.meta.lock().expect("upload meta lock poisoned").mtime = t;
     }
 
@@ -177,7 +177,7 @@ impl Upload {
 
     /// Starts over: opening a finished upload for writing (`cp` onto the same name again,
     /// O_TRUNC) begins a new import.
-    pub fn reset(&self) {
+    pub(super) fn reset(&self) {
         let mut state = self.lock_state();
         if let Stage::Done(_) = *state {
             *state = Stage::Empty;
@@ -189,7 +189,7 @@ impl Upload {
     }
 
     /// Truncation: only to zero, and only before any data went into the store.
-    pub fn truncate(&self, size: u64) -> Result<(), FsError> {
+    pub(super) fn truncate(&self, size: u64) -> Result<(), FsError> {
         let mut meta = self.meta.lock().expect("upload meta lock poisoned");
         if size == meta.size {
             return Ok(());
@@ -213,7 +213,7 @@ impl Upload {
         }
     }
 
-    pub fn write(&self, store: &Store, offset: u64, data: &[u8]) -> Result<u32, FsError> {
+    pub(super) fn write(&self, store: &Store, offset: u64, data: &[u8]) -> Result<u32, FsError> {
         let mut state = self.lock_state();
         let size = self.meta().size;
         if let Stage::Empty = *state {
@@ -324,7 +324,7 @@ impl Upload {
 
     /// Finishes the import: waits for the stream's importer, or imports the spool file.
     /// Idempotent; returns the outcome. `None` when nothing was written (nothing to commit).
-    pub fn commit(&self, store: &Store) -> Option<Outcome> {
+    pub(super) fn commit(&self, store: &Store) -> Option<Outcome> {
         let mut state = self.lock_state();
         let outcome = match std::mem::replace(&mut *state, Stage::Empty) {
             Stage::Empty => return None,
@@ -367,7 +367,7 @@ impl Upload {
         bytes
     }
 
-    pub fn status(&self) -> UploadStatus {
+    pub(super) fn status(&self) -> UploadStatus {
         let meta = self.meta();
         let state = self.lock_state();
         let mut status = UploadStatus {

@@ -49,7 +49,7 @@ const UPLOAD_PREFIX: &str = "upload-";
 /// not be locked yet, so it is never taken for abandoned.
 const UPLOAD_LOCK_GRACE: Duration = Duration::from_secs(60);
 /// Environment variable naming the store when `--store` is not given.
-pub const STORE_ENV: &str = "IMAGEFS_STORE";
+const STORE_ENV: &str = "IMAGEFS_STORE";
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -538,14 +538,10 @@ impl Store {
         }
     }
 
-    /// Exclusive lock held by `gc` while it marks and sweeps.
-    pub fn lock_gc(&self) -> Result<LockGuard, StoreError> {
-        self.lock_gc_waiting(None, |_| {})
-    }
-
-    /// The exclusive gc lock, waiting at most `timeout` (forever when `None`). When it is held,
-    /// `waiting` is told once by whom (the processes holding it), so the caller can say what it
-    /// waits for; past the timeout the error names them.
+    /// The exclusive lock `gc` holds while it marks and sweeps, waiting at most `timeout`
+    /// (forever when `None`). When it is held, `waiting` is told once by whom (the processes
+    /// holding it), so the caller can say what it waits for; past the timeout the error names
+    /// them.
     pub fn lock_gc_waiting(
         &self,
         timeout: Option<Duration>,
