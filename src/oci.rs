@@ -195,6 +195,38 @@ pub fn encode_manifest(media_type: &str, config: &Descriptor, layers: &[Descript
     out
 }
 
+/// One entry of a docker-archive's `manifest.json`, the legacy view older Docker daemons load
+/// from (moby image/tarexport `manifestItem`): paths inside the archive, not digests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct LegacyManifestEntry {
+    #[serde(rename = "Config")]
+    pub config: String,
+    #[serde(rename = "RepoTags", default)]
+    pub repo_tags: Option<Vec<String>>,
+    #[serde(rename = "Layers", default)]
+    pub layers: Option<Vec<String>>,
+}
+
+/// `manifest.json` as moby's `json.Marshal([]manifestItem)` writes it; a `None` list is `null`,
+/// as Go marshals a nil slice.
+pub fn encode_legacy_manifest<'a>(
+    entries: impl IntoIterator<Item = &'a LegacyManifestEntry>,
+) -> Vec<u8> {
+    let mut out = vec![b'['];
+    for (i, e) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mut o = ObjectWriter::begin(&mut out);
+        o.string("Config", &e.config);
+        o.string_array("RepoTags", e.repo_tags.as_deref());
+        o.string_array("Layers", e.layers.as_deref());
+        o.end();
+    }
+    out.push(b']');
+    out
+}
+
 fn write_descriptor_list(out: &mut Vec<u8>, descriptors: &[Descriptor]) {
     out.push(b'[');
     for (i, d) in descriptors.iter().enumerate() {
