@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of the mount (issue 3), in one run, on a ≥500 MiB 4-platform image:
+# Benchmark of the mount, in one run, on a ≥500 MiB 4-platform image:
 #  (1) cat by-platform/linux-arm64.tar > FILE  vs  GNU tar -cf of the same blob files  vs
 #      imagefs export  vs  skopeo copy (oci: store -> oci-archive)
 #      for the page-cache mode (default) and --direct-io
