@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Benchmark of the mount (issue 3), in one run, on a ≥500 MiB 4-platform image:
+# Benchmark of the mount, in one run, on a ≥500 MiB 4-platform image:
 #  (1) cat by-platform/linux-arm64.tar > FILE  vs  GNU tar -cf of the same blob files  vs
 #      imagefs export  vs  skopeo copy (oci: store -> oci-archive)
 #      for the page-cache mode (default) and --direct-io
-#  (2) the same cat against a stub build (feature stub_read: reads return zeros) = FUSE ceiling
+#  (2) the same cat against the stub mount (examples/stub_mount.rs: the same daemon code, archive
+#      reads return zeros) = FUSE ceiling
 #  (3) cp full.tar MOUNT/import/linux-arm64/  vs  tar -xf of the same archive
 #  (4) daemon peak RSS (VmHWM) with 8 concurrent readers
 # Usage: scripts/bench-mount.sh [WORKDIR]   (needs root or fusermount3, /dev/fuse, GNU tar)
-# Env: IMAGEFS_BIN (release binary), IMAGEFS_STUB_BIN (release binary built --features stub_read)
+# Env: IMAGEFS_BIN (release binary), IMAGEFS_STUB_BIN (release build of examples/stub_mount.rs)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$here/target}
 if [[ -z "${IMAGEFS_BIN:-}" || -z "${IMAGEFS_STUB_BIN:-}" ]]; then
-    (cd "$here" && cargo build --release --features stub_read >/dev/null)
-    cp "$target/release/imagefs" "${TMPDIR:-/tmp}/imagefs-stub"
-    (cd "$here" && cargo build --release >/dev/null)
+    (cd "$here" && cargo build --release --bin imagefs --example stub_mount >/dev/null)
+    cp "$target/release/examples/stub_mount" "${TMPDIR:-/tmp}/imagefs-stub"
     cp "$target/release/imagefs" "${TMPDIR:-/tmp}/imagefs-rel"
 fi
 bin=${IMAGEFS_BIN:-${TMPDIR:-/tmp}/imagefs-rel}
@@ -55,8 +55,14 @@ best3() { # best of 3 runs of CMD
     done
     echo "$best"
 }
-mount_with() { # BINARY [ARGS]
+mount_with() { # BINARY [ARGS]: the imagefs daemon, or the stub mount (in the background)
     cleanup
+    if [[ $1 == "$stub" ]]; then
+        "$stub" "$store" "$mnt" "${@:2}" >/dev/null 2>&1 &   # not holding $(...) open
+        for _ in $(seq 200); do mountpoint -q "$mnt" && return; sleep 0.05; done
+        echo "bench-mount: the stub mount did not come up" >&2
+        return 1
+    fi
     "$1" --store "$store" mount "$mnt" --daemon --no-sample "${@:2}" >/dev/null
 }
 
@@ -89,7 +95,7 @@ t_tarread_direct=$(best3 sh -c "tar -cf - -C '$dir' by-platform/linux-arm64.tar 
 fresh=("$bin")
 t_tarread_cache=$(best3 sh -c "tar -cf - -C '$dir' by-platform/linux-arm64.tar | cat > '$out/t.tar'")
 
-# (2) the stub daemon: the same read path, zeros instead of archive bytes.
+# (2) the stub mount: the same daemon code and read path, zeros instead of archive bytes.
 fresh=("$stub")
 t_stub=$(best3 sh -c "cat '$dir/by-platform/linux-arm64.tar' > '$out/cat.tar'")
 fresh=("$stub" --direct-io)

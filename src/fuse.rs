@@ -44,7 +44,7 @@ pub struct FuseAdapter {
 }
 
 impl FuseAdapter {
-    pub fn new(fs: ImageFs) -> FuseAdapter {
+    fn new(fs: ImageFs) -> FuseAdapter {
         FuseAdapter { fs }
     }
 }
@@ -126,7 +126,7 @@ fn time(t: TimeOrNow) -> SystemTime {
 fn fail(op: &str, detail: std::fmt::Arguments<'_>, e: &FsError) -> Errno {
     let errno = e.errno();
     log::log!(target: "fuse", e.log_level(), "{op} {detail}: {} ({errno:?})",
-        crate::logger::error_chain(e));
+        crate::error::chain(e));
     errno
 }
 

@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::digest::Digest;
+use crate::error;
 use crate::image::{Availability, ImageGraph};
-use crate::logger::error_chain;
 use crate::store::{AbandonedFiles, ImageRecord, LockHolder, Store, StoreError};
 
 /// How long a name's previous target is kept by default (`gc --keep-history`).
@@ -112,7 +112,7 @@ pub fn mark(store: &Store) -> Result<(BTreeSet<Digest>, Vec<String>), StoreError
                     live.extend(m.children.iter().map(|c| c.digest));
                 }
             }
-            Err(e) => warnings.push(format!("{}: {}", record.target.digest, error_chain(&e))),
+            Err(e) => warnings.push(format!("{}: {}", record.target.digest, error::chain(&e))),
         }
     }
     Ok((live, warnings))
@@ -126,7 +126,7 @@ pub struct Problem(pub String);
 fn image_findings(store: &Store, record: &ImageRecord) -> Vec<String> {
     let graph = match ImageGraph::of_record(store, record) {
         Ok(graph) => graph,
-        Err(e) => return vec![error_chain(&e)],
+        Err(e) => return vec![error::chain(&e)],
     };
     let mut found = Vec::new();
     if graph.available_platforms().is_empty() {
@@ -157,7 +157,7 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     let blobs = store.list_blobs()?;
     for digest in &blobs {
         if let Err(e) = store.verify_blob(digest) {
-            problems.push(Problem(format!("blob {digest}: {}", error_chain(&e))));
+            problems.push(Problem(format!("blob {digest}: {}", error::chain(&e))));
         }
     }
     // What is wrong with an image is the same under each of its names: walk each image once.

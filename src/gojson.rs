@@ -7,7 +7,7 @@
 //! through it; stored documents are always kept as the bytes that arrived.
 
 /// Appends `s` as a JSON string literal, escaped as Go's `encodeState.string` with HTML escaping on.
-pub fn write_string(out: &mut Vec<u8>, s: &str) {
+fn write_string(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     for c in s.chars() {
@@ -84,7 +84,7 @@ impl<'a> ObjectWriter<'a> {
 }
 
 /// Writes `["a","b"]`, or `null` for `None`.
-pub fn write_string_array(out: &mut Vec<u8>, values: Option<&[String]>) {
+fn write_string_array(out: &mut Vec<u8>, values: Option<&[String]>) {
     let Some(values) = values else {
         out.extend_from_slice(b"null");
         return;

@@ -11,7 +11,7 @@ use crate::digest::Digest;
 use crate::oci::{
     self, ANNOTATION_REFERENCE_DIGEST, ConfigPlatform, Descriptor, DocumentKind, Index, Manifest,
 };
-use crate::platform::{self, Only, Platform};
+use crate::platform::{self, Only, Platform, format_platforms};
 use crate::reference::{self, AnyReference, Reference};
 use crate::store::{ImageRecord, Store, StoreError};
 
@@ -197,18 +197,6 @@ impl From<StoreError> for ImageError {
     fn from(e: StoreError) -> ImageError {
         ImageError::Store(e)
     }
-}
-
-/// `linux/amd64, linux/arm64` or `none`, for messages.
-pub fn format_platforms(platforms: &[Platform]) -> String {
-    if platforms.is_empty() {
-        return "none".to_string();
-    }
-    platforms
-        .iter()
-        .map(Platform::format_all)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// How much of a manifest's closure the store holds.

@@ -12,6 +12,7 @@
 pub mod archive;
 pub mod cli;
 pub mod digest;
+pub mod error;
 pub mod fs;
 pub mod fuse;
 pub mod gc;

@@ -1,5 +1,6 @@
-//! How imagefs reports to stderr: a small `log::Log` writing `imagefs: LEVEL target: message` lines to stderr, level chosen by
-//! `-v`/`-q` or `IMAGEFS_LOG` (error, warn, info, debug, trace).
+//! How imagefs reports to stderr: a small `log::Log` writing `imagefs: LEVEL target: message`
+//! lines to stderr, level chosen by `-v`/`-q` or `IMAGEFS_LOG` (error, warn, info, debug,
+//! trace). Errors in those lines are formatted by [`crate::error::chain`].
 
 use std::io::Write;
 
@@ -47,16 +48,4 @@ pub fn init(verbose: u8, quiet: bool) {
     // A second init (tests) keeps the first logger; only the level changes.
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(level);
-}
-
-/// `error: cause: cause`: an error and its sources on one line, as every message prints them.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -18,10 +18,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(e.as_ref()) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!(
-                "imagefs: error: {}",
-                imagefs::logger::error_chain(e.as_ref())
-            );
+            eprintln!("imagefs: error: {}", imagefs::error::chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -8,6 +8,7 @@
 //! [`crate::gojson`] in Go's field order.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
@@ -24,6 +25,34 @@ pub const MEDIA_TYPE_DOCKER_CONFIG: &str = "application/vnd.docker.container.ima
 pub const MEDIA_TYPE_DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 pub const MEDIA_TYPE_DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 pub const MEDIA_TYPE_DOCKER_LAYER_ZSTD: &str = "application/vnd.docker.image.rootfs.diff.tar.zstd";
+pub const MEDIA_TYPE_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const MEDIA_TYPE_OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+pub const MEDIA_TYPE_OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const MEDIA_TYPE_OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+/// An in-toto statement: the layers of BuildKit's attestation manifests.
+pub const MEDIA_TYPE_IN_TOTO: &str = "application/vnd.in-toto+json";
+
+/// The files of an OCI image layout (image-spec image-layout.md), which the store is and which
+/// archives carry: `oci-layout`, `index.json`, and the blobs under `blobs/sha256/<hex>`.
+pub const OCI_LAYOUT_FILE: &str = "oci-layout";
+pub const INDEX_FILE: &str = "index.json";
+pub const BLOB_DIR: &str = "blobs/sha256";
+/// The one layout version there is.
+pub const IMAGE_LAYOUT_VERSION: &str = "1.0.0";
+/// `oci-layout` as every tool writes it.
+pub const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// The path of a blob inside a layout: `blobs/sha256/<hex>`.
+pub fn blob_path(digest: &Digest) -> String {
+    format!("{BLOB_DIR}/{}", digest.hex())
+}
+
+/// The content of an `oci-layout` file.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ImageLayout {
+    #[serde(rename = "imageLayoutVersion")]
+    pub version: String,
+}
 
 /// Annotation holding the full normalised image name (containerd, Docker).
 pub const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
@@ -166,6 +195,38 @@ pub fn encode_manifest(media_type: &str, config: &Descriptor, layers: &[Descript
     out
 }
 
+/// One entry of a docker-archive's `manifest.json`, the legacy view older Docker daemons load
+/// from (moby image/tarexport `manifestItem`): paths inside the archive, not digests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct LegacyManifestEntry {
+    #[serde(rename = "Config")]
+    pub config: String,
+    #[serde(rename = "RepoTags", default)]
+    pub repo_tags: Option<Vec<String>>,
+    #[serde(rename = "Layers", default)]
+    pub layers: Option<Vec<String>>,
+}
+
+/// `manifest.json` as moby's `json.Marshal([]manifestItem)` writes it; a `None` list is `null`,
+/// as Go marshals a nil slice.
+pub fn encode_legacy_manifest<'a>(
+    entries: impl IntoIterator<Item = &'a LegacyManifestEntry>,
+) -> Vec<u8> {
+    let mut out = vec![b'['];
+    for (i, e) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mut o = ObjectWriter::begin(&mut out);
+        o.string("Config", &e.config);
+        o.string_array("RepoTags", e.repo_tags.as_deref());
+        o.string_array("Layers", e.layers.as_deref());
+        o.end();
+    }
+    out.push(b']');
+    out
+}
+
 fn write_descriptor_list(out: &mut Vec<u8>, descriptors: &[Descriptor]) {
     out.push(b'[');
     for (i, d) in descriptors.iter().enumerate() {
@@ -187,7 +248,7 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
-    pub fn from_media_type(media_type: &str) -> DocumentKind {
+    fn from_media_type(media_type: &str) -> DocumentKind {
         match media_type {
             MEDIA_TYPE_OCI_INDEX | MEDIA_TYPE_DOCKER_LIST => DocumentKind::Index,
             MEDIA_TYPE_OCI_MANIFEST | MEDIA_TYPE_DOCKER_MANIFEST => DocumentKind::Manifest,
@@ -355,6 +416,54 @@ pub fn sniff_kind(bytes: &[u8]) -> DocumentKind {
     }
 }
 
+/// Parses the RFC 3339 times image configs carry (`2024-05-01T12:34:56.123Z`, `…+02:00`).
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &s[19..];
+    let mut nanos = 0u32;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        let mut n: u32 = frac[..digits.min(9)].parse().ok()?;
+        for _ in digits.min(9)..9 {
+            n *= 10;
+        }
+        nanos = n;
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let h: i64 = rest.get(1..3)?.parse().ok()?;
+            let m: i64 = rest.get(4..6)?.parse().ok()?;
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset;
+    if secs < 0 {
+        return Some(UNIX_EPOCH);
+    }
+    Some(UNIX_EPOCH + Duration::new(secs as u64, nanos))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,5 +543,20 @@ mod tests {
             sniff_kind(br#"{"architecture":"amd64"}"#),
             DocumentKind::Leaf
         );
+    }
+
+    #[test]
+    fn rfc3339_parses_utc_offsets_and_fractions() {
+        let t = |s| parse_rfc3339(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
+        assert_eq!(t("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
+        assert_eq!(
+            t("2000-03-01T00:00:00Z"),
+            Some(Duration::from_secs(951_868_800))
+        );
+        assert_eq!(
+            t("2000-03-01T02:00:00.5+02:00"),
+            Some(Duration::new(951_868_800, 500_000_000))
+        );
+        assert_eq!(t("yesterday"), None);
     }
 }

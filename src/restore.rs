@@ -6,8 +6,8 @@
 use std::fmt;
 
 use crate::digest::Digest;
-use crate::image::{ImageError, ImageGraph, format_platforms};
-use crate::platform::Platform;
+use crate::image::{ImageError, ImageGraph};
+use crate::platform::{Platform, format_platforms};
 use crate::reference::Reference;
 use crate::store::{HistoryEntry, ImageRecord, Store, StoreError};
 

@@ -12,18 +12,14 @@ use crate::digest::Digest;
 use crate::gojson::ObjectWriter;
 use crate::oci::{
     ANNOTATION_REFERENCE_DIGEST, ANNOTATION_REFERENCE_TYPE, Descriptor, MEDIA_TYPE_DOCKER_CONFIG,
-    MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST,
-    MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, encode_index, encode_manifest,
+    MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_DOCKER_LAYER_ZSTD,
+    MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_IN_TOTO, MEDIA_TYPE_OCI_CONFIG,
+    MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER, MEDIA_TYPE_OCI_LAYER_GZIP,
+    MEDIA_TYPE_OCI_LAYER_ZSTD, MEDIA_TYPE_OCI_MANIFEST, encode_index, encode_manifest,
 };
 use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::store::{ImageRecord, Store, StoreError};
-
-const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-const IN_TOTO: &str = "application/vnd.in-toto+json";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayerCompression {
@@ -95,7 +91,11 @@ pub fn write_sample(store: &Store, spec: &SampleSpec) -> Result<Descriptor, Stor
             MEDIA_TYPE_DOCKER_CONFIG,
         )
     } else {
-        (MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX, OCI_CONFIG)
+        (
+            MEDIA_TYPE_OCI_MANIFEST,
+            MEDIA_TYPE_OCI_INDEX,
+            MEDIA_TYPE_OCI_CONFIG,
+        )
     };
     let mut children = Vec::new();
     for (i, platform) in spec.platforms.iter().enumerate() {
@@ -163,13 +163,17 @@ fn write_attestation(store: &Store, subject: &Descriptor) -> Result<Descriptor, 
         subject.digest.hex()
     );
     let layer = Descriptor::new(
-        IN_TOTO,
+        MEDIA_TYPE_IN_TOTO,
         store.write_blob(statement.as_bytes())?,
         statement.len() as u64,
     );
     let config =
         br#"{"architecture":"unknown","os":"unknown","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let config = Descriptor::new(OCI_CONFIG, store.write_blob(config)?, config.len() as u64);
+    let config = Descriptor::new(
+        MEDIA_TYPE_OCI_CONFIG,
+        store.write_blob(config)?,
+        config.len() as u64,
+    );
     let manifest = encode_manifest(MEDIA_TYPE_OCI_MANIFEST, &config, &[layer]);
     let mut desc = Descriptor::new(
         MEDIA_TYPE_OCI_MANIFEST,
@@ -268,11 +272,11 @@ fn write_layer(
         (true, LayerCompression::Gzip | LayerCompression::GzipStored) => {
             MEDIA_TYPE_DOCKER_LAYER_GZIP
         }
-        (true, LayerCompression::Zstd) => crate::oci::MEDIA_TYPE_DOCKER_LAYER_ZSTD,
-        (true, LayerCompression::None) => crate::oci::MEDIA_TYPE_DOCKER_LAYER,
-        (false, LayerCompression::Gzip | LayerCompression::GzipStored) => OCI_LAYER_GZIP,
-        (false, LayerCompression::Zstd) => OCI_LAYER_ZSTD,
-        (false, LayerCompression::None) => OCI_LAYER,
+        (true, LayerCompression::Zstd) => MEDIA_TYPE_DOCKER_LAYER_ZSTD,
+        (true, LayerCompression::None) => MEDIA_TYPE_DOCKER_LAYER,
+        (false, LayerCompression::Gzip | LayerCompression::GzipStored) => MEDIA_TYPE_OCI_LAYER_GZIP,
+        (false, LayerCompression::Zstd) => MEDIA_TYPE_OCI_LAYER_ZSTD,
+        (false, LayerCompression::None) => MEDIA_TYPE_OCI_LAYER,
     };
     let size = blob.len();
     let digest = blob.commit(None)?;

@@ -342,7 +342,7 @@ fn export_absent_platform_names_it_and_lists_available() {
     );
     for request in [&["linux/s390x"][..], &["linux/amd64", "linux/s390x"][..]] {
         let err = plan(&f.store, &["alpine"], request).expect_err("absent platform");
-        let msg = imagefs::logger::error_chain(&err);
+        let msg = imagefs::error::chain(&err);
         assert!(msg.contains("linux/s390x"), "{msg}");
         assert!(
             msg.contains("linux/amd64") && msg.contains("linux/riscv64"),
@@ -587,7 +587,7 @@ fn import_missing_platform_errors_listing_available_and_changes_nothing() {
 
     let err = import_bytes(&dst.store, &bytes, &["linux/arm64", "linux/ppc64le"])
         .expect_err("ppc64le is not in the archive");
-    let msg = imagefs::logger::error_chain(&err);
+    let msg = imagefs::error::chain(&err);
     assert!(msg.contains("linux/ppc64le"), "{msg}");
     for p in ["linux/amd64", "linux/arm64", "linux/riscv64"] {
         assert!(msg.contains(p), "{msg} lacks {p}");

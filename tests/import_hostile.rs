@@ -64,7 +64,7 @@ fn assert_rejected(bytes: &[u8], platforms: &[&str], needles: &[&str]) -> String
         };
         let err = match result {
             Ok(loaded) => panic!("import succeeded (file: {via_file}): {loaded:?}"),
-            Err(e) => imagefs::logger::error_chain(&e),
+            Err(e) => imagefs::error::chain(&e),
         };
         for n in needles {
             assert!(err.contains(n), "(file: {via_file}) {err:?} lacks {n:?}");
@@ -395,8 +395,7 @@ fn import_ignores_broken_blob_of_filtered_out_platform() {
         } else {
             import_bytes(&f.store, &bytes, &["linux/arm64"])
         };
-        result
-            .unwrap_or_else(|e| panic!("(file: {via_file}) {}", imagefs::logger::error_chain(&e)));
+        result.unwrap_or_else(|e| panic!("(file: {via_file}) {}", imagefs::error::chain(&e)));
         let (m, children) = platform_closure(&src.store, "alpine", "linux/arm64");
         assert!(f.store.has_blob(&m));
         assert!(children.iter().all(|d| f.store.has_blob(d)));
@@ -495,8 +494,7 @@ fn import_applies_pax_size_and_path_records() {
         } else {
             import_bytes(&f.store, &bytes, &[])
         };
-        result
-            .unwrap_or_else(|e| panic!("(file: {via_file}) {}", imagefs::logger::error_chain(&e)));
+        result.unwrap_or_else(|e| panic!("(file: {via_file}) {}", imagefs::error::chain(&e)));
         assert!(f.store.has_blob(&layer), "(file: {via_file})");
     }
 }
@@ -631,7 +629,7 @@ fn import_rejects_growing_the_store_index_past_its_cap() {
         } else {
             import_bytes(&f.store, &bytes, &[])
         };
-        let err = imagefs::logger::error_chain(&result.expect_err("import past the cap"));
+        let err = imagefs::error::chain(&result.expect_err("import past the cap"));
         assert!(
             err.contains("image docker.io/library/alpine:latest")
                 && err.contains("index.json would grow to")

@@ -4,9 +4,9 @@ use std::fmt;
 use std::io;
 
 use crate::digest::Digest;
-use crate::image::{ImageError, format_platforms};
+use crate::image::ImageError;
 use crate::oci::DocumentError;
-use crate::platform::Platform;
+use crate::platform::{Platform, format_platforms};
 use crate::store::StoreError;
 
 #[derive(Debug)]

@@ -18,19 +18,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use serde::Deserialize;
-
 use super::ArchiveError;
 use super::scan::{Catalog, Compression, OCI_LAYOUT};
 use crate::digest::Digest;
-use crate::image::{Availability, ContentSource, ImageError, ImageGraph, format_platforms};
+use crate::image::{Availability, ContentSource, ImageError, ImageGraph};
 use crate::oci::{
-    self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, ConfigPlatform, Descriptor, Index,
-    MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_LAYER_GZIP,
-    MEDIA_TYPE_DOCKER_LAYER_ZSTD, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_INDEX,
-    MEDIA_TYPE_OCI_MANIFEST,
+    self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, ConfigPlatform, Descriptor,
+    IMAGE_LAYOUT_VERSION, ImageLayout, Index, LegacyManifestEntry, MEDIA_TYPE_DOCKER_CONFIG,
+    MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_DOCKER_LAYER_ZSTD,
+    MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST,
 };
-use crate::platform::{self, Platform};
+use crate::platform::{self, Platform, format_platforms};
 use crate::reference::Reference;
 use crate::store::{HistoryChange, HistoryEntry, ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
 
@@ -530,17 +528,12 @@ fn plan_oci(
     options: &ImportOptions,
 ) -> Result<Vec<Planned>, ArchiveError> {
     if let Some(layout) = &catalog.oci_layout {
-        #[derive(Deserialize)]
-        struct Layout {
-            #[serde(rename = "imageLayoutVersion")]
-            version: String,
-        }
-        let layout: Layout =
+        let layout: ImageLayout =
             oci::parse_document(layout).map_err(|source| ArchiveError::BadDocument {
                 entry: OCI_LAYOUT.into(),
                 source,
             })?;
-        if layout.version != "1.0.0" {
+        if layout.version != IMAGE_LAYOUT_VERSION {
             return Err(ArchiveError::UnsupportedLayout {
                 version: layout.version,
             });
@@ -741,23 +734,12 @@ fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), Ar
     Ok(())
 }
 
-/// One entry of a docker-archive's `manifest.json`.
-#[derive(Deserialize)]
-struct LegacyEntry {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "RepoTags", default)]
-    repo_tags: Option<Vec<String>>,
-    #[serde(rename = "Layers", default)]
-    layers: Option<Vec<String>>,
-}
-
 fn plan_docker_archive(
     catalog: &mut Catalog<'_>,
     options: &ImportOptions,
 ) -> Result<Vec<Planned>, ArchiveError> {
     let bytes = catalog.manifest_json.clone().expect("caller checked");
-    let entries: Vec<LegacyEntry> =
+    let entries: Vec<LegacyManifestEntry> =
         oci::parse_document(&bytes).map_err(|source| ArchiveError::BadDocument {
             entry: "manifest.json".into(),
             source,

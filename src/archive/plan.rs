@@ -15,12 +15,14 @@ use std::sync::OnceLock;
 use super::ArchiveError;
 use super::tar_header::{self, BLOCK, EntryKind};
 use crate::digest::Digest;
-use crate::gojson::ObjectWriter;
 use crate::image::{ImageGraph, PlatformManifest};
-use crate::oci::{self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor};
+use crate::oci::{
+    self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, BLOB_DIR, Descriptor, INDEX_FILE,
+    LegacyManifestEntry, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, blob_path,
+};
 use crate::platform::Platform;
 use crate::reference::Reference;
-use crate::store::{ImageRecord, OCI_LAYOUT_CONTENT, Store};
+use crate::store::{ImageRecord, Store};
 
 /// Two zero blocks end the archive; no padding to a 10 KiB record (as Go's writer).
 const TRAILER_LEN: u64 = 2 * BLOCK;
@@ -98,7 +100,7 @@ impl ArchivePlan {
         let mut blobs: BTreeMap<Digest, Descriptor> = BTreeMap::new();
         let mut top_level: Vec<Descriptor> = Vec::new();
         // manifest digest -> (config, layers, repo tags), in first-seen order.
-        let mut legacy: Vec<(Digest, LegacyEntry)> = Vec::new();
+        let mut legacy: Vec<(Digest, LegacyManifestEntry)> = Vec::new();
 
         for record in &request.images {
             let graph = ImageGraph::of_record(store, record)?;
@@ -142,7 +144,7 @@ impl ArchivePlan {
                 let entry = match legacy.iter_mut().find(|(d, _)| *d == m.descriptor.digest) {
                     Some((_, e)) => e,
                     None => {
-                        legacy.push((m.descriptor.digest, LegacyEntry::new(m)));
+                        legacy.push((m.descriptor.digest, legacy_entry(m)));
                         &mut legacy.last_mut().expect("just pushed").1
                     }
                 };
@@ -157,7 +159,8 @@ impl ArchivePlan {
 
         let mut index_json = Vec::new();
         oci::write_index_json(&mut index_json, &top_level);
-        let manifest_json = (!legacy.is_empty()).then(|| encode_manifest_json(&legacy));
+        let manifest_json = (!legacy.is_empty())
+            .then(|| oci::encode_legacy_manifest(legacy.iter().map(|(_, e)| e)));
 
         let mut plan = ArchivePlan {
             store: store.clone(),
@@ -166,7 +169,12 @@ impl ArchivePlan {
             blobs: Vec::new(),
         };
         plan.push("blobs/", EntryKind::Directory, 0o755, Body::None);
-        plan.push("blobs/sha256/", EntryKind::Directory, 0o755, Body::None);
+        plan.push(
+            &format!("{BLOB_DIR}/"),
+            EntryKind::Directory,
+            0o755,
+            Body::None,
+        );
         for (digest, descriptor) in blobs {
             let distributable = !NON_DISTRIBUTABLE_PREFIXES
                 .iter()
@@ -175,7 +183,7 @@ impl ArchivePlan {
                 continue;
             }
             plan.blobs.push(digest);
-            let name = format!("blobs/sha256/{}", digest.hex());
+            let name = blob_path(&digest);
             let body = Body::Blob {
                 descriptor: Box::new(descriptor),
                 file: OnceLock::new(),
@@ -183,7 +191,7 @@ impl ArchivePlan {
             plan.push(&name, EntryKind::Regular, 0o444, body);
         }
         plan.push(
-            "index.json",
+            INDEX_FILE,
             EntryKind::Regular,
             0o644,
             Body::Bytes(index_json),
@@ -192,7 +200,7 @@ impl ArchivePlan {
             plan.push("manifest.json", EntryKind::Regular, 0o644, Body::Bytes(m));
         }
         plan.push(
-            "oci-layout",
+            OCI_LAYOUT_FILE,
             EntryKind::Regular,
             0o444,
             Body::Bytes(OCI_LAYOUT_CONTENT.to_vec()),
@@ -347,45 +355,17 @@ pub(super) enum PlanBody<'a> {
     Blob(&'a Descriptor),
 }
 
-/// One entry of `manifest.json`, the legacy view older Docker daemons load from.
-struct LegacyEntry {
-    config: Digest,
-    layers: Vec<Digest>,
-    repo_tags: Option<Vec<String>>,
-}
-
-impl LegacyEntry {
-    fn new(m: &PlatformManifest) -> LegacyEntry {
-        let mut children = m.children.iter();
-        let config = children
-            .next()
-            .map(|c| c.digest)
-            .expect("a complete manifest has a config");
-        LegacyEntry {
-            config,
-            layers: children.map(|l| l.digest).collect(),
-            repo_tags: None,
-        }
-    }
-}
-
-fn encode_manifest_json(entries: &[(Digest, LegacyEntry)]) -> Vec<u8> {
-    let blob_path = |d: &Digest| format!("blobs/sha256/{}", d.hex());
-    let mut out = vec![b'['];
-    for (i, (_, e)) in entries.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let mut o = ObjectWriter::begin(&mut out);
-        o.string("Config", &blob_path(&e.config));
-        o.string_array("RepoTags", e.repo_tags.as_deref());
-        let layers: Vec<String> = e.layers.iter().map(blob_path).collect();
+/// The `manifest.json` entry of a complete manifest: its config and layers, no tags yet.
+fn legacy_entry(m: &PlatformManifest) -> LegacyManifestEntry {
+    let mut children = m.children.iter().map(|c| blob_path(&c.digest));
+    let config = children.next().expect("a complete manifest has a config");
+    let layers: Vec<String> = children.collect();
+    LegacyManifestEntry {
+        config,
         // Go marshals a nil slice as null: an image without layers has "Layers":null.
-        o.string_array("Layers", (!layers.is_empty()).then_some(&layers[..]));
-        o.end();
+        layers: (!layers.is_empty()).then_some(layers),
+        repo_tags: None,
     }
-    out.push(b']');
-    out
 }
 
 /// The descriptor as `index.json` lists it: with the name annotations for a named export, and

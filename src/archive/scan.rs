@@ -22,7 +22,6 @@ use crate::store::{SpooledBlob, Store};
 
 /// Metadata files read into memory as they pass (everything else is content).
 pub(super) const OCI_LAYOUT: &str = "oci-layout";
-pub(super) const INDEX_JSON: &str = "index.json";
 pub(super) const MANIFEST_JSON: &str = "manifest.json";
 /// Written by old docker-archives; never needed, never stored.
 const REPOSITORIES: &str = "repositories";
@@ -256,7 +255,7 @@ impl<'s> Catalog<'s> {
                         });
                     }
                     match path.as_str() {
-                        OCI_LAYOUT | INDEX_JSON | MANIFEST_JSON => {
+                        OCI_LAYOUT | oci::INDEX_FILE | MANIFEST_JSON => {
                             let bytes = read_metadata(&mut tar.data(), &path, size)?;
                             self.insert_metadata(&path, bytes)?;
                         }
@@ -299,7 +298,7 @@ impl<'s> Catalog<'s> {
     fn insert_metadata(&mut self, path: &str, bytes: Vec<u8>) -> Result<(), ArchiveError> {
         let slot = match path {
             OCI_LAYOUT => &mut self.oci_layout,
-            INDEX_JSON => &mut self.index_json,
+            oci::INDEX_FILE => &mut self.index_json,
             _ => &mut self.manifest_json,
         };
         if slot.replace(bytes).is_some() {

@@ -141,7 +141,7 @@ pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
         report.problems.push(gc::Problem(format!(
             "{}: imports that move a name, restore and gc cannot work until `imagefs fsck --repair` \
              sets it aside",
-            crate::logger::error_chain(&e)
+            crate::error::chain(&e)
         )));
     }
     for record in store.images()? {

@@ -73,7 +73,7 @@ pub fn mount(store: &Store, args: &MountArgs) -> CliResult {
         Ok(()) => Ok(()),
         Err(e) => {
             if let Some(r) = ready.as_mut() {
-                let _ = writeln!(r, "{}", crate::logger::error_chain(e.as_ref()));
+                let _ = writeln!(r, "{}", crate::error::chain(e.as_ref()));
             }
             Err(e)
         }

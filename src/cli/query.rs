@@ -85,7 +85,7 @@ fn complete_platforms(
                 .map(Platform::format_all)
                 .collect(),
             Err(e) => {
-                log::warn!(target: "store", "{label}: {}", crate::logger::error_chain(&e));
+                log::warn!(target: "store", "{label}: {}", crate::error::chain(&e));
                 Vec::new()
             }
         })

@@ -43,7 +43,7 @@ pub fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> CliResul
 }
 
 fn with_context(e: archive::ArchiveError, input: &str) -> Box<dyn std::error::Error + Send + Sync> {
-    format!("cannot import {input}: {}", crate::logger::error_chain(&e)).into()
+    format!("cannot import {input}: {}", crate::error::chain(&e)).into()
 }
 
 pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResult {

@@ -32,16 +32,16 @@ impl Caller {
 /// The access a request needs on a node: access(2)'s bits (`R_OK` 4, `W_OK` 2, `X_OK` 1, which
 /// are also the rwx bits of each class in a mode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Need(pub u16);
+pub(super) struct Need(pub u16);
 
 impl Need {
-    pub const READ: Need = Need(4);
-    pub const WRITE: Need = Need(2);
+    pub(super) const READ: Need = Need(4);
+    pub(super) const WRITE: Need = Need(2);
     /// Execute for files, search for directories.
-    pub const EXEC: Need = Need(1);
-    pub const WRITE_SEARCH: Need = Need(3);
+    pub(super) const EXEC: Need = Need(1);
+    pub(super) const WRITE_SEARCH: Need = Need(3);
 
-    pub fn describe(self) -> &'static str {
+    pub(super) fn describe(self) -> &'static str {
         match self.0 & 7 {
             0 => "existence",
             1 => "search/execute",
@@ -59,7 +59,7 @@ impl Need {
 /// root reads and writes anything and searches any directory, but executes a file only if some
 /// execute bit is set; anyone else gets the owner's bits if they own it, else the group's if
 /// they are in its group (supplementary groups included), else the others'.
-pub fn permits(attr: &Attr, caller: &Caller, need: Need) -> bool {
+pub(super) fn permits(attr: &Attr, caller: &Caller, need: Need) -> bool {
     let want = need.0 & 7;
     if caller.uid == 0 {
         return want & 1 == 0 || attr.kind == FileKind::Directory || attr.perm & 0o111 != 0;
@@ -82,7 +82,12 @@ pub fn permits(attr: &Attr, caller: &Caller, need: Need) -> bool {
 }
 
 /// `Ok` when `caller` has `need` on the node, else the error naming what was refused.
-pub fn check(attr: &Attr, caller: &Caller, need: Need, op: &'static str) -> Result<(), FsError> {
+pub(super) fn check(
+    attr: &Attr,
+    caller: &Caller,
+    need: Need,
+    op: &'static str,
+) -> Result<(), FsError> {
     if permits(attr, caller, need) {
         Ok(())
     } else {

@@ -9,8 +9,8 @@ use fuser::Errno;
 use log::Level;
 
 use crate::archive::ArchiveError;
-use crate::image::{ImageError, format_platforms};
-use crate::platform::Platform;
+use crate::image::ImageError;
+use crate::platform::{Platform, format_platforms};
 use crate::store::StoreError;
 
 #[derive(Debug)]

@@ -1,17 +1,20 @@
-//! The ops that change the namespace under `import/`: create, mkdir, unlink, rmdir, rename,
-//! setattr, and the refusal of special files. Everywhere else they are EROFS; inside `import/`
+//! The import directory: uploads (create, open for writing, write, flush and the commit at
+//! close), the ops that change the namespace under `import/` (mkdir, unlink, rmdir, rename,
+//! setattr) and the refusal of special files. Everywhere else they are EROFS; inside `import/`
 //! the caller needs write and search permission on the directory, as the kernel would ask
 //! (see `access.rs`).
 
 use std::ffi::OsStr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use super::access::{Caller, Need, check};
-use super::handles::Upload;
+use super::handles::Handle;
 use super::tree::{self, Node};
+use super::upload::{Upload, UploadStatus};
 use super::{Attr, FsError, ImageFs, Opened, flag, name_str, writable};
+use crate::platform::Platform;
 
 /// A name being created: one that is not UTF-8 is refused (EINVAL), not "missing".
 fn new_name_str(name: &OsStr) -> Result<&str, FsError> {
@@ -21,6 +24,22 @@ fn new_name_str(name: &OsStr) -> Result<&str, FsError> {
 }
 
 impl ImageFs {
+    /// The platforms an upload into import directory `dir` is filtered to (none: all).
+    fn import_platforms(dir: &str) -> Vec<Platform> {
+        tree::parse_platform_list(dir).unwrap_or_default()
+    }
+
+    /// Imports into a read-only store fail when the file is created, naming the store.
+    pub(super) fn check_store_writable(&self) -> Result<(), FsError> {
+        if self.store.is_read_only() {
+            return Err(FsError::Store(crate::store::StoreError::ReadOnly {
+                root: self.store.root().to_path_buf(),
+                op: "import",
+            }));
+        }
+        Ok(())
+    }
+
     /// A directory node `caller` may change entries of: EROFS outside `import/`, else write
     /// and search permission on it.
     fn writable_dir(&self, ino: u64, caller: &Caller, op: &'static str) -> Result<Node, FsError> {
@@ -226,5 +245,73 @@ impl ImageFs {
             Ok(_) => FsError::ReadOnly,
             Err(e) => e,
         }
+    }
+
+    /// Opens an upload for writing: a finished one starts over (`cp` onto the same name).
+    pub(super) fn open_upload(&self, upload: &Arc<Upload>, pid: u32) -> Opened {
+        upload.reset();
+        Opened {
+            fh: self.add_handle(Handle::Upload {
+                upload: upload.clone(),
+                opener_pid: pid,
+                wrote: AtomicBool::new(false),
+            }),
+            direct_io: true,
+            keep_cache: false,
+        }
+    }
+
+    pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32, FsError> {
+        match &*self.handle(fh)? {
+            Handle::Upload { upload, wrote, .. } => {
+                // Only a handle whose data was accepted may commit: a second writer whose
+                // write is refused must not end someone else's import at its close.
+                let n = upload.write(&self.store, offset, data)?;
+                wrote.store(true, Ordering::Relaxed);
+                Ok(n)
+            }
+            Handle::Archive { .. } | Handle::Bytes(_) => Err(FsError::ReadOnly),
+        }
+    }
+
+    /// close(2): commits an upload when its opener closes it after writing, so the import's
+    /// outcome is what close returns. Flushes of dup'd descriptors and of other processes, and
+    /// flushes before any data, only pass.
+    pub fn flush(&self, fh: u64, pid: u32) -> Result<(), FsError> {
+        if let Handle::Upload {
+            upload,
+            opener_pid,
+            wrote,
+        } = &*self.handle(fh)?
+            && *opener_pid == pid
+            && wrote.load(Ordering::Relaxed)
+            && upload.meta().size > 0
+            && let Some(Err(e)) = upload.commit(&self.store)
+        {
+            return Err(FsError::Import(e));
+        }
+        Ok(())
+    }
+
+    /// At the last close of `handle`: commits an upload nobody flushed (a writer that forked,
+    /// or was killed, in which case the truncated archive is rejected). Its status file keeps
+    /// the outcome.
+    pub(super) fn release_upload(&self, handle: &Handle) {
+        if let Handle::Upload { upload, wrote, .. } = handle
+            && wrote.load(Ordering::Relaxed)
+            && upload.meta().size > 0
+        {
+            upload.commit(&self.store);
+        }
+    }
+
+    /// Every upload's status, for tests and the CLI.
+    pub fn upload_statuses(&self) -> Vec<UploadStatus> {
+        let imports = self.imports.lock().expect("imports lock poisoned");
+        imports
+            .values()
+            .flat_map(|f| f.values())
+            .map(|u| u.status())
+            .collect()
     }
 }

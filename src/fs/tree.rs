@@ -7,30 +7,30 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::archive::{ArchivePlan, ExportRequest};
 use crate::digest::Digest;
 use crate::image::{ImageGraph, PlatformManifest};
+use crate::oci;
 use crate::platform::Platform;
 use crate::store::{ImageRecord, Store};
 
 use super::FsError;
-use super::handles::Upload;
+use super::upload::Upload;
 
-pub const ROOT_INO: u64 = 1;
-pub const IMAGES_DIR: &str = "images";
-pub const IMPORT_DIR: &str = "import";
-pub const STATUS_DIR: &str = ".status";
-pub const INDEX_JSON: &str = "index.json";
-pub const IMAGE_TAR: &str = "image.tar";
-pub const BY_PLATFORM_DIR: &str = "by-platform";
-pub const MANIFEST_JSON: &str = "manifest.json";
-pub const CONFIG_JSON: &str = "config.json";
+pub(super) const ROOT_INO: u64 = 1;
+pub(super) const IMAGES_DIR: &str = "images";
+pub(super) const IMPORT_DIR: &str = "import";
+pub(super) const STATUS_DIR: &str = ".status";
+pub(super) const IMAGE_TAR: &str = "image.tar";
+pub(super) const BY_PLATFORM_DIR: &str = "by-platform";
+pub(super) const MANIFEST_JSON: &str = "manifest.json";
+pub(super) const CONFIG_JSON: &str = "config.json";
 
 /// What an inode stands for.
 #[derive(Clone, Debug)]
-pub enum Node {
+pub(super) enum Node {
     Root,
     ImagesDir,
     /// A directory on the way to image directories: `images/docker.io/library/`.
@@ -51,7 +51,7 @@ pub enum Node {
 }
 
 impl Node {
-    pub fn is_dir(&self) -> bool {
+    pub(super) fn is_dir(&self) -> bool {
         matches!(
             self,
             Node::Root
@@ -66,7 +66,7 @@ impl Node {
     }
 
     /// The inode number: see the module docs.
-    pub fn ino(&self) -> u64 {
+    pub(super) fn ino(&self) -> u64 {
         let image_key = |tag: &str, e: &ImageEntry, extra: &str| {
             format!(
                 "{tag}\0{}\0{}\0{}\0{extra}",
@@ -96,7 +96,7 @@ impl Node {
 }
 
 /// A stable inode number for `key`: 63 bits of its sha256, never 0 or the root's 1.
-pub fn hash_ino(key: &str) -> u64 {
+pub(super) fn hash_ino(key: &str) -> u64 {
     let d = Digest::of(key.as_bytes());
     let hex = d.hex();
     let v = u64::from_str_radix(&hex[..16], 16).expect("sha256 hex is hex") >> 1;
@@ -104,7 +104,7 @@ pub fn hash_ino(key: &str) -> u64 {
 }
 
 /// `linux-amd64+linux-arm64`: the path form of a platform list.
-pub fn platform_list_name(platforms: &[Platform]) -> String {
+pub(super) fn platform_list_name(platforms: &[Platform]) -> String {
     platforms
         .iter()
         .map(Platform::file_name)
@@ -121,14 +121,14 @@ const IMPORT_DIR_OSES: [&str; 10] = [
 
 /// Whether `name` under `import/` names a platform directory (`linux-arm64`,
 /// `linux-amd64+linux-arm64`): a platform list of known operating systems, without dots.
-pub fn is_import_platform_dir(name: &str) -> bool {
+pub(super) fn is_import_platform_dir(name: &str) -> bool {
     !name.contains('.')
         && parse_platform_list(name)
             .is_some_and(|ps| ps.iter().all(|p| IMPORT_DIR_OSES.contains(&p.os.as_str())))
 }
 
 /// Parses `linux-arm64`, `linux-aarch64+linux-amd64`, …; `None` when any part is no platform.
-pub fn parse_platform_list(name: &str) -> Option<Vec<Platform>> {
+pub(super) fn parse_platform_list(name: &str) -> Option<Vec<Platform>> {
     if name.is_empty() {
         return None;
     }
@@ -139,7 +139,7 @@ pub fn parse_platform_list(name: &str) -> Option<Vec<Platform>> {
 
 /// One stored image, as the mount shows it. Shared by every node under its directory.
 #[derive(Debug)]
-pub struct ImageEntry {
+pub(super) struct ImageEntry {
     /// Path components under `images/`.
     pub path: Vec<String>,
     pub digest: Digest,
@@ -161,7 +161,7 @@ impl ImageEntry {
         let mtime = graph
             .manifests
             .iter()
-            .filter_map(|m| m.created.as_deref().and_then(parse_rfc3339))
+            .filter_map(|m| m.created.as_deref().and_then(oci::parse_rfc3339))
             .max()
             .unwrap_or(UNIX_EPOCH);
         ImageEntry {
@@ -175,12 +175,12 @@ impl ImageEntry {
         }
     }
 
-    pub fn label(&self) -> &str {
+    pub(super) fn label(&self) -> &str {
         &self.graph.label
     }
 
     /// The platforms listed under `by-platform/`: complete ones, attestations aside.
-    pub fn platforms(&self) -> Vec<Platform> {
+    pub(super) fn platforms(&self) -> Vec<Platform> {
         self.graph
             .available_platforms()
             .into_iter()
@@ -197,13 +197,13 @@ impl ImageEntry {
     }
 
     /// The manifest for `p`, or ENOENT naming the platforms the image has.
-    pub fn manifest(&self, p: &Platform) -> Result<&PlatformManifest, FsError> {
+    pub(super) fn manifest(&self, p: &Platform) -> Result<&PlatformManifest, FsError> {
         self.graph
             .select_one(p)
             .map_err(|_| self.absent(vec![p.clone()]))
     }
 
-    pub fn absent(&self, requested: Vec<Platform>) -> FsError {
+    pub(super) fn absent(&self, requested: Vec<Platform>) -> FsError {
         FsError::PlatformAbsent {
             image: self.label().to_string(),
             requested,
@@ -212,7 +212,11 @@ impl ImageEntry {
     }
 
     /// The archive of this image for `platforms` (all when empty), planned once.
-    pub fn plan(&self, store: &Store, platforms: &[Platform]) -> Result<Arc<ArchivePlan>, FsError> {
+    pub(super) fn plan(
+        &self,
+        store: &Store,
+        platforms: &[Platform],
+    ) -> Result<Arc<ArchivePlan>, FsError> {
         let mut plans = self.plans.lock().expect("plan cache lock poisoned");
         if let Some(p) = plans.get(platforms) {
             return Ok(p.clone());
@@ -232,22 +236,22 @@ impl ImageEntry {
 
 /// The images of one `index.json` state, arranged by path.
 #[derive(Debug, Default)]
-pub struct Catalog {
+pub(super) struct ImageCatalog {
     images: BTreeMap<Vec<String>, Arc<ImageEntry>>,
     /// The newest image time: the time of the directories above the images.
     newest: Option<SystemTime>,
 }
 
 /// What a name inside `images/` leads to.
-pub enum Found {
+pub(super) enum Found {
     Image(Arc<ImageEntry>),
     Prefix(Vec<String>),
 }
 
-impl Catalog {
+impl ImageCatalog {
     /// Reads the store's image list, reusing entries of `previous` whose digest and complete
     /// manifests are unchanged (so their cached plans survive).
-    pub fn load(store: &Store, previous: &Catalog) -> Result<Catalog, FsError> {
+    pub(super) fn load(store: &Store, previous: &ImageCatalog) -> Result<ImageCatalog, FsError> {
         let mut images = BTreeMap::new();
         // Many names may share one image (a CI cache tagging every build): walk each once.
         let mut graphs: HashMap<Digest, ImageGraph> = HashMap::new();
@@ -285,20 +289,20 @@ impl Catalog {
                     target: "fs",
                     "hiding image {}: {}",
                     path.join("/"),
-                    crate::logger::error_chain(&e)
+                    crate::error::chain(&e)
                 ),
             }
         }
         let newest = images.values().map(|e| e.mtime).max();
-        Ok(Catalog { images, newest })
+        Ok(ImageCatalog { images, newest })
     }
 
     /// The newest image's time, else the epoch: a function of the store's content only.
-    pub fn newest(&self) -> SystemTime {
+    pub(super) fn newest(&self) -> SystemTime {
         self.newest.unwrap_or(UNIX_EPOCH)
     }
 
-    pub fn find(&self, path: &[String]) -> Option<Found> {
+    pub(super) fn find(&self, path: &[String]) -> Option<Found> {
         if let Some(e) = self.images.get(path) {
             return Some(Found::Image(e.clone()));
         }
@@ -311,7 +315,7 @@ impl Catalog {
     }
 
     /// The names directly under `prefix`, each once.
-    pub fn children(&self, prefix: &[String]) -> Vec<Found> {
+    pub(super) fn children(&self, prefix: &[String]) -> Vec<Found> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         for (k, e) in self.images.range(prefix.to_vec()..) {
@@ -343,91 +347,5 @@ fn content_key(graph: &ImageGraph) -> Digest {
     Digest::of(complete.join("\n").as_bytes())
 }
 
-/// Parses the RFC 3339 times image configs carry (`2024-05-01T12:34:56.123Z`, `…+02:00`).
-pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    let mut nanos = 0u32;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        let mut n: u32 = frac[..digits.min(9)].parse().ok()?;
-        for _ in digits.min(9)..9 {
-            n *= 10;
-        }
-        nanos = n;
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let h: i64 = rest.get(1..3)?.parse().ok()?;
-            let m: i64 = rest.get(4..6)?.parse().ok()?;
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    // Howard Hinnant's days_from_civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset;
-    if secs < 0 {
-        return Some(UNIX_EPOCH);
-    }
-    Some(UNIX_EPOCH + Duration::new(secs as u64, nanos))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_parses_utc_offsets_and_fractions() {
-        let t = |s| parse_rfc3339(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
-        assert_eq!(t("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
-        assert_eq!(
-            t("2000-03-01T00:00:00Z"),
-            Some(Duration::from_secs(951_868_800))
-        );
-        assert_eq!(
-            t("2000-03-01T02:00:00.5+02:00"),
-            Some(Duration::new(951_868_800, 500_000_000))
-        );
-        assert_eq!(t("yesterday"), None);
-    }
-
-    #[test]
-    fn inode_numbers_are_stable_and_never_root() {
-        assert_eq!(hash_ino("images"), hash_ino("images"));
-        assert_ne!(hash_ino("images"), hash_ino("import\0"));
-        assert!(hash_ino("x") >= 2);
-    }
-
-    #[test]
-    fn platform_lists_resolve_aliases() {
-        let ps = parse_platform_list("linux-aarch64+linux-amd64").unwrap();
-        assert_eq!(platform_list_name(&ps), "linux-arm64+linux-amd64");
-        assert!(parse_platform_list("image").is_none());
-        assert!(parse_platform_list("").is_none());
-        assert!(is_import_platform_dir("linux-arm64+linux-amd64"));
-        assert!(!is_import_platform_dir("foreign-7.tar"));
-        assert!(!is_import_platform_dir("my-image"));
-    }
-}
-
-#[cfg(test)]
-mod unit_tests;
+mod tests;

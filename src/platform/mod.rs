@@ -409,6 +409,18 @@ impl Platform {
     }
 }
 
+/// `linux/amd64, linux/arm64` or `none`, for messages.
+pub fn format_platforms(platforms: &[Platform]) -> String {
+    if platforms.is_empty() {
+        return "none".to_string();
+    }
+    platforms
+        .iter()
+        .map(Platform::format_all)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.format_all())

@@ -31,7 +31,7 @@ pub const MAX_ENTRIES_PER_NAME: usize = 10;
 const MAX_ENTRY_TARGET_SIZE: usize = 4 << 10;
 /// Largest history written: the oldest entries are dropped past it, so no sequence of imports
 /// can grow the file to where it can no longer be read (and `gc`, which expires entries, with it).
-pub const MAX_HISTORY_WRITE: usize = 64 << 20;
+pub(super) const MAX_HISTORY_WRITE: usize = 64 << 20;
 /// Largest history file read: well above anything written.
 const MAX_HISTORY_SIZE: u64 = 256 << 20;
 

@@ -20,7 +20,7 @@ const RETRY_EVERY: Duration = Duration::from_millis(50);
 const MAX_COMMAND_SHOWN: usize = 160;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(super) enum Mode {
     Shared,
     Exclusive,
 }
@@ -64,7 +64,7 @@ impl std::fmt::Display for LockHolder {
 }
 
 #[derive(Debug)]
-pub enum WaitError {
+pub(super) enum WaitError {
     Io(io::Error),
     TimedOut {
         holders: Vec<LockHolder>,
@@ -74,7 +74,7 @@ pub enum WaitError {
 
 /// Whether this process may create and replace files in `dir` (effective ids; a read-only
 /// filesystem says no, even to root).
-pub fn is_writable(dir: &Path) -> bool {
+pub(super) fn is_writable(dir: &Path) -> bool {
     let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
         return false;
     };
@@ -96,7 +96,7 @@ fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
 }
 
 /// Locks an open file, waiting as long as it takes.
-pub fn lock_file(file: &File, mode: Mode) -> io::Result<()> {
+pub(super) fn lock_file(file: &File, mode: Mode) -> io::Result<()> {
     flock(file, mode.operation())
 }
 
@@ -121,7 +121,7 @@ fn open_lock_file(path: &Path) -> io::Result<File> {
 /// Opens a file of the store for reading, refusing a symlink (ELOOP): nothing in a store is
 /// one, and following one in a store another user controls would read (or lock) their choice
 /// of file with our rights.
-pub fn open_no_follow(path: &Path) -> io::Result<File> {
+pub(super) fn open_no_follow(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
@@ -129,7 +129,7 @@ pub fn open_no_follow(path: &Path) -> io::Result<File> {
 }
 
 /// Takes the lock now if it is free: `Ok(None)` when someone holds it.
-pub fn try_lock(path: &Path, mode: Mode) -> io::Result<Option<LockGuard>> {
+pub(super) fn try_lock(path: &Path, mode: Mode) -> io::Result<Option<LockGuard>> {
     // Reading is enough for flock; opening for reading works for any file we may read.
     let file = open_no_follow(path)?;
     match flock(&file, mode.operation() | libc::LOCK_NB) {
@@ -140,7 +140,7 @@ pub fn try_lock(path: &Path, mode: Mode) -> io::Result<Option<LockGuard>> {
 }
 
 /// Locks an existing lock file opened for reading only (a store we cannot write).
-pub fn lock_existing(path: &Path, mode: Mode) -> io::Result<LockGuard> {
+pub(super) fn lock_existing(path: &Path, mode: Mode) -> io::Result<LockGuard> {
     let file = open_no_follow(path)?;
     flock(&file, mode.operation())?;
     Ok(LockGuard { _file: Some(file) })
@@ -148,7 +148,7 @@ pub fn lock_existing(path: &Path, mode: Mode) -> io::Result<LockGuard> {
 
 /// Locks `path` (created if missing), waiting at most `timeout`. If the lock is busy, `waiting`
 /// is called once with its holders before the wait begins.
-pub fn lock_waiting(
+pub(super) fn lock_waiting(
     path: &Path,
     mode: Mode,
     timeout: Option<Duration>,

@@ -36,12 +36,11 @@ pub use pinned::shown;
 pub use refs::{ImageRecord, MAX_INDEX_READ, MAX_INDEX_SIZE, MAX_RECORD_SIZE, RepairedRecord};
 
 use crate::digest::{Digest, Hasher};
-use crate::oci::{self, Descriptor};
+use crate::oci::{
+    self, BLOB_DIR, Descriptor, IMAGE_LAYOUT_VERSION, INDEX_FILE, ImageLayout, OCI_LAYOUT_CONTENT,
+    OCI_LAYOUT_FILE,
+};
 
-pub const OCI_LAYOUT_FILE: &str = "oci-layout";
-pub const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
-pub const INDEX_FILE: &str = "index.json";
-pub const BLOB_DIR: &str = "blobs/sha256";
 const INGEST_DIR: &str = "ingest";
 const INDEX_LOCK_FILE: &str = "index.lock";
 const GC_LOCK_FILE: &str = "gc.lock";
@@ -50,7 +49,7 @@ const UPLOAD_PREFIX: &str = "upload-";
 /// not be locked yet, so it is never taken for abandoned.
 const UPLOAD_LOCK_GRACE: Duration = Duration::from_secs(60);
 /// Environment variable naming the store when `--store` is not given.
-pub const STORE_ENV: &str = "IMAGEFS_STORE";
+const STORE_ENV: &str = "IMAGEFS_STORE";
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -455,7 +454,7 @@ impl Store {
                 sync_dir(&self.at(""))?;
                 Ok(Some(format!(
                     "{}; kept as {aside_name}",
-                    crate::logger::error_chain(&e)
+                    crate::error::chain(&e)
                 )))
             }
             Err(e) => Err(e),
@@ -539,14 +538,10 @@ impl Store {
         }
     }
 
-    /// Exclusive lock held by `gc` while it marks and sweeps.
-    pub fn lock_gc(&self) -> Result<LockGuard, StoreError> {
-        self.lock_gc_waiting(None, |_| {})
-    }
-
-    /// The exclusive gc lock, waiting at most `timeout` (forever when `None`). When it is held,
-    /// `waiting` is told once by whom (the processes holding it), so the caller can say what it
-    /// waits for; past the timeout the error names them.
+    /// The exclusive lock `gc` holds while it marks and sweeps, waiting at most `timeout`
+    /// (forever when `None`). When it is held, `waiting` is told once by whom (the processes
+    /// holding it), so the caller can say what it waits for; past the timeout the error names
+    /// them.
     pub fn lock_gc_waiting(
         &self,
         timeout: Option<Duration>,
@@ -628,17 +623,12 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 fn check_layout_version(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    #[derive(serde::Deserialize)]
-    struct Layout {
-        #[serde(rename = "imageLayoutVersion")]
-        version: String,
-    }
-    let layout: Layout =
+    let layout: ImageLayout =
         oci::parse_document(bytes).map_err(|source| StoreError::CorruptDocument {
             path: path.to_path_buf(),
             source,
         })?;
-    if layout.version != "1.0.0" {
+    if layout.version != IMAGE_LAYOUT_VERSION {
         return Err(StoreError::UnsupportedLayout {
             path: path.to_path_buf(),
             version: layout.version,

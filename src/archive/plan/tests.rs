@@ -299,17 +299,14 @@ fn manifest_json_describes_the_chosen_manifest_with_familiar_repo_tags() {
 #[test]
 fn manifest_json_has_null_repo_tags_by_digest_and_null_layers_without_layers() {
     let config = Digest::of(b"config");
-    let entries = [(
-        Digest::of(b"manifest"),
-        LegacyEntry {
-            config,
-            layers: Vec::new(),
-            repo_tags: None,
-        },
-    )];
+    let entries = [LegacyManifestEntry {
+        config: blob_path(&config),
+        layers: None,
+        repo_tags: None,
+    }];
     // Go marshals nil slices as null.
     assert_eq!(
-        String::from_utf8(encode_manifest_json(&entries)).unwrap(),
+        String::from_utf8(crate::oci::encode_legacy_manifest(&entries)).unwrap(),
         format!(
             r#"[{{"Config":"blobs/sha256/{}","RepoTags":null,"Layers":null}}]"#,
             config.hex()

@@ -21,7 +21,8 @@ fn windows_build_compatibility_follows_ltsc_floor() {
         (26100, 25398, true),
         (26100, 26100, true),
         (26100, 26200, false),
-        // Past the newest LTSC the floor is still the LTSC before it (§4.3).
+        // Past the newest LTSC the floor is still the LTSC before it (containerd/platforms
+        // platform_windows_compat.go).
         (26200, 20348, true),
         (26200, 26100, true),
         (26200, 26200, true),

@@ -33,15 +33,15 @@ fn spec(name: Option<&str>, platforms: &[&str], seed: u64) -> SampleSpec {
     }
 }
 
-fn load(store: &Store) -> Catalog {
-    Catalog::load(store, &Catalog::default()).unwrap()
+fn load(store: &Store) -> ImageCatalog {
+    ImageCatalog::load(store, &ImageCatalog::default()).unwrap()
 }
 
 fn path(s: &str) -> Vec<String> {
     s.split('/').map(String::from).collect()
 }
 
-fn image(catalog: &Catalog, p: &str) -> Arc<ImageEntry> {
+fn image(catalog: &ImageCatalog, p: &str) -> Arc<ImageEntry> {
     match catalog.find(&path(p)) {
         Some(Found::Image(e)) => e,
         Some(Found::Prefix(_)) => panic!("{p} is a prefix"),
@@ -93,7 +93,7 @@ fn inodes_survive_a_reload_and_change_with_the_image_a_name_shows() {
     let (_dir, store) = temp_store();
     write_sample(&store, &spec(Some("a"), &["linux/amd64"], 1)).unwrap();
     let amd = platform("linux/amd64");
-    let inos = |c: &Catalog| -> Vec<u64> {
+    let inos = |c: &ImageCatalog| -> Vec<u64> {
         nodes_of(&image(c, "docker.io/library/a:latest"), &amd)
             .iter()
             .map(Node::ino)
@@ -255,7 +255,7 @@ fn a_reload_reuses_unchanged_entries_and_rebuilds_changed_ones() {
     let a = image(&first, "docker.io/library/a:latest");
     let plan = a.plan(&store, &[]).unwrap();
     write_sample(&store, &spec(Some("b"), &["linux/amd64"], 3)).unwrap();
-    let second = Catalog::load(&store, &first).unwrap();
+    let second = ImageCatalog::load(&store, &first).unwrap();
     let a2 = image(&second, "docker.io/library/a:latest");
     // The same entry, with its cached plan.
     assert!(Arc::ptr_eq(&a, &a2));
@@ -290,10 +290,16 @@ fn an_image_s_time_is_its_newest_config_and_the_catalog_s_its_newest_image() {
     let catalog = load(&store);
     let a = image(&catalog, "docker.io/library/a:latest");
     let b = image(&catalog, "docker.io/library/b:latest");
-    assert_eq!(Some(a.mtime), parse_rfc3339("2026-02-01T00:00:00Z"));
-    assert_eq!(Some(b.mtime), parse_rfc3339("2026-05-01T00:00:00Z"));
+    assert_eq!(
+        Some(a.mtime),
+        crate::oci::parse_rfc3339("2026-02-01T00:00:00Z")
+    );
+    assert_eq!(
+        Some(b.mtime),
+        crate::oci::parse_rfc3339("2026-05-01T00:00:00Z")
+    );
     assert_eq!(catalog.newest(), b.mtime);
-    assert_eq!(Catalog::default().newest(), UNIX_EPOCH);
+    assert_eq!(ImageCatalog::default().newest(), UNIX_EPOCH);
 }
 
 // --- what an image directory offers ---------------------------------------------------------
@@ -352,4 +358,22 @@ fn platform_list_names_round_trip_and_only_known_oses_make_import_directories() 
     ] {
         assert!(!is_import_platform_dir(name), "{name}");
     }
+}
+
+#[test]
+fn inode_numbers_are_stable_and_never_root() {
+    assert_eq!(hash_ino("images"), hash_ino("images"));
+    assert_ne!(hash_ino("images"), hash_ino("import\0"));
+    assert!(hash_ino("x") >= 2);
+}
+
+#[test]
+fn platform_lists_resolve_aliases() {
+    let ps = parse_platform_list("linux-aarch64+linux-amd64").unwrap();
+    assert_eq!(platform_list_name(&ps), "linux-arm64+linux-amd64");
+    assert!(parse_platform_list("image").is_none());
+    assert!(parse_platform_list("").is_none());
+    assert!(is_import_platform_dir("linux-arm64+linux-amd64"));
+    assert!(!is_import_platform_dir("foreign-7.tar"));
+    assert!(!is_import_platform_dir("my-image"));
 }
