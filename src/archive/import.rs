@@ -11,6 +11,7 @@
 //! that were filtered out are never published.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::convert::Infallible;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -20,10 +21,12 @@ use std::sync::atomic::AtomicU64;
 
 use serde::Deserialize;
 
-use super::ArchiveError;
+use super::ImportError;
 use super::scan::{Catalog, Compression, OCI_LAYOUT};
 use crate::digest::Digest;
-use crate::image::{Availability, ContentSource, ImageError, ImageGraph, format_platforms};
+use crate::image::{
+    Availability, ContentSource, ImageError, ImageGraph, SelectError, format_platforms,
+};
 use crate::oci::{
     self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, ConfigPlatform, Descriptor, Index,
     MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_LAYER_GZIP,
@@ -177,7 +180,7 @@ pub fn import_stream(
     input: impl Read,
     options: &ImportOptions,
     progress: &Arc<AtomicU64>,
-) -> Result<Vec<LoadedImage>, ArchiveError> {
+) -> Result<Vec<LoadedImage>, ImportError> {
     let _ingest = store.lock_ingest()?;
     let catalog = Catalog::from_stream(store, input, progress)?;
     load(store, catalog, options)
@@ -190,16 +193,16 @@ pub fn import_file(
     path: &Path,
     options: &ImportOptions,
     progress: &Arc<AtomicU64>,
-) -> Result<Vec<LoadedImage>, ArchiveError> {
-    let file = File::open(path).map_err(ArchiveError::Input)?;
-    let meta = file.metadata().map_err(ArchiveError::Input)?;
+) -> Result<Vec<LoadedImage>, ImportError> {
+    let file = File::open(path).map_err(ImportError::Input)?;
+    let meta = file.metadata().map_err(ImportError::Input)?;
     // A pipe or process substitution (`<(zcat x.tar.gz)`) can be read only once, in order.
     if !meta.is_file() {
         return import_stream(store, file, options, progress);
     }
     // pread: the sniff must not move the offset the decoder or scanner will start from.
     let mut magic = [0u8; 8];
-    let n = file.read_at(&mut magic, 0).map_err(ArchiveError::Input)?;
+    let n = file.read_at(&mut magic, 0).map_err(ImportError::Input)?;
     if Compression::sniff(&magic[..n]) != Compression::None {
         return import_stream(store, file, options, progress);
     }
@@ -229,13 +232,13 @@ fn load(
     store: &Store,
     mut catalog: Catalog<'_>,
     options: &ImportOptions,
-) -> Result<Vec<LoadedImage>, ArchiveError> {
+) -> Result<Vec<LoadedImage>, ImportError> {
     let planned = if catalog.oci_layout.is_some() || catalog.index_json.is_some() {
         plan_oci(&mut catalog, options)?
     } else if catalog.manifest_json.is_some() {
         plan_docker_archive(&mut catalog, options)?
     } else {
-        return Err(ArchiveError::UnrecognizedFormat);
+        return Err(ImportError::UnrecognizedFormat);
     };
     // Everything is verified; make it visible, then name it. A failure from here on (an I/O
     // error) may leave published blobs that no image names. They are not deleted here: a
@@ -454,81 +457,94 @@ struct ArchiveContent<'c, 's> {
 }
 
 impl ContentSource for ArchiveContent<'_, '_> {
-    fn has(&self, d: &Descriptor) -> Result<bool, ImageError> {
+    type Error = ImportError;
+
+    fn has(&self, d: &Descriptor) -> Result<bool, ImportError> {
         let Some(path) = self.catalog.blob_path(&d.digest) else {
             return Ok(false);
         };
         match self.catalog.size_of(&path) {
             Some(size) if size == d.size => Ok(true),
-            Some(found) => Err(ImageError::Content(Box::new(ArchiveError::SizeMismatch {
+            Some(found) => Err(ImportError::SizeMismatch {
                 entry: path,
                 digest: d.digest,
                 expected: d.size,
                 found,
-            }))),
+            }),
             None => Ok(false),
         }
     }
 
-    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, ImageError> {
+    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, ImportError> {
         if !self.has(d)? || d.size > oci::MAX_DOCUMENT_SIZE {
             return Ok(None);
         }
         let path = self.catalog.blob_path(&d.digest).expect("has() found it");
-        let bytes = self
-            .catalog
-            .read_file(&path, oci::MAX_DOCUMENT_SIZE)
-            .map_err(boxed)?;
+        let bytes = self.catalog.read_file(&path, oci::MAX_DOCUMENT_SIZE)?;
         let found = Digest::of(&bytes);
         if found != d.digest {
-            return Err(boxed(ArchiveError::DigestMismatch {
+            return Err(ImportError::DigestMismatch {
                 entry: path,
                 expected: d.digest,
                 found,
-            }));
+            });
         }
         Ok(Some(bytes))
     }
 }
 
-fn boxed(e: ArchiveError) -> ImageError {
-    ImageError::Content(Box::new(e))
-}
-
-/// Turns a graph error about the archive into the archive error it is.
-fn unbox(e: ImageError) -> ArchiveError {
+/// A failed walk of an archive's image graph as the import error it is: the archive's own
+/// read errors as they are, what the archive lacks named as such.
+fn graph_error(e: ImageError<ImportError>) -> ImportError {
+    let graph = |e: ImageError<Infallible>| ImportError::Image(e);
     match e {
-        ImageError::Content(inner) => match inner.downcast::<ArchiveError>() {
-            Ok(archive_error) => *archive_error,
-            Err(other) => ArchiveError::Image(ImageError::Content(other)),
-        },
-        ImageError::TargetMissing { image, digest } => ArchiveError::MissingBlob {
+        ImageError::Source(e) => e,
+        ImageError::TargetMissing { image, digest } => ImportError::MissingBlob {
             image,
             digest,
             role: "top-level manifest or index",
         },
-        ImageError::PlatformNotFound {
+        ImageError::Select(e) => selection_error(e),
+        ImageError::BadDocument { digest, source } => {
+            graph(ImageError::BadDocument { digest, source })
+        }
+        ImageError::TooDeep { digest } => graph(ImageError::TooDeep { digest }),
+        ImageError::TooManyDocuments { image } => graph(ImageError::TooManyDocuments { image }),
+        ImageError::NoSuchImage { query } => graph(ImageError::NoSuchImage { query }),
+        ImageError::AmbiguousImageId { query, digests } => {
+            graph(ImageError::AmbiguousImageId { query, digests })
+        }
+        ImageError::BadReference { query, reason } => {
+            graph(ImageError::BadReference { query, reason })
+        }
+    }
+}
+
+/// A platform request the archive's image cannot satisfy, named as what the archive lacks.
+fn selection_error(e: SelectError) -> ImportError {
+    match e {
+        SelectError::PlatformNotFound {
             image,
             requested,
             available,
-        } => ArchiveError::PlatformNotInArchive {
+        } => ImportError::PlatformNotInArchive {
             image,
             requested,
             available,
         },
-        ImageError::PlatformIncomplete { image, missing, .. } => ArchiveError::MissingBlob {
+        SelectError::PlatformIncomplete { image, missing, .. } => ImportError::MissingBlob {
             image,
             digest: missing,
             role: "manifest, config or layer",
         },
-        other => ArchiveError::Image(other),
+        e @ SelectError::AmbiguousPlatform { .. } => ImportError::Image(ImageError::Select(e)),
     }
 }
 
 fn plan_oci(
     catalog: &mut Catalog<'_>,
     options: &ImportOptions,
-) -> Result<Vec<Planned>, ArchiveError> {
+) -> Result<Vec<Planned>, ImportError> {
     if let Some(layout) = &catalog.oci_layout {
         #[derive(Deserialize)]
         struct Layout {
@@ -536,24 +552,24 @@ fn plan_oci(
             version: String,
         }
         let layout: Layout =
-            oci::parse_document(layout).map_err(|source| ArchiveError::BadDocument {
+            oci::parse_document(layout).map_err(|source| ImportError::BadDocument {
                 entry: OCI_LAYOUT.into(),
                 source,
             })?;
         if layout.version != "1.0.0" {
-            return Err(ArchiveError::UnsupportedLayout {
+            return Err(ImportError::UnsupportedLayout {
                 version: layout.version,
             });
         }
     }
     let Some(index_bytes) = &catalog.index_json else {
-        return Err(ArchiveError::MissingEntry {
+        return Err(ImportError::MissingEntry {
             entry: "index.json".into(),
             needed_by: "the OCI layout (oci-layout is present)".into(),
         });
     };
     let index: Index =
-        oci::parse_document(index_bytes).map_err(|source| ArchiveError::BadDocument {
+        oci::parse_document(index_bytes).map_err(|source| ImportError::BadDocument {
             entry: "index.json".into(),
             source,
         })?;
@@ -576,7 +592,7 @@ fn plan_oci(
         }
     }
     if order.is_empty() {
-        return Err(ArchiveError::NoImages);
+        return Err(ImportError::NoImages);
     }
 
     let mut planned = Vec::new();
@@ -596,10 +612,10 @@ fn plan_oci(
             .map_or_else(|| entry.digest.to_string(), |n| n.familiar_string());
         let content = ArchiveContent { catalog };
         let graph = ImageGraph::load_selective(&content, &label, &entry, &options.platforms)
-            .map_err(unbox)?;
-        let selected = graph.select(&options.platforms).map_err(unbox)?;
+            .map_err(graph_error)?;
+        let selected = graph.select(&options.platforms).map_err(selection_error)?;
         if selected.iter().all(|m| m.is_attestation()) {
-            return Err(ArchiveError::NothingComplete { image: label });
+            return Err(ImportError::NothingComplete { image: label });
         }
         to_stage.extend(graph.indexes.iter().cloned());
         for m in &selected {
@@ -650,7 +666,7 @@ fn plan_oci(
     for d in to_stage {
         let path = catalog
             .blob_path(&d.digest)
-            .ok_or_else(|| ArchiveError::MissingEntry {
+            .ok_or_else(|| ImportError::MissingEntry {
                 entry: format!("blobs/sha256/{}", d.digest.hex()),
                 needed_by: "a selected image".into(),
             })?;
@@ -662,7 +678,7 @@ fn plan_oci(
 /// The name an `index.json` entry gives its image: `io.containerd.image.name`, else an
 /// `org.opencontainers.image.ref.name` that is a full reference. A bare tag (`latest`), as
 /// skopeo writes for `oci:DIR:TAG`, names no repository, so such an image is stored by digest.
-fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ArchiveError> {
+fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ImportError> {
     let candidate = match (
         entry.annotations.get(ANNOTATION_IMAGE_NAME),
         entry.annotations.get(ANNOTATION_REF_NAME),
@@ -671,7 +687,7 @@ fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ArchiveError> {
         (None, Some(r)) if r.contains(':') || r.contains('/') => r,
         _ => return Ok(None),
     };
-    let reference = Reference::parse_normalized(candidate).map_err(|e| ArchiveError::BadName {
+    let reference = Reference::parse_normalized(candidate).map_err(|e| ImportError::BadName {
         name: candidate.clone(),
         reason: e.to_string(),
     })?;
@@ -685,9 +701,9 @@ fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ArchiveError> {
 
 /// A name that carries a digest (`name@sha256:…`) must carry the image's own: anything else
 /// would list the image under a digest it does not have.
-fn check_name_digest(name: &Reference, image: &Digest) -> Result<(), ArchiveError> {
+fn check_name_digest(name: &Reference, image: &Digest) -> Result<(), ImportError> {
     match name.digest() {
-        Some(d) if d != image => Err(ArchiveError::BadName {
+        Some(d) if d != image => Err(ImportError::BadName {
             name: name.to_string(),
             reason: format!("it names digest {d}, but the image's digest is {image}"),
         }),
@@ -700,7 +716,7 @@ fn check_name_digest(name: &Reference, image: &Digest) -> Result<(), ArchiveErro
 /// be listed but never addressed: a variant `v9/../x` shows as `linux/arm/x`, and its mount
 /// entry does not resolve. Empty fields are left to the rules that handled them before
 /// (normalisation fills an empty OS); only characters are checked here.
-fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), ArchiveError> {
+fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), ImportError> {
     for (field, value) in [
         ("os", &p.os),
         ("architecture", &p.architecture),
@@ -713,7 +729,7 @@ fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), Ar
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
             && (value.is_empty() || !value.bytes().all(|b| b == b'.'));
         if !valid {
-            return Err(ArchiveError::InvalidPlatform {
+            return Err(ImportError::InvalidPlatform {
                 image: image.to_string(),
                 document: *manifest,
                 field,
@@ -731,7 +747,7 @@ fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), Ar
         (&b.os, &b.architecture, &b.variant) == (&normal.os, &normal.architecture, &normal.variant)
     });
     if !same {
-        return Err(ArchiveError::UnnameablePlatform {
+        return Err(ImportError::UnnameablePlatform {
             image: image.to_string(),
             document: *manifest,
             platform: normal.format_all(),
@@ -755,15 +771,15 @@ struct LegacyEntry {
 fn plan_docker_archive(
     catalog: &mut Catalog<'_>,
     options: &ImportOptions,
-) -> Result<Vec<Planned>, ArchiveError> {
+) -> Result<Vec<Planned>, ImportError> {
     let bytes = catalog.manifest_json.clone().expect("caller checked");
     let entries: Vec<LegacyEntry> =
-        oci::parse_document(&bytes).map_err(|source| ArchiveError::BadDocument {
+        oci::parse_document(&bytes).map_err(|source| ImportError::BadDocument {
             entry: "manifest.json".into(),
             source,
         })?;
     if entries.is_empty() {
-        return Err(ArchiveError::NoImages);
+        return Err(ImportError::NoImages);
     }
     let mut planned = Vec::new();
     for entry in &entries {
@@ -772,7 +788,7 @@ fn plan_docker_archive(
             catalog
                 .resolve(cleaned)
                 .filter(|_| !cleaned.split('/').any(|c| c == ".."))
-                .ok_or_else(|| ArchiveError::MissingEntry {
+                .ok_or_else(|| ImportError::MissingEntry {
                     entry: p.to_string(),
                     needed_by: "manifest.json".into(),
                 })
@@ -780,7 +796,7 @@ fn plan_docker_archive(
         let config_path = find(catalog, &entry.config)?;
         let config_bytes = catalog.read_file(&config_path, oci::MAX_DOCUMENT_SIZE)?;
         let config: ConfigPlatform =
-            oci::parse_document(&config_bytes).map_err(|source| ArchiveError::BadDocument {
+            oci::parse_document(&config_bytes).map_err(|source| ImportError::BadDocument {
                 entry: config_path.clone(),
                 source,
             })?;
@@ -790,7 +806,7 @@ fn plan_docker_archive(
                 .map(|t| {
                     Reference::parse_normalized(t)
                         .map(|r| Some(r.with_default_tag()))
-                        .map_err(|e| ArchiveError::BadName {
+                        .map_err(|e| ImportError::BadName {
                             name: t.clone(),
                             reason: e.to_string(),
                         })
@@ -807,7 +823,7 @@ fn plan_docker_archive(
         check_platform(&label, &Digest::of(&config_bytes), &image_platform)?;
         for requested in &options.platforms {
             if !platform::matches_exact(requested, &image_platform) {
-                return Err(ArchiveError::PlatformNotInArchive {
+                return Err(ImportError::PlatformNotInArchive {
                     image: label,
                     requested: requested.clone(),
                     available: vec![image_platform.normalize()],
@@ -838,7 +854,7 @@ fn plan_docker_archive(
         let manifest = oci::encode_manifest(MEDIA_TYPE_DOCKER_MANIFEST, &config_desc, &layers);
         // What we generate must read back under the limits every reader applies (a `Layers`
         // list repeating one layer 200,000 times makes a 30 MB manifest, unreadable once stored).
-        oci::check_document_shape(&manifest).map_err(|source| ArchiveError::BadDocument {
+        oci::check_document_shape(&manifest).map_err(|source| ImportError::BadDocument {
             entry: format!("manifest generated for image {label} from manifest.json"),
             source,
         })?;
@@ -874,7 +890,7 @@ fn record_for(target: &Descriptor, name: Option<&Reference>) -> ImageRecord {
 
 /// Every record an image would add must fit the store's per-record cap; checked while planning,
 /// so an over-limit archive publishes nothing.
-fn check_records(target: &Descriptor, names: &Naming) -> Result<(), ArchiveError> {
+fn check_records(target: &Descriptor, names: &Naming) -> Result<(), ImportError> {
     for name in names {
         record_for(target, name.as_ref()).check_size()?;
     }
@@ -885,7 +901,7 @@ fn check_records(target: &Descriptor, names: &Naming) -> Result<(), ArchiveError
 /// already listed replaces its record, an image already listed adds no unnamed one, so a
 /// re-import (of a whole backup, say) is never refused for records it only rewrites.
 /// `update_images` checks the exact list again under the lock.
-fn check_index_room(store: &Store, planned: &[Planned]) -> Result<(), ArchiveError> {
+fn check_index_room(store: &Store, planned: &[Planned]) -> Result<(), ImportError> {
     let current = store.images()?;
     let size = |r: &ImageRecord| r.encoded_size() + 1;
     let mut total: u64 = current.iter().map(size).sum();

@@ -29,7 +29,8 @@ pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
             _ => images.iter().any(|record| query.matches(record)),
         };
         if !found {
-            return Err(ImageError::NoSuchImage { query: r.clone() }.into());
+            let missing: ImageError = ImageError::NoSuchImage { query: r.clone() };
+            return Err(missing.into());
         }
         match query {
             ImageQuery::Tagged(name) => {

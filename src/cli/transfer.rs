@@ -42,7 +42,7 @@ pub fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> CliResul
     Ok(())
 }
 
-fn with_context(e: archive::ArchiveError, input: &str) -> Box<dyn std::error::Error + Send + Sync> {
+fn with_context(e: archive::ImportError, input: &str) -> Box<dyn std::error::Error + Send + Sync> {
     format!("cannot import {input}: {}", crate::logger::error_chain(&e)).into()
 }
 
