@@ -8,7 +8,7 @@ use super::{CliResult, FsckArgs, GcArgs, RestoreArgs, RmArgs, SampleArgs};
 use crate::gc::{self, GcOptions};
 use crate::image::{ImageError, ImageQuery};
 use crate::reference::Reference;
-use crate::store::{MAX_RECORD_SIZE, Store, describe_holders};
+use crate::store::{Store, describe_holders};
 
 pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
     // Resolve every REF first: one unknown name removes nothing. The list is read once and tags
@@ -89,9 +89,9 @@ pub fn gc(store: &Store, args: &GcArgs) -> CliResult {
             }
         );
     })?;
-    if !report.warnings.is_empty() {
-        for w in &report.warnings {
-            eprintln!("imagefs: {w}");
+    if !report.unreadable.is_empty() {
+        for u in &report.unreadable {
+            eprintln!("imagefs: {u}");
         }
         return Err("gc removed nothing: some images cannot be read (run `imagefs fsck`)".into());
     }
@@ -137,26 +137,9 @@ pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
             )?;
         }
     }
-    let mut report = gc::check(store)?;
-    if let Err(e) = store.history() {
-        report.problems.push(gc::Problem(format!(
-            "{}: imports that move a name, restore and gc cannot work until `imagefs fsck --repair` \
-             sets it aside",
-            crate::logger::error_chain(&e)
-        )));
-    }
-    for record in store.images()? {
-        let size = record.encoded_size();
-        if size > MAX_RECORD_SIZE {
-            report.problems.push(gc::Problem(format!(
-                "index.json record of {} is {size} bytes, over the {MAX_RECORD_SIZE}-byte limit \
-                 (`imagefs fsck --repair` shrinks it to its names and target)",
-                record.label()
-            )));
-        }
-    }
+    let report = gc::check(store)?;
     for p in &report.problems {
-        writeln!(out, "{}", p.0)?;
+        writeln!(out, "{p}")?;
     }
     if report.abandoned.count > 0 {
         writeln!(
