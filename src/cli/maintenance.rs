@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 
 use super::progress::human;
-use super::{CliResult, FsckArgs, GcArgs, RestoreArgs, RmArgs, SampleArgs};
+use super::{CliError, CliResult, FsckArgs, GcArgs, RestoreArgs, RmArgs, SampleArgs};
 use crate::gc::{self, GcOptions};
 use crate::image::{ImageError, ImageQuery};
 use crate::reference::Reference;
@@ -29,8 +29,9 @@ pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
             _ => images.iter().any(|record| query.matches(record)),
         };
         if !found {
-            let missing: ImageError = ImageError::NoSuchImage { query: r.clone() };
-            return Err(missing.into());
+            return Err(CliError::Image(ImageError::NoSuchImage {
+                query: r.clone(),
+            }));
         }
         match query {
             ImageQuery::Tagged(name) => {
@@ -93,7 +94,7 @@ pub fn gc(store: &Store, args: &GcArgs) -> CliResult {
         for u in &report.unreadable {
             eprintln!("imagefs: {u}");
         }
-        return Err("gc removed nothing: some images cannot be read (run `imagefs fsck`)".into());
+        return Err(CliError::GcRemovedNothing);
     }
     let mut line = format!(
         "removed {} blobs ({}), {} temp files ({})",
@@ -150,12 +151,10 @@ pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
         )?;
     }
     if !report.problems.is_empty() {
-        return Err(format!(
-            "{} problems found in {} blobs",
-            report.problems.len(),
-            report.blobs_checked
-        )
-        .into());
+        return Err(CliError::FsckProblems {
+            problems: report.problems.len(),
+            blobs: report.blobs_checked,
+        });
     }
     writeln!(out, "{} blobs verified, no problems", report.blobs_checked)?;
     Ok(())
