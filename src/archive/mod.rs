@@ -4,6 +4,7 @@
 mod error;
 mod export;
 mod import;
+mod names;
 mod plan;
 mod scan;
 mod tar_header;
