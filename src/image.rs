@@ -5,6 +5,7 @@
 //! Knows descriptors and platforms; reads through `Store`; knows nothing of tar or FUSE.
 
 use std::collections::BTreeSet;
+use std::convert::Infallible;
 use std::fmt;
 
 use crate::digest::Digest;
@@ -158,6 +159,32 @@ impl<E: std::error::Error + 'static> std::error::Error for ImageError<E> {
             | Self::AmbiguousImageId { .. }
             | Self::BadReference { .. } => None,
         }
+    }
+}
+
+impl<E> ImageError<E> {
+    /// The content source's own failure (`Err`), or else this error, which then holds none: for
+    /// a caller whose source errors are already its own (an importer reading an archive).
+    pub fn split_source(self) -> Result<ImageError<Infallible>, E> {
+        Ok(match self {
+            ImageError::Source(e) => return Err(e),
+            ImageError::BadDocument { digest, source } => {
+                ImageError::BadDocument { digest, source }
+            }
+            ImageError::TooDeep { digest } => ImageError::TooDeep { digest },
+            ImageError::TooManyDocuments { image } => ImageError::TooManyDocuments { image },
+            ImageError::TargetMissing { image, digest } => {
+                ImageError::TargetMissing { image, digest }
+            }
+            ImageError::Select(e) => ImageError::Select(e),
+            ImageError::NoSuchImage { query } => ImageError::NoSuchImage { query },
+            ImageError::AmbiguousImageId { query, digests } => {
+                ImageError::AmbiguousImageId { query, digests }
+            }
+            ImageError::BadReference { query, reason } => {
+                ImageError::BadReference { query, reason }
+            }
+        })
     }
 }
 

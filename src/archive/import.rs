@@ -11,7 +11,6 @@
 //! that were filtered out are never published.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::convert::Infallible;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -338,27 +337,15 @@ impl ContentSource for ArchiveContent<'_, '_> {
 /// A failed walk of an archive's image graph as the import error it is: the archive's own
 /// read errors as they are, what the archive lacks named as such.
 fn graph_error(e: ImageError<ImportError>) -> ImportError {
-    let graph = |e: ImageError<Infallible>| ImportError::Image(e);
-    match e {
-        ImageError::Source(e) => e,
-        ImageError::TargetMissing { image, digest } => ImportError::MissingBlob {
+    match e.split_source() {
+        Err(source) => source,
+        Ok(ImageError::TargetMissing { image, digest }) => ImportError::MissingBlob {
             image,
             digest,
             role: "top-level manifest or index",
         },
-        ImageError::Select(e) => selection_error(e),
-        ImageError::BadDocument { digest, source } => {
-            graph(ImageError::BadDocument { digest, source })
-        }
-        ImageError::TooDeep { digest } => graph(ImageError::TooDeep { digest }),
-        ImageError::TooManyDocuments { image } => graph(ImageError::TooManyDocuments { image }),
-        ImageError::NoSuchImage { query } => graph(ImageError::NoSuchImage { query }),
-        ImageError::AmbiguousImageId { query, digests } => {
-            graph(ImageError::AmbiguousImageId { query, digests })
-        }
-        ImageError::BadReference { query, reason } => {
-            graph(ImageError::BadReference { query, reason })
-        }
+        Ok(ImageError::Select(e)) => selection_error(e),
+        Ok(other) => ImportError::Image(other),
     }
 }
 

@@ -220,3 +220,44 @@ impl From<SelectError> for CliError {
         CliError::Image(ImageError::Select(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logger::error_chain;
+
+    #[test]
+    fn only_a_closed_output_is_quiet() {
+        let pipe = || io::Error::from(io::ErrorKind::BrokenPipe);
+        assert!(CliError::Io(pipe()).is_broken_pipe());
+        assert!(CliError::Export(ExportError::Output(pipe())).is_broken_pipe());
+        assert!(!CliError::Io(io::Error::from(io::ErrorKind::StorageFull)).is_broken_pipe());
+        assert!(
+            !CliError::Import {
+                input: "standard input".into(),
+                source: ImportError::Input(pipe()),
+            }
+            .is_broken_pipe()
+        );
+    }
+
+    #[test]
+    fn the_chain_reads_as_one_line() {
+        let e = CliError::Import {
+            input: "x.tar".into(),
+            source: ImportError::Truncated { entry: None },
+        };
+        assert_eq!(
+            error_chain(&e),
+            "cannot import x.tar: truncated archive: input ended inside tar header"
+        );
+        let e = CliError::Unmount {
+            mountpoint: "/m".into(),
+            source: io::Error::from_raw_os_error(libc::EINVAL),
+        };
+        assert_eq!(
+            error_chain(&e),
+            "cannot unmount /m: Invalid argument (os error 22)"
+        );
+    }
+}
