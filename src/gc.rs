@@ -7,12 +7,13 @@
 //! entry is older than the retention period: a moved name never loses its old image silently.
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::digest::Digest;
-use crate::error;
-use crate::image::{Availability, ImageGraph};
-use crate::store::{AbandonedFiles, ImageRecord, LockHolder, Store, StoreError};
+use crate::image::{Availability, ImageError, ImageGraph};
+use crate::store::{AbandonedFiles, ImageRecord, LockHolder, MAX_RECORD_SIZE, Store, StoreError};
 
 /// How long a name's previous target is kept by default (`gc --keep-history`).
 pub const DEFAULT_HISTORY_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
@@ -36,15 +37,37 @@ impl Default for GcOptions {
 }
 
 /// What a collection removed.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct GcReport {
     pub removed_blobs: usize,
     pub freed_bytes: u64,
     pub removed_temp_files: AbandonedFiles,
     /// Name history entries dropped because they expired.
     pub expired_history: usize,
-    /// Images whose graph could not be walked; their reachable blobs are kept regardless.
-    pub warnings: Vec<String>,
+    /// Images whose graph could not be walked; when there are any, nothing is removed.
+    pub unreadable: Vec<UnreadableImage>,
+}
+
+/// An image (listed, or the previous target of a name) whose graph could not be walked: it may
+/// reference any blob, so `gc` removes nothing.
+#[derive(Debug)]
+pub struct UnreadableImage {
+    pub digest: Digest,
+    pub error: ImageError,
+}
+
+impl fmt::Display for UnreadableImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.digest, crate::error::chain(&self.error))
+    }
+}
+
+/// What the mark phase found: every blob reachable from the roots, and the images it could not
+/// walk.
+#[derive(Debug, Default)]
+pub struct Marked {
+    pub live: BTreeSet<Digest>,
+    pub unreadable: Vec<UnreadableImage>,
 }
 
 /// Removes every blob no image (and no unexpired history entry) references, and temp files of
@@ -67,12 +90,12 @@ pub fn collect_garbage(
         history.retain(|e| now.saturating_sub(e.replaced_at) < options.keep_history.as_secs());
         Ok(before - history.len())
     })?;
-    let (live, warnings) = mark(store)?;
-    if !warnings.is_empty() {
+    let Marked { live, unreadable } = mark(store)?;
+    if !unreadable.is_empty() {
         // A graph we cannot read may reference anything: sweeping now could destroy an image
         // that a repair would have saved.
         return Ok(GcReport {
-            warnings,
+            unreadable,
             ..GcReport::default()
         });
     }
@@ -90,11 +113,11 @@ pub fn collect_garbage(
     Ok(report)
 }
 
-/// Every blob reachable from the image list and the name history, and a warning per image that
-/// could not be walked.
-pub fn mark(store: &Store) -> Result<(BTreeSet<Digest>, Vec<String>), StoreError> {
+/// Every blob reachable from the image list and the name history, and each image that could not
+/// be walked.
+pub fn mark(store: &Store) -> Result<Marked, StoreError> {
     let mut live = BTreeSet::new();
-    let mut warnings = Vec::new();
+    let mut unreadable = Vec::new();
     let previous = store
         .history()?
         .into_iter()
@@ -112,30 +135,90 @@ pub fn mark(store: &Store) -> Result<(BTreeSet<Digest>, Vec<String>), StoreError
                     live.extend(m.children.iter().map(|c| c.digest));
                 }
             }
-            Err(e) => warnings.push(format!("{}: {}", record.target.digest, error::chain(&e))),
+            Err(error) => unreadable.push(UnreadableImage {
+                digest: record.target.digest,
+                error,
+            }),
         }
     }
-    Ok((live, warnings))
+    Ok(Marked { live, unreadable })
 }
 
-/// One problem `fsck` found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem(pub String);
+/// One problem `fsck` found; its text is the line `fsck` prints.
+#[derive(Debug)]
+pub enum Problem {
+    /// A blob that is not what its name says (or cannot be read).
+    Blob { digest: Digest, error: StoreError },
+    /// Something wrong with an image, reported under each of its names (`label`).
+    Image { label: String, finding: Finding },
+    /// The name history does not read.
+    History(StoreError),
+    /// An `index.json` record over the per-record limit.
+    OversizedRecord { label: String, size: u64 },
+}
 
 /// What is wrong with one image, without its name.
-fn image_findings(store: &Store, record: &ImageRecord) -> Vec<String> {
+#[derive(Debug, Clone)]
+pub enum Finding {
+    /// Its graph cannot be walked (shared by its names).
+    Unreadable(Arc<ImageError>),
+    /// Not one platform is held completely.
+    NoCompletePlatform,
+    /// A manifest whose config or layer is missing.
+    MissingBlob { manifest: Digest, blob: Digest },
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::Unreadable(e) => write!(f, "{}", crate::error::chain(&**e)),
+            Finding::NoCompletePlatform => write!(f, "no platform is complete"),
+            Finding::MissingBlob { manifest, blob } => {
+                write!(f, "manifest {manifest} lacks blob {blob}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Blob { digest, error } => {
+                write!(f, "blob {digest}: {}", crate::error::chain(error))
+            }
+            Problem::Image { label, finding } => write!(f, "image {label}: {finding}"),
+            Problem::History(e) => write!(
+                f,
+                "{}: imports that move a name, restore and gc cannot work until `imagefs fsck \
+                 --repair` sets it aside",
+                crate::error::chain(e)
+            ),
+            Problem::OversizedRecord { label, size } => write!(
+                f,
+                "index.json record of {label} is {size} bytes, over the {MAX_RECORD_SIZE}-byte \
+                 limit (`imagefs fsck --repair` shrinks it to its names and target)"
+            ),
+        }
+    }
+}
+
+/// What is wrong with one image, without its name.
+fn image_findings(store: &Store, record: &ImageRecord) -> Vec<Finding> {
     let graph = match ImageGraph::of_record(store, record) {
         Ok(graph) => graph,
-        Err(e) => return vec![error::chain(&e)],
+        Err(e) => return vec![Finding::Unreadable(Arc::new(e))],
     };
     let mut found = Vec::new();
     if graph.available_platforms().is_empty() {
-        found.push("no platform is complete".to_string());
+        found.push(Finding::NoCompletePlatform);
     }
     for m in &graph.manifests {
         if let Availability::Partial { missing } = &m.availability {
             for d in missing {
-                found.push(format!("manifest {} lacks blob {d}", m.descriptor.digest));
+                found.push(Finding::MissingBlob {
+                    manifest: m.descriptor.digest,
+                    blob: *d,
+                });
             }
         }
     }
@@ -151,23 +234,43 @@ pub struct CheckReport {
     pub abandoned: AbandonedFiles,
 }
 
-/// Re-hashes every blob and walks every image; returns the problems found (none: healthy).
+/// Re-hashes every blob, walks every image, reads the name history and measures every record;
+/// returns the problems found (none: healthy).
 pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     let mut problems = Vec::new();
     let blobs = store.list_blobs()?;
     for digest in &blobs {
-        if let Err(e) = store.verify_blob(digest) {
-            problems.push(Problem(format!("blob {digest}: {}", error::chain(&e))));
+        if let Err(error) = store.verify_blob(digest) {
+            problems.push(Problem::Blob {
+                digest: *digest,
+                error,
+            });
         }
     }
     // What is wrong with an image is the same under each of its names: walk each image once.
-    let mut findings: HashMap<Digest, Vec<String>> = HashMap::new();
-    for record in store.images()? {
+    let mut findings: HashMap<Digest, Vec<Finding>> = HashMap::new();
+    let images = store.images()?;
+    for record in &images {
         let label = record.label();
         let found = findings
             .entry(record.target.digest)
-            .or_insert_with(|| image_findings(store, &record));
-        problems.extend(found.iter().map(|f| Problem(format!("image {label}: {f}"))));
+            .or_insert_with(|| image_findings(store, record));
+        problems.extend(found.iter().map(|finding| Problem::Image {
+            label: label.clone(),
+            finding: finding.clone(),
+        }));
+    }
+    if let Err(e) = store.history() {
+        problems.push(Problem::History(e));
+    }
+    for record in &images {
+        let size = record.encoded_size();
+        if size > MAX_RECORD_SIZE {
+            problems.push(Problem::OversizedRecord {
+                label: record.label(),
+                size,
+            });
+        }
     }
     Ok(CheckReport {
         blobs_checked: blobs.len(),

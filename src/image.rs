@@ -5,6 +5,7 @@
 //! Knows descriptors and platforms; reads through `Store`; knows nothing of tar or FUSE.
 
 use std::collections::BTreeSet;
+use std::convert::Infallible;
 use std::fmt;
 
 use crate::digest::Digest;
@@ -22,52 +23,36 @@ const MAX_INDEX_DEPTH: usize = 8;
 /// dozen; the bound keeps a hostile index from making every walk of it expensive.
 const MAX_DOCUMENTS: usize = 10_000;
 
-/// Where an image graph's documents come from: the store, or an archive being imported.
+/// Where an image graph's documents come from: the store, or an archive being imported. `Error`
+/// is what reading it fails with; a walk over the source fails with [`ImageError<Self::Error>`].
 pub trait ContentSource {
+    type Error;
     /// Whether the blob is present with the descriptor's size.
-    fn has(&self, d: &Descriptor) -> Result<bool, ImageError>;
+    fn has(&self, d: &Descriptor) -> Result<bool, Self::Error>;
     /// A present document within [`oci::MAX_DOCUMENT_SIZE`], verified against its digest;
     /// `None` when absent or larger than any document we parse.
-    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, ImageError>;
+    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, Self::Error>;
 }
 
 impl ContentSource for Store {
-    fn has(&self, d: &Descriptor) -> Result<bool, ImageError> {
+    type Error = StoreError;
+
+    fn has(&self, d: &Descriptor) -> Result<bool, StoreError> {
         Ok(self.has_descriptor(d))
     }
 
-    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, ImageError> {
+    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, StoreError> {
         match self.read_document_if_small(d) {
             // Absent, or not the size the descriptor says: not present, as `has` answers.
             Err(StoreError::BlobMissing { .. } | StoreError::SizeMismatch { .. }) => Ok(None),
-            other => Ok(other?),
+            other => other,
         }
     }
 }
 
+/// Why a platform request selects no single manifest of an image.
 #[derive(Debug)]
-pub enum ImageError {
-    Store(StoreError),
-    /// Reading from a content source other than the store failed.
-    Content(Box<dyn std::error::Error + Send + Sync>),
-    /// A stored document does not parse as the kind its descriptor says.
-    BadDocument {
-        digest: Digest,
-        source: oci::DocumentError,
-    },
-    /// Indexes nested deeper than [`MAX_INDEX_DEPTH`].
-    TooDeep {
-        digest: Digest,
-    },
-    /// An image listing more than [`MAX_DOCUMENTS`] distinct manifests and indexes.
-    TooManyDocuments {
-        image: String,
-    },
-    /// The image's top-level document is not in the store.
-    TargetMissing {
-        image: String,
-        digest: Digest,
-    },
+pub enum SelectError {
     /// A requested platform is not among the image's complete platforms.
     PlatformNotFound {
         image: String,
@@ -87,28 +72,41 @@ pub enum ImageError {
         requested: Platform,
         digests: Vec<Digest>,
     },
-    /// A REF that names no image in the store.
-    NoSuchImage {
-        query: String,
-    },
-    /// A REF that is no stored name but begins the digests of several images (Docker's
-    /// "ambiguous reference").
-    AmbiguousImageId {
-        query: String,
-        digests: Vec<Digest>,
-    },
-    /// A REF that is neither a reference nor a digest.
-    BadReference {
-        query: String,
-        reason: String,
-    },
 }
 
-impl fmt::Display for ImageError {
+/// Why an image could not be walked, a platform selected, or a REF resolved. `E` is what the
+/// content source fails with: [`StoreError`] for the store (the default), the importer's own
+/// error for an archive being imported.
+#[derive(Debug)]
+pub enum ImageError<E = StoreError> {
+    /// Reading the content source failed.
+    Source(E),
+    /// A stored document does not parse as the kind its descriptor says.
+    BadDocument {
+        digest: Digest,
+        source: oci::DocumentError,
+    },
+    /// Indexes nested deeper than [`MAX_INDEX_DEPTH`].
+    TooDeep { digest: Digest },
+    /// An image listing more than [`MAX_DOCUMENTS`] distinct manifests and indexes.
+    TooManyDocuments { image: String },
+    /// The image's top-level document is not in the store.
+    TargetMissing { image: String, digest: Digest },
+    /// A platform request that selects no single manifest.
+    Select(SelectError),
+    /// A REF that names no image in the store.
+    NoSuchImage { query: String },
+    /// A REF that is no stored name but begins the digests of several images (Docker's
+    /// "ambiguous reference").
+    AmbiguousImageId { query: String, digests: Vec<Digest> },
+    /// A REF that is neither a reference nor a digest.
+    BadReference { query: String, reason: String },
+}
+
+impl<E: fmt::Display> fmt::Display for ImageError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Store(e) => write!(f, "{e}"),
-            Self::Content(e) => write!(f, "{e}"),
+            Self::Source(e) => write!(f, "{e}"),
             Self::BadDocument { digest, .. } => write!(f, "stored document {digest} is invalid"),
             Self::TooManyDocuments { image } => {
                 write!(
@@ -128,6 +126,83 @@ impl fmt::Display for ImageError {
                     "image {image}: its top-level document {digest} is not in the store"
                 )
             }
+            Self::Select(e) => write!(f, "{e}"),
+            Self::NoSuchImage { query } => write!(f, "no such image: {query}"),
+            Self::AmbiguousImageId { query, digests } => write!(
+                f,
+                "ambiguous image ID {query:?}: it begins {} image digests ({}); give more digits",
+                digests.len(),
+                digests
+                    .iter()
+                    .map(Digest::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Self::BadReference { query, reason } => {
+                write!(f, "invalid reference {query:?}: {reason}")
+            }
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for ImageError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Display already wrote the source's own text; continue with what it wraps.
+            Self::Source(e) => e.source(),
+            Self::BadDocument { source, .. } => Some(source),
+            Self::TooDeep { .. }
+            | Self::TooManyDocuments { .. }
+            | Self::TargetMissing { .. }
+            | Self::Select(_)
+            | Self::NoSuchImage { .. }
+            | Self::AmbiguousImageId { .. }
+            | Self::BadReference { .. } => None,
+        }
+    }
+}
+
+impl<E> ImageError<E> {
+    /// The content source's own failure (`Err`), or else this error, which then holds none: for
+    /// a caller whose source errors are already its own (an importer reading an archive).
+    pub fn split_source(self) -> Result<ImageError<Infallible>, E> {
+        Ok(match self {
+            ImageError::Source(e) => return Err(e),
+            ImageError::BadDocument { digest, source } => {
+                ImageError::BadDocument { digest, source }
+            }
+            ImageError::TooDeep { digest } => ImageError::TooDeep { digest },
+            ImageError::TooManyDocuments { image } => ImageError::TooManyDocuments { image },
+            ImageError::TargetMissing { image, digest } => {
+                ImageError::TargetMissing { image, digest }
+            }
+            ImageError::Select(e) => ImageError::Select(e),
+            ImageError::NoSuchImage { query } => ImageError::NoSuchImage { query },
+            ImageError::AmbiguousImageId { query, digests } => {
+                ImageError::AmbiguousImageId { query, digests }
+            }
+            ImageError::BadReference { query, reason } => {
+                ImageError::BadReference { query, reason }
+            }
+        })
+    }
+}
+
+impl From<StoreError> for ImageError {
+    fn from(e: StoreError) -> ImageError {
+        ImageError::Source(e)
+    }
+}
+
+impl<E> From<SelectError> for ImageError<E> {
+    fn from(e: SelectError) -> ImageError<E> {
+        ImageError::Select(e)
+    }
+}
+
+impl fmt::Display for SelectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Self::PlatformNotFound {
                 image,
                 requested,
@@ -164,40 +239,11 @@ impl fmt::Display for ImageError {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Self::NoSuchImage { query } => write!(f, "no such image: {query}"),
-            Self::AmbiguousImageId { query, digests } => write!(
-                f,
-                "ambiguous image ID {query:?}: it begins {} image digests ({}); give more digits",
-                digests.len(),
-                digests
-                    .iter()
-                    .map(Digest::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Self::BadReference { query, reason } => {
-                write!(f, "invalid reference {query:?}: {reason}")
-            }
         }
     }
 }
 
-impl std::error::Error for ImageError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Store(e) => e.source(),
-            Self::Content(e) => e.source(),
-            Self::BadDocument { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
-
-impl From<StoreError> for ImageError {
-    fn from(e: StoreError) -> ImageError {
-        ImageError::Store(e)
-    }
-}
+impl std::error::Error for SelectError {}
 
 /// How much of a manifest's closure the store holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -297,11 +343,11 @@ pub struct ImageGraph {
 
 impl ImageGraph {
     /// Walks the image whose top-level descriptor is `target`.
-    pub fn load(
-        store: &dyn ContentSource,
+    pub fn load<S: ContentSource + ?Sized>(
+        store: &S,
         label: &str,
         target: &Descriptor,
-    ) -> Result<ImageGraph, ImageError> {
+    ) -> Result<ImageGraph, ImageError<S::Error>> {
         ImageGraph::load_selective(store, label, target, &[])
     }
 
@@ -309,13 +355,13 @@ impl ImageGraph {
     /// `requested` are not read (they are recorded as [`Availability::NotExamined`]), so that a
     /// broken blob of a platform nobody asked for cannot fail the walk. Empty `requested`
     /// examines everything.
-    pub fn load_selective(
-        store: &dyn ContentSource,
+    pub fn load_selective<S: ContentSource + ?Sized>(
+        store: &S,
         label: &str,
         target: &Descriptor,
         requested: &[Platform],
-    ) -> Result<ImageGraph, ImageError> {
-        if !store.has(target)? {
+    ) -> Result<ImageGraph, ImageError<S::Error>> {
+        if !store.has(target).map_err(ImageError::Source)? {
             return Err(ImageError::TargetMissing {
                 image: label.to_string(),
                 digest: target.digest,
@@ -340,15 +386,15 @@ impl ImageGraph {
         ImageGraph::load(store, &label, &record.bare_target())
     }
 
-    fn walk(
+    fn walk<S: ContentSource + ?Sized>(
         &mut self,
-        store: &dyn ContentSource,
+        store: &S,
         d: &Descriptor,
         depth: usize,
         requested: &[Platform],
         examine: bool,
         visited: &mut BTreeSet<Digest>,
-    ) -> Result<(), ImageError> {
+    ) -> Result<(), ImageError<S::Error>> {
         // An index may list a child many times (or two indexes the same child): content
         // addressing makes every repeat the same document, so each is walked once.
         if !visited.insert(d.digest) {
@@ -360,7 +406,7 @@ impl ImageGraph {
             });
         }
         if !examine {
-            let present = store.has(d)?;
+            let present = store.has(d).map_err(ImageError::Source)?;
             self.manifests.push(PlatformManifest {
                 descriptor: d.clone(),
                 platform: d.platform.clone(),
@@ -375,7 +421,7 @@ impl ImageGraph {
             return Ok(());
         }
         let mut kind = d.kind();
-        let bytes = store.read_document(d)?;
+        let bytes = store.read_document(d).map_err(ImageError::Source)?;
         if kind == DocumentKind::Leaf {
             // Older tools leave mediaType out of descriptors; look at the document itself.
             kind = bytes
@@ -408,12 +454,12 @@ impl ImageGraph {
         Ok(())
     }
 
-    fn describe_manifest(
+    fn describe_manifest<S: ContentSource + ?Sized>(
         &self,
-        store: &dyn ContentSource,
+        store: &S,
         d: &Descriptor,
         bytes: Option<Vec<u8>>,
-    ) -> Result<PlatformManifest, ImageError> {
+    ) -> Result<PlatformManifest, ImageError<S::Error>> {
         let Some(bytes) = bytes else {
             return Ok(PlatformManifest {
                 descriptor: d.clone(),
@@ -431,12 +477,13 @@ impl ImageGraph {
         let children: Vec<Descriptor> = manifest.children().cloned().collect();
         let mut missing = Vec::new();
         for c in &children {
-            if !store.has(c)? {
+            if !store.has(c).map_err(ImageError::Source)? {
                 missing.push(c.digest);
             }
         }
         let config = store
-            .read_document(&manifest.config)?
+            .read_document(&manifest.config)
+            .map_err(ImageError::Source)?
             .and_then(|b| oci::parse_document::<ConfigPlatform>(&b).ok());
         let platform = d
             .platform
@@ -480,7 +527,7 @@ impl ImageGraph {
 
     /// The complete manifest for exactly `requested` (containerd `OnlyStrict`), attestations
     /// excluded, as `docker save --platform` with one platform chooses it.
-    pub fn select_one(&self, requested: &Platform) -> Result<&PlatformManifest, ImageError> {
+    pub fn select_one(&self, requested: &Platform) -> Result<&PlatformManifest, SelectError> {
         let matching: Vec<&PlatformManifest> = self
             .manifests
             .iter()
@@ -502,19 +549,19 @@ impl ImageGraph {
                 Availability::Partial { missing } => missing.first().copied(),
                 Availability::Absent | Availability::Complete | Availability::NotExamined => None,
             }) {
-                Some(missing) => Err(ImageError::PlatformIncomplete {
+                Some(missing) => Err(SelectError::PlatformIncomplete {
                     image: self.label.clone(),
                     requested: requested.clone(),
                     missing,
                     available: self.available_platforms(),
                 }),
-                None => Err(ImageError::PlatformNotFound {
+                None => Err(SelectError::PlatformNotFound {
                     image: self.label.clone(),
                     requested: requested.clone(),
                     available: self.available_platforms(),
                 }),
             },
-            many => Err(ImageError::AmbiguousPlatform {
+            many => Err(SelectError::AmbiguousPlatform {
                 image: self.label.clone(),
                 requested: requested.clone(),
                 digests: many.iter().map(|m| m.descriptor.digest).collect(),
@@ -525,7 +572,7 @@ impl ImageGraph {
     /// The manifests to carry for `requested` platforms: with none, every complete manifest;
     /// otherwise one complete manifest per platform (strict: each must exist), plus the complete
     /// attestation manifests of the selected ones.
-    pub fn select(&self, requested: &[Platform]) -> Result<Vec<&PlatformManifest>, ImageError> {
+    pub fn select(&self, requested: &[Platform]) -> Result<Vec<&PlatformManifest>, SelectError> {
         if requested.is_empty() {
             return Ok(self.manifests.iter().filter(|m| m.is_complete()).collect());
         }

@@ -15,24 +15,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`imagefs ls | head`) is the reader's choice, not an error to report.
-            if is_broken_pipe(e.as_ref()) {
+            if e.is_broken_pipe() {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("imagefs: error: {}", imagefs::error::chain(e.as_ref()));
+            eprintln!("imagefs: error: {}", imagefs::error::chain(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(e);
-    while let Some(err) = current {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::BrokenPipe
-        {
-            return true;
-        }
-        current = err.source();
-    }
-    false
 }

@@ -664,7 +664,7 @@ fn run(
                     keep_history: Duration::ZERO,
                 };
                 let report = collect_garbage(store, &options, |_| {}).expect("gc");
-                ensure!(report.warnings.is_empty(), "gc: {:?}", report.warnings);
+                ensure!(report.unreadable.is_empty(), "gc: {:?}", report.unreadable);
                 seen.borrow_mut().collections += 1;
                 model.gc();
             }

@@ -1,16 +1,19 @@
-//! `ArchiveError`: why an export or an import failed, naming the entry, blob or platform at fault.
+//! `ExportError` and `ImportError`: why an export or an import failed, naming the entry, blob or
+//! platform at fault.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::io;
 
 use crate::digest::Digest;
-use crate::image::ImageError;
+use crate::image::{ImageError, SelectError};
 use crate::oci::DocumentError;
 use crate::platform::{Platform, format_platforms};
 use crate::store::StoreError;
 
+/// Why an export failed: planning it (the images and platforms asked for), or writing it.
 #[derive(Debug)]
-pub enum ArchiveError {
+pub enum ExportError {
     Store(StoreError),
     Image(ImageError),
     /// Writing the exported archive failed (a closed pipe, a full disk).
@@ -25,7 +28,22 @@ pub enum ArchiveError {
         digest: Digest,
         found: Option<Digest>,
     },
+    /// The thread that re-hashes blobs while they are copied could not be started.
+    HasherThread {
+        digest: Digest,
+        source: io::Error,
+    },
+}
 
+/// Why an import failed, naming the entry, blob or platform of the archive at fault; the store
+/// is as it was.
+#[derive(Debug)]
+pub enum ImportError {
+    Store(StoreError),
+    /// An image graph of the archive is malformed (a document that does not parse, nesting too
+    /// deep, too many documents) or a platform request is ambiguous. Reading the archive fails
+    /// with this error's own variants, so the graph's source error cannot occur.
+    Image(ImageError<Infallible>),
     /// Reading the input failed.
     Input(io::Error),
     /// The input holds no tar entries at all.
@@ -148,9 +166,8 @@ pub enum ArchiveError {
     NoImages,
 }
 
-impl fmt::Display for ArchiveError {
+impl fmt::Display for ExportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let entry_or = |e: &Option<String>| e.clone().unwrap_or_else(|| "tar header".into());
         match self {
             // Wrapped errors speak for themselves; `source()` continues their chain.
             Self::Store(e) => write!(f, "{e}"),
@@ -175,6 +192,20 @@ impl fmt::Display for ArchiveError {
                     "stored blob {digest} is corrupt: it is shorter than its size"
                 )
             }
+            Self::HasherThread { digest, .. } => {
+                write!(f, "cannot start the thread that verifies blob {digest}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let entry_or = |e: &Option<String>| e.clone().unwrap_or_else(|| "tar header".into());
+        match self {
+            // Wrapped errors speak for themselves; `source()` continues their chain.
+            Self::Store(e) => write!(f, "{e}"),
+            Self::Image(e) => write!(f, "{e}"),
             Self::Input(_) => write!(f, "cannot read the input"),
             Self::EmptyArchive => write!(f, "empty archive: the input contains no tar entries"),
             Self::TooManyEntries { limit } => {
@@ -314,35 +345,79 @@ fn write_header_place(f: &mut fmt::Formatter<'_>, after: &Option<String>) -> fmt
     }
 }
 
-impl std::error::Error for ArchiveError {
+impl std::error::Error for ExportError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Store(e) => e.source(),
             Self::Image(e) => e.source(),
-            Self::Output(e) | Self::Input(e) => Some(e),
-            Self::BlobRead { source, .. } => Some(source),
-            Self::MalformedTar { source, .. } => Some(source),
-            Self::BadDocument { source, .. } => Some(source),
-            _ => None,
+            Self::Output(e) => Some(e),
+            Self::BlobRead { source, .. } | Self::HasherThread { source, .. } => Some(source),
+            Self::BlobChanged { .. } => None,
         }
     }
 }
 
-impl From<StoreError> for ArchiveError {
-    fn from(e: StoreError) -> ArchiveError {
-        ArchiveError::Store(e)
+impl std::error::Error for ImportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Store(e) => e.source(),
+            Self::Image(e) => e.source(),
+            Self::Input(e) => Some(e),
+            Self::MalformedTar { source, .. } => Some(source),
+            Self::BadDocument { source, .. } => Some(source),
+            Self::EmptyArchive
+            | Self::TooManyEntries { .. }
+            | Self::NamesTooLarge { .. }
+            | Self::BadHeader { .. }
+            | Self::MetaEntryTooLarge { .. }
+            | Self::Truncated { .. }
+            | Self::UnsafePath { .. }
+            | Self::LinkEscapes { .. }
+            | Self::SpecialEntry { .. }
+            | Self::DuplicateEntry { .. }
+            | Self::UnsupportedLayout { .. }
+            | Self::UnrecognizedFormat
+            | Self::MissingEntry { .. }
+            | Self::MissingBlob { .. }
+            | Self::DigestMismatch { .. }
+            | Self::SizeMismatch { .. }
+            | Self::PlatformNotInArchive { .. }
+            | Self::NothingComplete { .. }
+            | Self::BadName { .. }
+            | Self::InvalidPlatform { .. }
+            | Self::UnnameablePlatform { .. }
+            | Self::NoImages => None,
+        }
     }
 }
 
-impl From<ImageError> for ArchiveError {
-    fn from(e: ImageError) -> ArchiveError {
-        ArchiveError::Image(e)
+impl From<StoreError> for ExportError {
+    fn from(e: StoreError) -> ExportError {
+        ExportError::Store(e)
     }
 }
 
-impl ArchiveError {
+impl From<ImageError> for ExportError {
+    fn from(e: ImageError) -> ExportError {
+        ExportError::Image(e)
+    }
+}
+
+impl From<SelectError> for ExportError {
+    fn from(e: SelectError) -> ExportError {
+        ExportError::Image(ImageError::Select(e))
+    }
+}
+
+impl From<StoreError> for ImportError {
+    fn from(e: StoreError) -> ImportError {
+        ImportError::Store(e)
+    }
+}
+
+impl ExportError {
     /// True when the export failed only because its reader went away (`| head`).
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, ArchiveError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+        matches!(self, ExportError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
     }
 }

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::sync::mpsc;
 
-use super::ArchiveError;
+use super::ExportError;
 use super::plan::{ArchivePlan, PlanBody};
 use super::tar_header::BLOCK;
 use crate::digest::Hasher;
@@ -22,11 +22,11 @@ pub fn write_archive(
     plan: &ArchivePlan,
     out: &mut dyn Write,
     progress: Progress<'_>,
-) -> Result<(), ArchiveError> {
+) -> Result<(), ExportError> {
     let zeros = [0u8; BLOCK as usize];
     let mut written = 0u64;
-    let put = |out: &mut dyn Write, bytes: &[u8], written: &mut u64| -> Result<(), ArchiveError> {
-        out.write_all(bytes).map_err(ArchiveError::Output)?;
+    let put = |out: &mut dyn Write, bytes: &[u8], written: &mut u64| -> Result<(), ExportError> {
+        out.write_all(bytes).map_err(ExportError::Output)?;
         *written += bytes.len() as u64;
         Ok(())
     };
@@ -50,7 +50,7 @@ pub fn write_archive(
     put(out, &zeros, &mut written)?;
     put(out, &zeros, &mut written)?;
     debug_assert_eq!(written, plan.size());
-    out.flush().map_err(ArchiveError::Output)?;
+    out.flush().map_err(ExportError::Output)?;
     progress(written);
     Ok(())
 }
@@ -64,7 +64,7 @@ fn copy_verified(
     out: &mut dyn Write,
     written: &mut u64,
     progress: Progress<'_>,
-) -> Result<(), ArchiveError> {
+) -> Result<(), ExportError> {
     const BUFFERS: usize = 3;
     let (to_hash, hash_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
     let (to_fill, fill_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
@@ -74,24 +74,32 @@ fn copy_verified(
             .expect("receiver is alive");
     }
     std::thread::scope(|scope| {
-        let hasher = scope.spawn(move || {
-            let mut hasher = Hasher::new();
-            for (buf, n) in hash_rx {
-                hasher.update(&buf[..n]);
-                // The copier may have finished (or failed) already; a closed channel is fine.
-                let _ = to_fill.send(buf);
-            }
-            hasher.finish()
-        });
+        // The OS may refuse a thread (a process or cgroup limit): the export fails, it does
+        // not panic.
+        let hasher = std::thread::Builder::new()
+            .name("export-hash".into())
+            .spawn_scoped(scope, move || {
+                let mut hasher = Hasher::new();
+                for (buf, n) in hash_rx {
+                    hasher.update(&buf[..n]);
+                    // The copier may have finished (or failed) already; a closed channel is fine.
+                    let _ = to_fill.send(buf);
+                }
+                hasher.finish()
+            })
+            .map_err(|source| ExportError::HasherThread {
+                digest: d.digest,
+                source,
+            })?;
         let mut remaining = d.size;
-        let copied: Result<(), ArchiveError> = (|| {
+        let copied: Result<(), ExportError> = (|| {
             while remaining > 0 {
                 let mut buf = fill_rx.recv().expect("the hasher returns every buffer");
                 let want = (buf.len() as u64).min(remaining) as usize;
                 let n = loop {
                     match file.read(&mut buf[..want]) {
                         Ok(0) => {
-                            return Err(ArchiveError::BlobChanged {
+                            return Err(ExportError::BlobChanged {
                                 digest: d.digest,
                                 found: None,
                             });
@@ -99,14 +107,14 @@ fn copy_verified(
                         Ok(n) => break n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => {
-                            return Err(ArchiveError::BlobRead {
+                            return Err(ExportError::BlobRead {
                                 digest: d.digest,
                                 source: e,
                             });
                         }
                     }
                 };
-                out.write_all(&buf[..n]).map_err(ArchiveError::Output)?;
+                out.write_all(&buf[..n]).map_err(ExportError::Output)?;
                 *written += n as u64;
                 remaining -= n as u64;
                 progress(*written);
@@ -120,7 +128,7 @@ fn copy_verified(
         let found = hasher.join().expect("hashing does not panic");
         copied?;
         if found != d.digest {
-            return Err(ArchiveError::BlobChanged {
+            return Err(ExportError::BlobChanged {
                 digest: d.digest,
                 found: Some(found),
             });

@@ -10,7 +10,7 @@
 //! Any failure before step 4 leaves no new blob visible and no ref changed. Blobs of platforms
 //! that were filtered out are never published.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -18,10 +18,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use super::ArchiveError;
+use super::ImportError;
+use super::names::NameTable;
 use super::scan::{Catalog, Compression, OCI_LAYOUT};
 use crate::digest::Digest;
-use crate::image::{Availability, ContentSource, ImageError, ImageGraph};
+use crate::image::{Availability, ContentSource, ImageError, ImageGraph, SelectError};
 use crate::oci::{
     self, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, ConfigPlatform, Descriptor,
     IMAGE_LAYOUT_VERSION, ImageLayout, Index, LegacyManifestEntry, MEDIA_TYPE_DOCKER_CONFIG,
@@ -30,7 +31,7 @@ use crate::oci::{
 };
 use crate::platform::{self, Platform, format_platforms};
 use crate::reference::Reference;
-use crate::store::{HistoryChange, HistoryEntry, ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
+use crate::store::{ImageRecord, MAX_INDEX_SIZE, Store, StoreError};
 
 /// Index entries with this annotation are referrers (signatures, attestations) of another
 /// entry, not images (moby `LoadImage`).
@@ -175,7 +176,7 @@ pub fn import_stream(
     input: impl Read,
     options: &ImportOptions,
     progress: &Arc<AtomicU64>,
-) -> Result<Vec<LoadedImage>, ArchiveError> {
+) -> Result<Vec<LoadedImage>, ImportError> {
     let _ingest = store.lock_ingest()?;
     let catalog = Catalog::from_stream(store, input, progress)?;
     load(store, catalog, options)
@@ -188,16 +189,16 @@ pub fn import_file(
     path: &Path,
     options: &ImportOptions,
     progress: &Arc<AtomicU64>,
-) -> Result<Vec<LoadedImage>, ArchiveError> {
-    let file = File::open(path).map_err(ArchiveError::Input)?;
-    let meta = file.metadata().map_err(ArchiveError::Input)?;
+) -> Result<Vec<LoadedImage>, ImportError> {
+    let file = File::open(path).map_err(ImportError::Input)?;
+    let meta = file.metadata().map_err(ImportError::Input)?;
     // A pipe or process substitution (`<(zcat x.tar.gz)`) can be read only once, in order.
     if !meta.is_file() {
         return import_stream(store, file, options, progress);
     }
     // pread: the sniff must not move the offset the decoder or scanner will start from.
     let mut magic = [0u8; 8];
-    let n = file.read_at(&mut magic, 0).map_err(ArchiveError::Input)?;
+    let n = file.read_at(&mut magic, 0).map_err(ImportError::Input)?;
     if Compression::sniff(&magic[..n]) != Compression::None {
         return import_stream(store, file, options, progress);
     }
@@ -210,14 +211,14 @@ pub fn import_file(
 type Naming = Vec<Option<Reference>>;
 
 /// What one image of the archive becomes in the store.
-struct Planned {
-    target: Descriptor,
+pub(super) struct Planned {
+    pub(super) target: Descriptor,
     names: Naming,
     /// For a manifest we generated (docker-archive): its config, whose digest is the image's
     /// identity (Docker's image ID; its `rootfs.diff_ids` fix the layers' content, whatever
     /// their compression). One of the current image's manifests with that config brings
     /// nothing new.
-    generated_config: Option<Digest>,
+    pub(super) generated_config: Option<Digest>,
     skipped: Vec<SkippedPlatform>,
     /// A document we generated (a docker-archive's manifest), published with the blobs.
     generated: Option<Vec<u8>>,
@@ -227,13 +228,13 @@ fn load(
     store: &Store,
     mut catalog: Catalog<'_>,
     options: &ImportOptions,
-) -> Result<Vec<LoadedImage>, ArchiveError> {
+) -> Result<Vec<LoadedImage>, ImportError> {
     let planned = if catalog.oci_layout.is_some() || catalog.index_json.is_some() {
         plan_oci(&mut catalog, options)?
     } else if catalog.manifest_json.is_some() {
         plan_docker_archive(&mut catalog, options)?
     } else {
-        return Err(ArchiveError::UnrecognizedFormat);
+        return Err(ImportError::UnrecognizedFormat);
     };
     // Everything is verified; make it visible, then name it. A failure from here on (an I/O
     // error) may leave published blobs that no image names. They are not deleted here: a
@@ -287,266 +288,108 @@ fn stored_platforms(store: &Store, target: &Descriptor) -> Vec<Platform> {
     platforms
 }
 
-/// The image list during one import's update: names found by a map (a per-name scan of the
-/// list would make adding n names quadratic, under the index lock that every writer waits
-/// for), what each current target contains (walked once per target), and the history entries
-/// of moved names, merged into the history once at the end for the same reason.
-struct NameTable<'s> {
-    store: &'s Store,
-    by_name: HashMap<String, usize>,
-    /// How many records point to each target, named or not.
-    targets: HashMap<Digest, usize>,
-    contents: HashMap<Digest, (Contents, Vec<Platform>)>,
-    /// Entries for the names this import moved, and the (name, new target) pairs they moved
-    /// to, which leave the history (a name moved back to a previous target).
-    moved: Vec<HistoryEntry>,
-    moved_to: HashSet<(String, Digest)>,
-}
-
-impl<'s> NameTable<'s> {
-    /// Indexes the list. A name listed twice (a hand edit, another tool) keeps its first record:
-    /// the others would be left pointing at the old target when the name moves.
-    fn new(store: &'s Store, images: &mut Vec<ImageRecord>) -> NameTable<'s> {
-        let mut seen = HashSet::new();
-        images.retain(|r| r.name().is_none_or(|n| seen.insert(n.to_string())));
-        let mut by_name = HashMap::new();
-        let mut targets = HashMap::new();
-        for (i, r) in images.iter().enumerate() {
-            *targets.entry(r.target.digest).or_insert(0) += 1;
-            if let Some(n) = r.name() {
-                by_name.insert(n.to_string(), i);
-            }
-        }
-        NameTable {
-            store,
-            by_name,
-            targets,
-            contents: HashMap::new(),
-            moved: Vec::new(),
-            moved_to: HashSet::new(),
-        }
-    }
-
-    /// Adds, keeps or moves one name; returns what it points to now and what happened.
-    fn record(
-        &mut self,
-        images: &mut Vec<ImageRecord>,
-        p: &Planned,
-        name: Option<&Reference>,
-        now: u64,
-    ) -> (Descriptor, NameOutcome) {
-        let Some(name) = name else {
-            // An image already listed (named or not) needs no unnamed entry of its own.
-            let count = self.targets.entry(p.target.digest).or_insert(0);
-            if *count > 0 {
-                return (p.target.clone(), NameOutcome::Unchanged);
-            }
-            *count += 1;
-            images.push(ImageRecord::unnamed(p.target.clone()));
-            return (p.target.clone(), NameOutcome::Added);
-        };
-        let key = name.to_string();
-        let Some(&i) = self.by_name.get(&key) else {
-            self.by_name.insert(key, images.len());
-            *self.targets.entry(p.target.digest).or_insert(0) += 1;
-            images.push(ImageRecord::named(p.target.clone(), name));
-            return (p.target.clone(), NameOutcome::Added);
-        };
-        let current = images[i].bare_target();
-        if current.digest == p.target.digest {
-            return (current, NameOutcome::Unchanged);
-        }
-        let store = self.store;
-        let (contained, previous_platforms) = self
-            .contents
-            .entry(current.digest)
-            .or_insert_with(|| contents_of(store, &current));
-        // Part of the image: the archive's top-level document is listed by the current one (a
-        // platform's archive of it), or a manifest generated for a docker-archive has the
-        // config (the image ID) of one of its manifests. An index the current image does not list
-        // brings at least itself (and its attestations): the name moves, reported and kept.
-        let already_part = contained.documents.contains(&p.target.digest)
-            || p.generated_config
-                .is_some_and(|c| contained.configs.contains(&c));
-        if already_part {
-            return (
-                current,
-                NameOutcome::AlreadyPart {
-                    brought: p.target.digest,
-                },
-            );
-        }
-        let previous_platforms = previous_platforms.clone();
-        self.moved_to.insert((key.clone(), p.target.digest));
-        self.moved.push(HistoryEntry {
-            name: key,
-            target: current.clone(),
-            replaced_at: now,
-            replaced_by: p.target.digest,
-        });
-        if let Some(count) = self.targets.get_mut(&current.digest) {
-            *count = count.saturating_sub(1);
-        }
-        *self.targets.entry(p.target.digest).or_insert(0) += 1;
-        images[i] = ImageRecord::named(p.target.clone(), name);
-        (
-            p.target.clone(),
-            NameOutcome::Moved {
-                previous: current.digest,
-                previous_platforms,
-            },
-        )
-    }
-
-    /// Merges the moves into the history: a name moved back to a previous target takes that
-    /// entry out; every move adds the target it left.
-    fn finish(self, history: &mut HistoryChange) -> Result<(), StoreError> {
-        if self.moved.is_empty() {
-            return Ok(());
-        }
-        let history = history.entries()?;
-        history.retain(|e| !self.moved_to.contains(&(e.name.clone(), e.target.digest)));
-        history.extend(self.moved);
-        Ok(())
-    }
-}
-
-/// What a stored image is made of, for deciding whether an archive brings anything new.
-#[derive(Default)]
-struct Contents {
-    /// Its target, nested indexes and platform manifests, whether the store holds them or not.
-    documents: BTreeSet<Digest>,
-    /// Each present manifest's config digest.
-    configs: HashSet<Digest>,
-}
-
-/// The contents of an image and the platforms it holds completely. An unreadable image
-/// contains only itself.
-fn contents_of(store: &Store, target: &Descriptor) -> (Contents, Vec<Platform>) {
-    let mut contents = Contents {
-        documents: BTreeSet::from([target.digest]),
-        configs: HashSet::new(),
-    };
-    match ImageGraph::load(store, &target.digest.to_string(), target) {
-        Ok(graph) => {
-            contents
-                .documents
-                .extend(graph.indexes.iter().map(|d| d.digest));
-            for m in &graph.manifests {
-                contents.documents.insert(m.descriptor.digest);
-                if let Some(config) = m.children.first() {
-                    contents.configs.insert(config.digest);
-                }
-            }
-            let mut platforms = graph.available_platforms();
-            platforms.sort();
-            (contents, platforms)
-        }
-        Err(_) => (contents, Vec::new()),
-    }
-}
-
 /// The catalog as a content source for image graphs: blobs by `blobs/sha256/<hex>`.
 struct ArchiveContent<'c, 's> {
     catalog: &'c Catalog<'s>,
 }
 
 impl ContentSource for ArchiveContent<'_, '_> {
-    fn has(&self, d: &Descriptor) -> Result<bool, ImageError> {
+    type Error = ImportError;
+
+    fn has(&self, d: &Descriptor) -> Result<bool, ImportError> {
         let Some(path) = self.catalog.blob_path(&d.digest) else {
             return Ok(false);
         };
         match self.catalog.size_of(&path) {
             Some(size) if size == d.size => Ok(true),
-            Some(found) => Err(ImageError::Content(Box::new(ArchiveError::SizeMismatch {
+            Some(found) => Err(ImportError::SizeMismatch {
                 entry: path,
                 digest: d.digest,
                 expected: d.size,
                 found,
-            }))),
+            }),
             None => Ok(false),
         }
     }
 
-    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, ImageError> {
+    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, ImportError> {
         if !self.has(d)? || d.size > oci::MAX_DOCUMENT_SIZE {
             return Ok(None);
         }
         let path = self.catalog.blob_path(&d.digest).expect("has() found it");
-        let bytes = self
-            .catalog
-            .read_file(&path, oci::MAX_DOCUMENT_SIZE)
-            .map_err(boxed)?;
+        let bytes = self.catalog.read_file(&path, oci::MAX_DOCUMENT_SIZE)?;
         let found = Digest::of(&bytes);
         if found != d.digest {
-            return Err(boxed(ArchiveError::DigestMismatch {
+            return Err(ImportError::DigestMismatch {
                 entry: path,
                 expected: d.digest,
                 found,
-            }));
+            });
         }
         Ok(Some(bytes))
     }
 }
 
-fn boxed(e: ArchiveError) -> ImageError {
-    ImageError::Content(Box::new(e))
-}
-
-/// Turns a graph error about the archive into the archive error it is.
-fn unbox(e: ImageError) -> ArchiveError {
-    match e {
-        ImageError::Content(inner) => match inner.downcast::<ArchiveError>() {
-            Ok(archive_error) => *archive_error,
-            Err(other) => ArchiveError::Image(ImageError::Content(other)),
-        },
-        ImageError::TargetMissing { image, digest } => ArchiveError::MissingBlob {
+/// A failed walk of an archive's image graph as the import error it is: the archive's own
+/// read errors as they are, what the archive lacks named as such.
+fn graph_error(e: ImageError<ImportError>) -> ImportError {
+    match e.split_source() {
+        Err(source) => source,
+        Ok(ImageError::TargetMissing { image, digest }) => ImportError::MissingBlob {
             image,
             digest,
             role: "top-level manifest or index",
         },
-        ImageError::PlatformNotFound {
+        Ok(ImageError::Select(e)) => selection_error(e),
+        Ok(other) => ImportError::Image(other),
+    }
+}
+
+/// A platform request the archive's image cannot satisfy, named as what the archive lacks.
+fn selection_error(e: SelectError) -> ImportError {
+    match e {
+        SelectError::PlatformNotFound {
             image,
             requested,
             available,
-        } => ArchiveError::PlatformNotInArchive {
+        } => ImportError::PlatformNotInArchive {
             image,
             requested,
             available,
         },
-        ImageError::PlatformIncomplete { image, missing, .. } => ArchiveError::MissingBlob {
+        SelectError::PlatformIncomplete { image, missing, .. } => ImportError::MissingBlob {
             image,
             digest: missing,
             role: "manifest, config or layer",
         },
-        other => ArchiveError::Image(other),
+        e @ SelectError::AmbiguousPlatform { .. } => ImportError::Image(ImageError::Select(e)),
     }
 }
 
 fn plan_oci(
     catalog: &mut Catalog<'_>,
     options: &ImportOptions,
-) -> Result<Vec<Planned>, ArchiveError> {
+) -> Result<Vec<Planned>, ImportError> {
     if let Some(layout) = &catalog.oci_layout {
         let layout: ImageLayout =
-            oci::parse_document(layout).map_err(|source| ArchiveError::BadDocument {
+            oci::parse_document(layout).map_err(|source| ImportError::BadDocument {
                 entry: OCI_LAYOUT.into(),
                 source,
             })?;
         if layout.version != IMAGE_LAYOUT_VERSION {
-            return Err(ArchiveError::UnsupportedLayout {
+            return Err(ImportError::UnsupportedLayout {
                 version: layout.version,
             });
         }
     }
     let Some(index_bytes) = &catalog.index_json else {
-        return Err(ArchiveError::MissingEntry {
+        return Err(ImportError::MissingEntry {
             entry: "index.json".into(),
             needed_by: "the OCI layout (oci-layout is present)".into(),
         });
     };
     let index: Index =
-        oci::parse_document(index_bytes).map_err(|source| ArchiveError::BadDocument {
+        oci::parse_document(index_bytes).map_err(|source| ImportError::BadDocument {
             entry: "index.json".into(),
             source,
         })?;
@@ -569,7 +412,7 @@ fn plan_oci(
         }
     }
     if order.is_empty() {
-        return Err(ArchiveError::NoImages);
+        return Err(ImportError::NoImages);
     }
 
     let mut planned = Vec::new();
@@ -589,10 +432,10 @@ fn plan_oci(
             .map_or_else(|| entry.digest.to_string(), |n| n.familiar_string());
         let content = ArchiveContent { catalog };
         let graph = ImageGraph::load_selective(&content, &label, &entry, &options.platforms)
-            .map_err(unbox)?;
-        let selected = graph.select(&options.platforms).map_err(unbox)?;
+            .map_err(graph_error)?;
+        let selected = graph.select(&options.platforms).map_err(selection_error)?;
         if selected.iter().all(|m| m.is_attestation()) {
-            return Err(ArchiveError::NothingComplete { image: label });
+            return Err(ImportError::NothingComplete { image: label });
         }
         to_stage.extend(graph.indexes.iter().cloned());
         for m in &selected {
@@ -643,7 +486,7 @@ fn plan_oci(
     for d in to_stage {
         let path = catalog
             .blob_path(&d.digest)
-            .ok_or_else(|| ArchiveError::MissingEntry {
+            .ok_or_else(|| ImportError::MissingEntry {
                 entry: format!("blobs/sha256/{}", d.digest.hex()),
                 needed_by: "a selected image".into(),
             })?;
@@ -655,7 +498,7 @@ fn plan_oci(
 /// The name an `index.json` entry gives its image: `io.containerd.image.name`, else an
 /// `org.opencontainers.image.ref.name` that is a full reference. A bare tag (`latest`), as
 /// skopeo writes for `oci:DIR:TAG`, names no repository, so such an image is stored by digest.
-fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ArchiveError> {
+fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ImportError> {
     let candidate = match (
         entry.annotations.get(ANNOTATION_IMAGE_NAME),
         entry.annotations.get(ANNOTATION_REF_NAME),
@@ -664,7 +507,7 @@ fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ArchiveError> {
         (None, Some(r)) if r.contains(':') || r.contains('/') => r,
         _ => return Ok(None),
     };
-    let reference = Reference::parse_normalized(candidate).map_err(|e| ArchiveError::BadName {
+    let reference = Reference::parse_normalized(candidate).map_err(|e| ImportError::BadName {
         name: candidate.clone(),
         reason: e.to_string(),
     })?;
@@ -678,9 +521,9 @@ fn entry_name(entry: &Descriptor) -> Result<Option<Reference>, ArchiveError> {
 
 /// A name that carries a digest (`name@sha256:…`) must carry the image's own: anything else
 /// would list the image under a digest it does not have.
-fn check_name_digest(name: &Reference, image: &Digest) -> Result<(), ArchiveError> {
+fn check_name_digest(name: &Reference, image: &Digest) -> Result<(), ImportError> {
     match name.digest() {
-        Some(d) if d != image => Err(ArchiveError::BadName {
+        Some(d) if d != image => Err(ImportError::BadName {
             name: name.to_string(),
             reason: format!("it names digest {d}, but the image's digest is {image}"),
         }),
@@ -693,7 +536,7 @@ fn check_name_digest(name: &Reference, image: &Digest) -> Result<(), ArchiveErro
 /// be listed but never addressed: a variant `v9/../x` shows as `linux/arm/x`, and its mount
 /// entry does not resolve. Empty fields are left to the rules that handled them before
 /// (normalisation fills an empty OS); only characters are checked here.
-fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), ArchiveError> {
+fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), ImportError> {
     for (field, value) in [
         ("os", &p.os),
         ("architecture", &p.architecture),
@@ -706,7 +549,7 @@ fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), Ar
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
             && (value.is_empty() || !value.bytes().all(|b| b == b'.'));
         if !valid {
-            return Err(ArchiveError::InvalidPlatform {
+            return Err(ImportError::InvalidPlatform {
                 image: image.to_string(),
                 document: *manifest,
                 field,
@@ -724,7 +567,7 @@ fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), Ar
         (&b.os, &b.architecture, &b.variant) == (&normal.os, &normal.architecture, &normal.variant)
     });
     if !same {
-        return Err(ArchiveError::UnnameablePlatform {
+        return Err(ImportError::UnnameablePlatform {
             image: image.to_string(),
             document: *manifest,
             platform: normal.format_all(),
@@ -737,15 +580,15 @@ fn check_platform(image: &str, manifest: &Digest, p: &Platform) -> Result<(), Ar
 fn plan_docker_archive(
     catalog: &mut Catalog<'_>,
     options: &ImportOptions,
-) -> Result<Vec<Planned>, ArchiveError> {
+) -> Result<Vec<Planned>, ImportError> {
     let bytes = catalog.manifest_json.clone().expect("caller checked");
     let entries: Vec<LegacyManifestEntry> =
-        oci::parse_document(&bytes).map_err(|source| ArchiveError::BadDocument {
+        oci::parse_document(&bytes).map_err(|source| ImportError::BadDocument {
             entry: "manifest.json".into(),
             source,
         })?;
     if entries.is_empty() {
-        return Err(ArchiveError::NoImages);
+        return Err(ImportError::NoImages);
     }
     let mut planned = Vec::new();
     for entry in &entries {
@@ -754,7 +597,7 @@ fn plan_docker_archive(
             catalog
                 .resolve(cleaned)
                 .filter(|_| !cleaned.split('/').any(|c| c == ".."))
-                .ok_or_else(|| ArchiveError::MissingEntry {
+                .ok_or_else(|| ImportError::MissingEntry {
                     entry: p.to_string(),
                     needed_by: "manifest.json".into(),
                 })
@@ -762,7 +605,7 @@ fn plan_docker_archive(
         let config_path = find(catalog, &entry.config)?;
         let config_bytes = catalog.read_file(&config_path, oci::MAX_DOCUMENT_SIZE)?;
         let config: ConfigPlatform =
-            oci::parse_document(&config_bytes).map_err(|source| ArchiveError::BadDocument {
+            oci::parse_document(&config_bytes).map_err(|source| ImportError::BadDocument {
                 entry: config_path.clone(),
                 source,
             })?;
@@ -772,7 +615,7 @@ fn plan_docker_archive(
                 .map(|t| {
                     Reference::parse_normalized(t)
                         .map(|r| Some(r.with_default_tag()))
-                        .map_err(|e| ArchiveError::BadName {
+                        .map_err(|e| ImportError::BadName {
                             name: t.clone(),
                             reason: e.to_string(),
                         })
@@ -789,7 +632,7 @@ fn plan_docker_archive(
         check_platform(&label, &Digest::of(&config_bytes), &image_platform)?;
         for requested in &options.platforms {
             if !platform::matches_exact(requested, &image_platform) {
-                return Err(ArchiveError::PlatformNotInArchive {
+                return Err(ImportError::PlatformNotInArchive {
                     image: label,
                     requested: requested.clone(),
                     available: vec![image_platform.normalize()],
@@ -820,7 +663,7 @@ fn plan_docker_archive(
         let manifest = oci::encode_manifest(MEDIA_TYPE_DOCKER_MANIFEST, &config_desc, &layers);
         // What we generate must read back under the limits every reader applies (a `Layers`
         // list repeating one layer 200,000 times makes a 30 MB manifest, unreadable once stored).
-        oci::check_document_shape(&manifest).map_err(|source| ArchiveError::BadDocument {
+        oci::check_document_shape(&manifest).map_err(|source| ImportError::BadDocument {
             entry: format!("manifest generated for image {label} from manifest.json"),
             source,
         })?;
@@ -856,7 +699,7 @@ fn record_for(target: &Descriptor, name: Option<&Reference>) -> ImageRecord {
 
 /// Every record an image would add must fit the store's per-record cap; checked while planning,
 /// so an over-limit archive publishes nothing.
-fn check_records(target: &Descriptor, names: &Naming) -> Result<(), ArchiveError> {
+fn check_records(target: &Descriptor, names: &Naming) -> Result<(), ImportError> {
     for name in names {
         record_for(target, name.as_ref()).check_size()?;
     }
@@ -867,7 +710,7 @@ fn check_records(target: &Descriptor, names: &Naming) -> Result<(), ArchiveError
 /// already listed replaces its record, an image already listed adds no unnamed one, so a
 /// re-import (of a whole backup, say) is never refused for records it only rewrites.
 /// `update_images` checks the exact list again under the lock.
-fn check_index_room(store: &Store, planned: &[Planned]) -> Result<(), ArchiveError> {
+fn check_index_room(store: &Store, planned: &[Planned]) -> Result<(), ImportError> {
     let current = store.images()?;
     let size = |r: &ImageRecord| r.encoded_size() + 1;
     let mut total: u64 = current.iter().map(size).sum();

@@ -4,12 +4,13 @@
 mod error;
 mod export;
 mod import;
+mod names;
 mod plan;
 mod scan;
 mod tar_header;
 mod tar_reader;
 
-pub use error::ArchiveError;
+pub use error::{ExportError, ImportError};
 pub use export::{Progress, write_archive};
 pub use import::{
     ImportOptions, LoadedImage, NameOutcome, SkippedPlatform, import_file, import_stream,

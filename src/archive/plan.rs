@@ -12,7 +12,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::OnceLock;
 
-use super::ArchiveError;
+use super::ExportError;
 use super::tar_header::{self, BLOCK, EntryKind};
 use crate::digest::Digest;
 use crate::image::{ImageGraph, PlatformManifest};
@@ -96,7 +96,7 @@ impl ArchivePlan {
     /// Plans the archive `docker save [--platform …] REF…` would write for `request`, with two
     /// deliberate differences: platform requests are strict (each must be present, moby#50166
     /// silently drops), and `manifest.json` only ever describes a present manifest (docker/cli#5476).
-    pub fn build(store: &Store, request: &ExportRequest) -> Result<ArchivePlan, ArchiveError> {
+    pub fn build(store: &Store, request: &ExportRequest) -> Result<ArchivePlan, ExportError> {
         let mut blobs: BTreeMap<Digest, Descriptor> = BTreeMap::new();
         let mut top_level: Vec<Descriptor> = Vec::new();
         // manifest digest -> (config, layers, repo tags), in first-seen order.

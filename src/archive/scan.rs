@@ -14,7 +14,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::ArchiveError;
+use super::ImportError;
 use super::tar_reader::{HeaderError, Kind, Member, Skip, TarReader};
 use crate::digest::Digest;
 use crate::oci::{self, Descriptor};
@@ -142,14 +142,14 @@ impl<'s> Catalog<'s> {
         store: &'s Store,
         input: impl Read,
         progress: &Arc<AtomicU64>,
-    ) -> Result<Catalog<'s>, ArchiveError> {
+    ) -> Result<Catalog<'s>, ImportError> {
         let raw = Counting {
             inner: input,
             count: progress.clone(),
         };
         let mut buffered = BufReader::with_capacity(COPY_BUFFER, raw);
-        let compression = Compression::sniff(buffered.fill_buf().map_err(ArchiveError::Input)?);
-        let decoded = compression.decoder(buffered).map_err(ArchiveError::Input)?;
+        let compression = Compression::sniff(buffered.fill_buf().map_err(ImportError::Input)?);
+        let decoded = compression.decoder(buffered).map_err(ImportError::Input)?;
         let mut catalog = Catalog::empty(store, None);
         let mut tar = TarReader::new(Streamed(decoded));
         catalog.scan(&mut tar, |tar, member, path, catalog| {
@@ -165,13 +165,13 @@ impl<'s> Catalog<'s> {
         store: &'s Store,
         file: File,
         progress: &Arc<AtomicU64>,
-    ) -> Result<Catalog<'s>, ArchiveError> {
-        let len = file.metadata().map_err(ArchiveError::Input)?.len();
-        let mut reader = file.try_clone().map_err(ArchiveError::Input)?;
+    ) -> Result<Catalog<'s>, ImportError> {
+        let len = file.metadata().map_err(ImportError::Input)?.len();
+        let mut reader = file.try_clone().map_err(ImportError::Input)?;
         // The clone shares the file offset with every other handle on this file.
         reader
             .seek(io::SeekFrom::Start(0))
-            .map_err(ArchiveError::Input)?;
+            .map_err(ImportError::Input)?;
         let mut catalog = Catalog::empty(store, Some(file));
         let input = Counting {
             inner: BufReader::new(reader),
@@ -182,7 +182,7 @@ impl<'s> Catalog<'s> {
             let offset = member.data_offset;
             let size = member.size;
             if offset + size > len {
-                return Err(ArchiveError::Truncated {
+                return Err(ImportError::Truncated {
                     entry: Some(path.to_string()),
                 });
             }
@@ -216,8 +216,8 @@ impl<'s> Catalog<'s> {
     fn scan<R: Skip>(
         &mut self,
         tar: &mut TarReader<R>,
-        mut on_file: impl FnMut(&mut TarReader<R>, &Member, &str, &mut Self) -> Result<(), ArchiveError>,
-    ) -> Result<(), ArchiveError> {
+        mut on_file: impl FnMut(&mut TarReader<R>, &Member, &str, &mut Self) -> Result<(), ImportError>,
+    ) -> Result<(), ImportError> {
         let mut count = 0usize;
         let mut name_bytes = 0usize;
         let mut previous: Option<String> = None;
@@ -227,17 +227,17 @@ impl<'s> Catalog<'s> {
                 Ok(None) => break,
                 // No byte at all: not an archive.
                 Err(HeaderError::NoEndOfArchive) if count == 0 => {
-                    return Err(ArchiveError::EmptyArchive);
+                    return Err(ImportError::EmptyArchive);
                 }
                 Err(e) => return Err(header_error(previous, e)),
             };
             count += 1;
             if count > MAX_ENTRIES {
-                return Err(ArchiveError::TooManyEntries { limit: MAX_ENTRIES });
+                return Err(ImportError::TooManyEntries { limit: MAX_ENTRIES });
             }
             name_bytes += member.path.len() + member.link.len();
             if name_bytes > MAX_NAME_BYTES {
-                return Err(ArchiveError::NamesTooLarge {
+                return Err(ImportError::NamesTooLarge {
                     limit: MAX_NAME_BYTES,
                 });
             }
@@ -249,7 +249,7 @@ impl<'s> Catalog<'s> {
                 Kind::Directory | Kind::GlobalHeader => {}
                 Kind::Regular => {
                     if path.is_empty() {
-                        return Err(ArchiveError::UnsafePath {
+                        return Err(ImportError::UnsafePath {
                             entry: shown,
                             reason: "a file named like the archive root",
                         });
@@ -272,7 +272,7 @@ impl<'s> Catalog<'s> {
                         String::new()
                     };
                     let target = resolve_link_target(&base, &member.link).ok_or_else(|| {
-                        ArchiveError::LinkEscapes {
+                        ImportError::LinkEscapes {
                             entry: shown.clone(),
                             target: target_shown.clone(),
                         }
@@ -280,7 +280,7 @@ impl<'s> Catalog<'s> {
                     if self.links.insert(path.clone(), target).is_some()
                         || self.files.contains_key(&path)
                     {
-                        return Err(ArchiveError::DuplicateEntry { entry: shown });
+                        return Err(ImportError::DuplicateEntry { entry: shown });
                     }
                 }
                 Kind::CharDevice => return Err(special(shown, "character device")),
@@ -290,28 +290,28 @@ impl<'s> Catalog<'s> {
             }
         }
         if count == 0 {
-            return Err(ArchiveError::EmptyArchive);
+            return Err(ImportError::EmptyArchive);
         }
         Ok(())
     }
 
-    fn insert_metadata(&mut self, path: &str, bytes: Vec<u8>) -> Result<(), ArchiveError> {
+    fn insert_metadata(&mut self, path: &str, bytes: Vec<u8>) -> Result<(), ImportError> {
         let slot = match path {
             OCI_LAYOUT => &mut self.oci_layout,
             oci::INDEX_FILE => &mut self.index_json,
             _ => &mut self.manifest_json,
         };
         if slot.replace(bytes).is_some() {
-            return Err(ArchiveError::DuplicateEntry {
+            return Err(ImportError::DuplicateEntry {
                 entry: path.to_string(),
             });
         }
         Ok(())
     }
 
-    fn insert(&mut self, path: &str, entry: FileEntry<'s>) -> Result<(), ArchiveError> {
+    fn insert(&mut self, path: &str, entry: FileEntry<'s>) -> Result<(), ImportError> {
         if self.links.contains_key(path) || self.files.insert(path.to_string(), entry).is_some() {
-            return Err(ArchiveError::DuplicateEntry {
+            return Err(ImportError::DuplicateEntry {
                 entry: path.to_string(),
             });
         }
@@ -319,7 +319,7 @@ impl<'s> Catalog<'s> {
     }
 
     /// Copies one entry's content into a temp file in the store, hashing it.
-    fn spool(&mut self, entry: &mut impl Read, path: &str, size: u64) -> Result<(), ArchiveError> {
+    fn spool(&mut self, entry: &mut impl Read, path: &str, size: u64) -> Result<(), ImportError> {
         // A blob the store already holds need not be copied again (re-importing is a no-op).
         if let Some(digest) = blob_path_digest(path)
             && self.store.blob_size(&digest) == Some(size)
@@ -327,7 +327,7 @@ impl<'s> Catalog<'s> {
             let copied =
                 io::copy(entry, &mut io::sink()).map_err(|e| tar_error(Some(path.into()), e))?;
             if copied != size {
-                return Err(ArchiveError::Truncated {
+                return Err(ImportError::Truncated {
                     entry: Some(path.to_string()),
                 });
             }
@@ -354,7 +354,7 @@ impl<'s> Catalog<'s> {
         }
         // A short count, not an error, is what an input ending mid-entry gives.
         if writer.len() != size {
-            return Err(ArchiveError::Truncated {
+            return Err(ImportError::Truncated {
                 entry: Some(path.to_string()),
             });
         }
@@ -414,16 +414,16 @@ impl<'s> Catalog<'s> {
     }
 
     /// Reads a whole (small) file; `limit` guards memory.
-    pub fn read_file(&self, path: &str, limit: u64) -> Result<Vec<u8>, ArchiveError> {
+    pub fn read_file(&self, path: &str, limit: u64) -> Result<Vec<u8>, ImportError> {
         let entry = self
             .files
             .get(path)
-            .ok_or_else(|| ArchiveError::MissingEntry {
+            .ok_or_else(|| ImportError::MissingEntry {
                 entry: path.to_string(),
                 needed_by: "the archive metadata".to_string(),
             })?;
         if entry.size > limit {
-            return Err(ArchiveError::BadDocument {
+            return Err(ImportError::BadDocument {
                 entry: path.to_string(),
                 source: oci::DocumentError::TooLarge {
                     size: entry.size,
@@ -437,7 +437,7 @@ impl<'s> Catalog<'s> {
     }
 
     /// Reads `buf.len()` bytes of a file from `offset`.
-    pub fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<(), ArchiveError> {
+    pub fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<(), ImportError> {
         let entry = self
             .files
             .get(path)
@@ -445,7 +445,7 @@ impl<'s> Catalog<'s> {
         let read = |file: &File, at: u64, buf: &mut [u8]| file.read_exact_at(buf, at);
         let result = match &entry.content {
             Content::Spooled { blob: Some(w), .. } => read(
-                &File::open(w.path()).map_err(ArchiveError::Input)?,
+                &File::open(w.path()).map_err(ImportError::Input)?,
                 offset,
                 buf,
             ),
@@ -461,7 +461,7 @@ impl<'s> Catalog<'s> {
                 read(file, start + offset, buf)
             }
         };
-        result.map_err(ArchiveError::Input)
+        result.map_err(ImportError::Input)
     }
 
     /// Makes the file at `path` ready to publish, verified against `expected` (digest and size)
@@ -472,7 +472,7 @@ impl<'s> Catalog<'s> {
         &mut self,
         path: &str,
         expected: Option<(Digest, u64)>,
-    ) -> Result<Digest, ArchiveError> {
+    ) -> Result<Digest, ImportError> {
         if let Some((digest, size)) = expected {
             // The store's copy is verified; the archive's need not be read at all.
             if self.store.blob_size(&digest) == Some(size) {
@@ -487,7 +487,7 @@ impl<'s> Catalog<'s> {
         if let Some((digest, size)) = expected
             && entry.size != size
         {
-            return Err(ArchiveError::SizeMismatch {
+            return Err(ImportError::SizeMismatch {
                 entry: path.to_string(),
                 digest,
                 expected: size,
@@ -505,7 +505,7 @@ impl<'s> Catalog<'s> {
             while done < entry.size {
                 let n = (buf.len() as u64).min(entry.size - done) as usize;
                 file.read_exact_at(&mut buf[..n], offset + done)
-                    .map_err(ArchiveError::Input)?;
+                    .map_err(ImportError::Input)?;
                 writer
                     .write_all(&buf[..n])
                     .map_err(|e| ingest_error(store, e))?;
@@ -525,7 +525,7 @@ impl<'s> Catalog<'s> {
         if let Some((want, _)) = expected
             && digest != want
         {
-            return Err(ArchiveError::DigestMismatch {
+            return Err(ImportError::DigestMismatch {
                 entry: path.to_string(),
                 expected: want,
                 found: digest,
@@ -536,7 +536,7 @@ impl<'s> Catalog<'s> {
     }
 
     /// Publishes every staged file into the store.
-    pub fn commit_staged(&mut self) -> Result<(), ArchiveError> {
+    pub fn commit_staged(&mut self) -> Result<(), ImportError> {
         for path in std::mem::take(&mut self.staged) {
             let entry = self
                 .files
@@ -553,8 +553,8 @@ impl<'s> Catalog<'s> {
     }
 }
 
-fn ingest_error(store: &Store, e: io::Error) -> ArchiveError {
-    ArchiveError::Store(crate::store::StoreError::Io {
+fn ingest_error(store: &Store, e: io::Error) -> ImportError {
+    ImportError::Store(crate::store::StoreError::Io {
         op: "write into",
         path: store.root().join("ingest"),
         source: e,
@@ -566,19 +566,19 @@ fn blob_path_digest(path: &str) -> Option<Digest> {
     Digest::from_hex(path.strip_prefix("blobs/sha256/")?).ok()
 }
 
-fn special(entry: String, kind: &'static str) -> ArchiveError {
-    ArchiveError::SpecialEntry { entry, kind }
+fn special(entry: String, kind: &'static str) -> ImportError {
+    ImportError::SpecialEntry { entry, kind }
 }
 
 /// A header that could not be read; `after` is the last member read before it.
-fn header_error(after: Option<String>, e: HeaderError) -> ArchiveError {
+fn header_error(after: Option<String>, e: HeaderError) -> ImportError {
     match e {
         HeaderError::Truncated | HeaderError::NoEndOfArchive => {
-            ArchiveError::Truncated { entry: None }
+            ImportError::Truncated { entry: None }
         }
         HeaderError::Io(e) => tar_error(None, e),
-        HeaderError::Malformed(reason) => ArchiveError::BadHeader { after, reason },
-        HeaderError::TooLarge { kind, size, limit } => ArchiveError::MetaEntryTooLarge {
+        HeaderError::Malformed(reason) => ImportError::BadHeader { after, reason },
+        HeaderError::TooLarge { kind, size, limit } => ImportError::MetaEntryTooLarge {
             after,
             kind,
             size,
@@ -587,9 +587,9 @@ fn header_error(after: Option<String>, e: HeaderError) -> ArchiveError {
     }
 }
 
-fn tar_error(entry: Option<String>, e: io::Error) -> ArchiveError {
+fn tar_error(entry: Option<String>, e: io::Error) -> ImportError {
     if e.kind() == io::ErrorKind::UnexpectedEof {
-        return ArchiveError::Truncated { entry };
+        return ImportError::Truncated { entry };
     }
     // tar-rs quotes the raw header bytes in some messages; binary noise helps nobody.
     let message = e.to_string();
@@ -601,12 +601,12 @@ fn tar_error(entry: Option<String>, e: io::Error) -> ArchiveError {
             "not a valid tar header (bad numeric field or checksum)",
         )
     };
-    ArchiveError::MalformedTar { entry, source }
+    ImportError::MalformedTar { entry, source }
 }
 
-fn read_metadata(entry: &mut impl Read, path: &str, size: u64) -> Result<Vec<u8>, ArchiveError> {
+fn read_metadata(entry: &mut impl Read, path: &str, size: u64) -> Result<Vec<u8>, ImportError> {
     if size > oci::MAX_DOCUMENT_SIZE {
-        return Err(ArchiveError::BadDocument {
+        return Err(ImportError::BadDocument {
             entry: path.to_string(),
             source: oci::DocumentError::TooLarge {
                 size,
@@ -619,7 +619,7 @@ fn read_metadata(entry: &mut impl Read, path: &str, size: u64) -> Result<Vec<u8>
         .read_to_end(&mut bytes)
         .map_err(|e| tar_error(Some(path.into()), e))?;
     if bytes.len() as u64 != size {
-        return Err(ArchiveError::Truncated {
+        return Err(ImportError::Truncated {
             entry: Some(path.to_string()),
         });
     }
@@ -628,8 +628,8 @@ fn read_metadata(entry: &mut impl Read, path: &str, size: u64) -> Result<Vec<u8>
 
 /// Normalises an entry path: no leading `./`, no empty or `.` components. Absolute paths and
 /// `..` components are refused outright, whatever they would resolve to.
-fn clean_path(raw: &[u8], shown: &str) -> Result<String, ArchiveError> {
-    let unsafe_path = |reason| ArchiveError::UnsafePath {
+fn clean_path(raw: &[u8], shown: &str) -> Result<String, ImportError> {
+    let unsafe_path = |reason| ImportError::UnsafePath {
         entry: shown.to_string(),
         reason,
     };

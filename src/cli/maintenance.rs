@@ -4,11 +4,11 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 
 use super::progress::human;
-use super::{CliResult, FsckArgs, GcArgs, RestoreArgs, RmArgs, SampleArgs};
+use super::{CliError, CliResult, FsckArgs, GcArgs, RestoreArgs, RmArgs, SampleArgs};
 use crate::gc::{self, GcOptions};
 use crate::image::{ImageError, ImageQuery};
 use crate::reference::Reference;
-use crate::store::{MAX_RECORD_SIZE, Store, describe_holders};
+use crate::store::{Store, describe_holders};
 
 pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
     // Resolve every REF first: one unknown name removes nothing. The list is read once and tags
@@ -29,7 +29,9 @@ pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
             _ => images.iter().any(|record| query.matches(record)),
         };
         if !found {
-            return Err(ImageError::NoSuchImage { query: r.clone() }.into());
+            return Err(CliError::Image(ImageError::NoSuchImage {
+                query: r.clone(),
+            }));
         }
         match query {
             ImageQuery::Tagged(name) => {
@@ -88,11 +90,11 @@ pub fn gc(store: &Store, args: &GcArgs) -> CliResult {
             }
         );
     })?;
-    if !report.warnings.is_empty() {
-        for w in &report.warnings {
-            eprintln!("imagefs: {w}");
+    if !report.unreadable.is_empty() {
+        for u in &report.unreadable {
+            eprintln!("imagefs: {u}");
         }
-        return Err("gc removed nothing: some images cannot be read (run `imagefs fsck`)".into());
+        return Err(CliError::GcRemovedNothing);
     }
     let mut line = format!(
         "removed {} blobs ({}), {} temp files ({})",
@@ -136,26 +138,9 @@ pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
             )?;
         }
     }
-    let mut report = gc::check(store)?;
-    if let Err(e) = store.history() {
-        report.problems.push(gc::Problem(format!(
-            "{}: imports that move a name, restore and gc cannot work until `imagefs fsck --repair` \
-             sets it aside",
-            crate::error::chain(&e)
-        )));
-    }
-    for record in store.images()? {
-        let size = record.encoded_size();
-        if size > MAX_RECORD_SIZE {
-            report.problems.push(gc::Problem(format!(
-                "index.json record of {} is {size} bytes, over the {MAX_RECORD_SIZE}-byte limit \
-                 (`imagefs fsck --repair` shrinks it to its names and target)",
-                record.label()
-            )));
-        }
-    }
+    let report = gc::check(store)?;
     for p in &report.problems {
-        writeln!(out, "{}", p.0)?;
+        writeln!(out, "{p}")?;
     }
     if report.abandoned.count > 0 {
         writeln!(
@@ -166,12 +151,10 @@ pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
         )?;
     }
     if !report.problems.is_empty() {
-        return Err(format!(
-            "{} problems found in {} blobs",
-            report.problems.len(),
-            report.blobs_checked
-        )
-        .into());
+        return Err(CliError::FsckProblems {
+            problems: report.problems.len(),
+            blobs: report.blobs_checked,
+        });
     }
     writeln!(out, "{} blobs verified, no problems", report.blobs_checked)?;
     Ok(())

@@ -1,6 +1,7 @@
 //! The command line: clap types, and one function per subcommand that turns validated arguments
 //! into calls on the library. The only module that knows clap.
 
+mod error;
 mod maintenance;
 mod mount;
 mod progress;
@@ -11,10 +12,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::platform::Platform;
+use crate::platform::{ParsePlatformError, Platform};
 use crate::store::Store;
 
-pub type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+pub use error::CliError;
+
+pub type CliResult = Result<(), CliError>;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -95,8 +98,8 @@ pub struct PlatformArgs {
 }
 
 impl PlatformArgs {
-    pub fn parse(&self) -> Result<Vec<Platform>, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Platform::parse_list(&self.platform)?)
+    pub fn parse(&self) -> Result<Vec<Platform>, ParsePlatformError> {
+        Platform::parse_list(&self.platform)
     }
 }
 
@@ -198,8 +201,7 @@ pub struct FsckArgs {
 
 /// Runs one command.
 pub fn run(cli: Cli) -> CliResult {
-    let root = Store::default_location(cli.store.as_deref())
-        .ok_or("cannot choose a store directory: set --store, IMAGEFS_STORE or HOME")?;
+    let root = Store::default_location(cli.store.as_deref()).ok_or(CliError::NoStoreDirectory)?;
     // A store on read-only media is served as it is; say so once, up front.
     let store = Store::open(&root)?;
     if store.is_read_only() {

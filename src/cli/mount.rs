@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use clap::Args;
 
-use super::CliResult;
+use super::{CliError, CliResult};
 use crate::fs::{FsOptions, ImageFs};
 use crate::fuse::{self, MountConfig};
 use crate::reference::Reference;
@@ -73,7 +73,7 @@ pub fn mount(store: &Store, args: &MountArgs) -> CliResult {
         Ok(()) => Ok(()),
         Err(e) => {
             if let Some(r) = ready.as_mut() {
-                let _ = writeln!(r, "{}", crate::error::chain(e.as_ref()));
+                let _ = writeln!(r, "{}", crate::error::chain(&e));
             }
             Err(e)
         }
@@ -107,8 +107,11 @@ fn serve(store: &Store, args: &MountArgs, ready: &mut Option<std::fs::File>) -> 
         allow_other: args.allow_other,
         threads: args.threads,
     };
-    let mut session = fuse::session(fs, &args.mountpoint, &config)
-        .map_err(|e| format!("cannot mount on {}: {e}", args.mountpoint.display()))?;
+    let mut session =
+        fuse::session(fs, &args.mountpoint, &config).map_err(|source| CliError::Mount {
+            mountpoint: args.mountpoint.clone(),
+            source,
+        })?;
     let mut unmounter = session.unmount_callable();
     let mountpoint = args.mountpoint.clone();
     std::thread::Builder::new()
@@ -168,7 +171,10 @@ fn spawn_daemon(args: &MountArgs) -> CliResult {
                 .create(true)
                 .append(true)
                 .open(p)
-                .map_err(|e| format!("cannot open log file {}: {e}", p.display()))?,
+                .map_err(|source| CliError::LogFile {
+                    path: p.clone(),
+                    source,
+                })?,
         ),
         None => Stdio::null(),
     };
@@ -202,8 +208,8 @@ fn spawn_daemon(args: &MountArgs) -> CliResult {
             );
             Ok(())
         }
-        Some(error) => Err(error.to_string().into()),
-        None => Err("the mount daemon exited before the mount was ready".into()),
+        Some(error) => Err(CliError::Daemon(error.to_string())),
+        None => Err(CliError::DaemonExited),
     }
 }
 
@@ -218,8 +224,10 @@ fn clear_stale_mount(mountpoint: &Path) {
 }
 
 pub fn unmount(args: &UnmountArgs) -> CliResult {
-    unmount_path(&args.mountpoint, args.lazy)
-        .map_err(|e| format!("cannot unmount {}: {e}", args.mountpoint.display()).into())
+    unmount_path(&args.mountpoint, args.lazy).map_err(|source| CliError::Unmount {
+        mountpoint: args.mountpoint.clone(),
+        source,
+    })
 }
 
 /// umount2 as root; fusermount3 for ordinary users.

@@ -19,17 +19,23 @@ impl ProgressLine {
     pub fn start(verb: &'static str, total: Option<u64>, enabled: bool) -> ProgressLine {
         let done = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let thread = (enabled && std::io::stderr().is_terminal()).then(|| {
-            let (done, stop) = (done.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let start = Instant::now();
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(200));
-                    draw(verb, done.load(Ordering::Relaxed), total, start.elapsed());
-                }
-                eprint!("\r\x1b[K");
+        // Without a thread (the OS refused one) the work goes on, without a progress line.
+        let thread = (enabled && std::io::stderr().is_terminal())
+            .then(|| {
+                let (done, stop) = (done.clone(), stop.clone());
+                std::thread::Builder::new()
+                    .name("progress".into())
+                    .spawn(move || {
+                        let start = Instant::now();
+                        while !stop.load(Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(200));
+                            draw(verb, done.load(Ordering::Relaxed), total, start.elapsed());
+                        }
+                        eprint!("\r\x1b[K");
+                    })
+                    .ok()
             })
-        });
+            .flatten();
         ProgressLine { done, stop, thread }
     }
 

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde_json::value::RawValue;
 
-use super::{CliResult, InspectArgs, LsArgs};
+use super::{CliError, CliResult, InspectArgs, LsArgs};
 use crate::digest::Digest;
 use crate::image::{ImageGraph, ImageQuery};
 use crate::oci::Descriptor;
@@ -154,12 +154,13 @@ pub fn inspect(store: &Store, args: &InspectArgs) -> CliResult {
         Some(p) => graph.select_one(&Platform::parse(p)?)?,
         None => {
             let complete: Vec<_> = graph.manifests.iter().filter(|m| m.is_complete()).collect();
-            ImageGraph::preferred(&complete)
-                .ok_or_else(|| format!("image {} has no complete platform", graph.label))?
+            ImageGraph::preferred(&complete).ok_or_else(|| CliError::NoCompletePlatform {
+                image: graph.label.clone(),
+            })?
         }
     };
     let manifest = store.read_document(&chosen.descriptor)?;
-    let config_desc = chosen.children.first().ok_or("manifest has no config")?;
+    let config_desc = chosen.children.first().ok_or(CliError::NoConfig)?;
     let config = store.read_document(config_desc)?;
     // The documents are embedded as stored, not re-serialized: `json!` would turn a RawValue
     // into a Value (re-ordering its keys), so the output is a struct holding the raw values.

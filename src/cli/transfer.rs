@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use super::progress::ProgressLine;
-use super::{CliResult, ExportArgs, ImportArgs};
+use super::{CliError, CliResult, ExportArgs, ImportArgs};
 use crate::archive::{self, ArchivePlan, ExportRequest, ImportOptions};
 use crate::image::ImageQuery;
 use crate::store::{ImageRecord, Store};
@@ -18,14 +18,22 @@ pub fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> CliResul
         Some(path) => {
             let total = std::fs::metadata(path).ok().map(|m| m.len());
             let progress = ProgressLine::start("importing", total, show_progress);
-            archive::import_file(store, path, &options, progress.counter())
-                .map_err(|e| with_context(e, &path.display().to_string()))?
+            archive::import_file(store, path, &options, progress.counter()).map_err(|source| {
+                CliError::Import {
+                    input: path.display().to_string(),
+                    source,
+                }
+            })?
         }
         None => {
             let progress = ProgressLine::start("importing", None, show_progress);
             let stdin = io::stdin().lock();
-            archive::import_stream(store, stdin, &options, progress.counter())
-                .map_err(|e| with_context(e, "standard input"))?
+            archive::import_stream(store, stdin, &options, progress.counter()).map_err(
+                |source| CliError::Import {
+                    input: "standard input".to_string(),
+                    source,
+                },
+            )?
         }
     };
     let mut out = io::stdout().lock();
@@ -40,10 +48,6 @@ pub fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> CliResul
         }
     }
     Ok(())
-}
-
-fn with_context(e: archive::ArchiveError, input: &str) -> Box<dyn std::error::Error + Send + Sync> {
-    format!("cannot import {input}: {}", crate::error::chain(&e)).into()
 }
 
 pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResult {
@@ -67,11 +71,7 @@ pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResul
         _ if to_stdout => {
             let stdout = io::stdout();
             if stdout.is_terminal() {
-                return Err(
-                    "refusing to write an archive to a terminal; use -o FILE or redirect \
-                            the output"
-                        .into(),
-                );
+                return Err(CliError::TerminalOutput);
             }
             Some(Box::new(stdout.lock()))
         }
@@ -97,7 +97,10 @@ pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResul
     let tmp = tempfile::Builder::new()
         .prefix(".imagefs-export-")
         .tempfile_in(dir)
-        .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+        .map_err(|source| CliError::ExportTemp {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file());
     archive::write_archive(&plan, &mut out, &mut report)?;
     drop(out);
@@ -105,7 +108,9 @@ pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResul
     use std::os::unix::fs::PermissionsExt;
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    tmp.persist(path)
-        .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
+    tmp.persist(path).map_err(|e| CliError::ExportPersist {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     Ok(())
 }

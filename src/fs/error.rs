@@ -8,8 +8,8 @@ use std::sync::Arc;
 use fuser::Errno;
 use log::Level;
 
-use crate::archive::ArchiveError;
-use crate::image::ImageError;
+use crate::archive::{ExportError, ImportError};
+use crate::image::{ImageError, SelectError};
 use crate::platform::{Platform, format_platforms};
 use crate::store::StoreError;
 
@@ -76,11 +76,11 @@ pub enum FsError {
     },
     /// A write to an import whose archive was already rejected, and why: the errno is the
     /// cause's (EINVAL for bad input, ENOSPC for a full store), as at close.
-    ImportRejected(Arc<ArchiveError>),
+    ImportRejected(Arc<ImportError>),
     /// Loading the archive written into `import/` failed; the store is unchanged.
-    Import(Arc<ArchiveError>),
+    Import(Arc<ImportError>),
     /// Building an archive of an image failed.
-    Archive(ArchiveError),
+    Archive(ExportError),
     /// Reading an image's graph failed.
     Image(ImageError),
     Store(StoreError),
@@ -123,7 +123,7 @@ impl FsError {
             FsError::AccessRefused(e) => e.errno(),
             FsError::ImportRejected(e) => import_errno(e),
             FsError::Import(e) => import_errno(e),
-            FsError::Archive(e) => archive_errno(e),
+            FsError::Archive(e) => export_errno(e),
             FsError::Image(e) => image_errno(e),
             FsError::Store(e) => store_errno(e),
             FsError::Read(e) => io_errno(e),
@@ -144,7 +144,23 @@ impl FsError {
             | FsError::PermissionDenied { .. }
             | FsError::NotOwner { .. }
             | FsError::ReadOnly => Level::Info,
-            _ => Level::Warn,
+            FsError::BadHandle(_)
+            | FsError::NotADirectory
+            | FsError::IsADirectory
+            | FsError::NotPlatformDirectory { .. }
+            | FsError::NotRegularFile
+            | FsError::NotEmpty
+            | FsError::Exists
+            | FsError::NonSequentialWrite { .. }
+            | FsError::WriteOnly
+            | FsError::NameNotUtf8 { .. }
+            | FsError::ImportRejected(_)
+            | FsError::Import(_)
+            | FsError::Archive(_)
+            | FsError::Image(_)
+            | FsError::Store(_)
+            | FsError::Read(_)
+            | FsError::Io { .. } => Level::Warn,
         }
     }
 }
@@ -172,122 +188,113 @@ fn store_errno(e: &StoreError) -> Errno {
     }
 }
 
+/// Errors while reading a stored image's graph or resolving a REF against the store.
 fn image_errno(e: &ImageError) -> Errno {
     match e {
-        ImageError::Store(s) => store_errno(s),
-        ImageError::PlatformNotFound { .. }
-        | ImageError::NoSuchImage { .. }
-        | ImageError::AmbiguousImageId { .. } => Errno::ENOENT,
-        // The store lists the platform but cannot serve it: a damaged store, not a bad name.
-        ImageError::PlatformIncomplete { .. }
-        | ImageError::Content(_)
-        | ImageError::BadDocument { .. }
+        ImageError::Source(s) => store_errno(s),
+        ImageError::Select(s) => select_errno(s),
+        ImageError::NoSuchImage { .. } | ImageError::AmbiguousImageId { .. } => Errno::ENOENT,
+        // The store lists the image but cannot serve it: a damaged store, not a bad name.
+        ImageError::BadDocument { .. }
         | ImageError::TooDeep { .. }
         | ImageError::TooManyDocuments { .. }
         | ImageError::TargetMissing { .. } => Errno::EIO,
-        // Two manifests for one platform: the name does not pick one file.
-        ImageError::AmbiguousPlatform { .. } => Errno::ENOENT,
         ImageError::BadReference { .. } => Errno::EINVAL,
     }
 }
 
-/// Errors while planning or serving an archive of stored images.
-fn archive_errno(e: &ArchiveError) -> Errno {
+/// A platform of a stored image that cannot be served.
+fn select_errno(e: &SelectError) -> Errno {
     match e {
-        ArchiveError::Image(i) => image_errno(i),
-        ArchiveError::Store(s) => store_errno(s),
-        _ => import_errno(e),
+        SelectError::PlatformNotFound { .. } => Errno::ENOENT,
+        // The store lists the platform but cannot serve it: a damaged store, not a bad name.
+        SelectError::PlatformIncomplete { .. } => Errno::EIO,
+        // Two manifests for one platform: the name does not pick one file.
+        SelectError::AmbiguousPlatform { .. } => Errno::ENOENT,
+    }
+}
+
+/// Errors while planning or serving an archive of stored images.
+fn export_errno(e: &ExportError) -> Errno {
+    match e {
+        ExportError::Image(i) => image_errno(i),
+        ExportError::Store(s) => store_errno(s),
+        ExportError::Output(io)
+        | ExportError::BlobRead { source: io, .. }
+        | ExportError::HasherThread { source: io, .. } => io_errno(io),
+        ExportError::BlobChanged { .. } => Errno::EIO,
     }
 }
 
 /// Errors while loading an archive written into `import/`: what is wrong with the input is
 /// EINVAL (cp reports "Invalid argument" at close), what is wrong with the store is EIO or
 /// ENOSPC.
-fn import_errno(e: &ArchiveError) -> Errno {
+fn import_errno(e: &ImportError) -> Errno {
     match e {
-        ArchiveError::Store(s) => store_errno(s),
-        ArchiveError::Image(i) => match i {
-            ImageError::Store(s) => store_errno(s),
-            // The archive's own documents are wrong or lack what was asked for: bad input.
+        ImportError::Store(s) => store_errno(s),
+        // The archive's own documents are wrong or lack what was asked for: bad input.
+        ImportError::Image(i) => match i {
+            ImageError::Source(never) => match *never {},
             ImageError::BadDocument { .. }
             | ImageError::TooDeep { .. }
             | ImageError::TooManyDocuments { .. }
             | ImageError::TargetMissing { .. }
-            | ImageError::PlatformNotFound { .. }
-            | ImageError::PlatformIncomplete { .. }
-            | ImageError::AmbiguousPlatform { .. }
+            | ImageError::Select(_)
             | ImageError::NoSuchImage { .. }
             | ImageError::AmbiguousImageId { .. }
             | ImageError::BadReference { .. } => Errno::EINVAL,
-            // Reading the upload itself failed; classify what actually went wrong.
-            ImageError::Content(inner) => match inner.downcast_ref::<ArchiveError>() {
-                Some(a) => import_errno(a),
-                None => Errno::EIO,
-            },
         },
-        ArchiveError::Output(io) | ArchiveError::BlobRead { source: io, .. } => io_errno(io),
-        ArchiveError::BlobChanged { .. } => Errno::EIO,
         // The input is the bytes the application wrote; a failure to read them is ours.
-        ArchiveError::Input(io) => io_errno(io),
-        ArchiveError::EmptyArchive
-        | ArchiveError::TooManyEntries { .. }
-        | ArchiveError::NamesTooLarge { .. }
-        | ArchiveError::MalformedTar { .. }
-        | ArchiveError::BadHeader { .. }
-        | ArchiveError::MetaEntryTooLarge { .. }
-        | ArchiveError::Truncated { .. }
-        | ArchiveError::UnsafePath { .. }
-        | ArchiveError::LinkEscapes { .. }
-        | ArchiveError::SpecialEntry { .. }
-        | ArchiveError::DuplicateEntry { .. }
-        | ArchiveError::BadDocument { .. }
-        | ArchiveError::UnsupportedLayout { .. }
-        | ArchiveError::UnrecognizedFormat
-        | ArchiveError::MissingEntry { .. }
-        | ArchiveError::MissingBlob { .. }
-        | ArchiveError::DigestMismatch { .. }
-        | ArchiveError::SizeMismatch { .. }
-        | ArchiveError::PlatformNotInArchive { .. }
-        | ArchiveError::NothingComplete { .. }
-        | ArchiveError::BadName { .. }
-        | ArchiveError::InvalidPlatform { .. }
-        | ArchiveError::UnnameablePlatform { .. }
-        | ArchiveError::NoImages => Errno::EINVAL,
+        ImportError::Input(io) => io_errno(io),
+        ImportError::EmptyArchive
+        | ImportError::TooManyEntries { .. }
+        | ImportError::NamesTooLarge { .. }
+        | ImportError::MalformedTar { .. }
+        | ImportError::BadHeader { .. }
+        | ImportError::MetaEntryTooLarge { .. }
+        | ImportError::Truncated { .. }
+        | ImportError::UnsafePath { .. }
+        | ImportError::LinkEscapes { .. }
+        | ImportError::SpecialEntry { .. }
+        | ImportError::DuplicateEntry { .. }
+        | ImportError::BadDocument { .. }
+        | ImportError::UnsupportedLayout { .. }
+        | ImportError::UnrecognizedFormat
+        | ImportError::MissingEntry { .. }
+        | ImportError::MissingBlob { .. }
+        | ImportError::DigestMismatch { .. }
+        | ImportError::SizeMismatch { .. }
+        | ImportError::PlatformNotInArchive { .. }
+        | ImportError::NothingComplete { .. }
+        | ImportError::BadName { .. }
+        | ImportError::InvalidPlatform { .. }
+        | ImportError::UnnameablePlatform { .. }
+        | ImportError::NoImages => Errno::EINVAL,
     }
 }
 
-/// An OS error keeps its errno (ENOSPC stays ENOSPC), also when a library wrapped it with
-/// context (tempfile adds the path and keeps only the kind: tempfile src/error.rs
-/// `PathError`); anything else is EIO.
+/// An OS error keeps its errno (ENOSPC stays ENOSPC). One a library wrapped with context keeps
+/// only its kind (tempfile adds the path and passes the kind on: tempfile src/error.rs
+/// `PathError`), so the kinds that name one errno are mapped back; anything else is EIO.
 fn io_errno(e: &io::Error) -> Errno {
-    if let Some(code) = raw_os_error(e) {
+    if let Some(code) = e.raw_os_error() {
         return Errno::from_i32(code);
     }
-    match e.kind() {
-        io::ErrorKind::StorageFull => Errno::ENOSPC,
-        io::ErrorKind::QuotaExceeded => Errno::EDQUOT,
-        io::ErrorKind::ReadOnlyFilesystem => Errno::EROFS,
-        _ => Errno::EIO,
-    }
+    KIND_ERRNO
+        .iter()
+        .find(|(kind, _)| *kind == e.kind())
+        .map_or(Errno::EIO, |(_, errno)| *errno)
 }
 
-/// The OS error code of `e` or of an io::Error it wraps.
-fn raw_os_error(e: &io::Error) -> Option<i32> {
-    if let Some(code) = e.raw_os_error() {
-        return Some(code);
-    }
-    let mut inner: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|i| i as _);
-    while let Some(err) = inner {
-        if let Some(code) = err
-            .downcast_ref::<io::Error>()
-            .and_then(io::Error::raw_os_error)
-        {
-            return Some(code);
-        }
-        inner = err.source();
-    }
-    None
-}
+/// Error kinds that stand for one errno, for OS errors that arrive wrapped. `io::ErrorKind` is
+/// non-exhaustive, so this is a table rather than a match.
+const KIND_ERRNO: [(io::ErrorKind, Errno); 5] = [
+    (io::ErrorKind::StorageFull, Errno::ENOSPC),
+    (io::ErrorKind::QuotaExceeded, Errno::EDQUOT),
+    (io::ErrorKind::ReadOnlyFilesystem, Errno::EROFS),
+    (io::ErrorKind::PermissionDenied, Errno::EACCES),
+    (io::ErrorKind::NotFound, Errno::ENOENT),
+];
 
 impl fmt::Display for FsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -359,7 +366,22 @@ impl std::error::Error for FsError {
             FsError::Image(e) => Some(e),
             FsError::Store(e) => Some(e),
             FsError::Read(e) | FsError::Io { source: e, .. } => Some(e),
-            _ => None,
+            FsError::NotFound { .. }
+            | FsError::UnknownInode(_)
+            | FsError::BadHandle(_)
+            | FsError::PlatformAbsent { .. }
+            | FsError::NotADirectory
+            | FsError::IsADirectory
+            | FsError::ReadOnly
+            | FsError::NotPlatformDirectory { .. }
+            | FsError::NotRegularFile
+            | FsError::NotEmpty
+            | FsError::Exists
+            | FsError::NonSequentialWrite { .. }
+            | FsError::WriteOnly
+            | FsError::PermissionDenied { .. }
+            | FsError::NotOwner { .. }
+            | FsError::NameNotUtf8 { .. } => None,
         }
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
-use crate::archive::{self, ArchiveError, ImportOptions, LoadedImage, NameOutcome};
+use crate::archive::{self, ImportError, ImportOptions, LoadedImage, NameOutcome};
 use crate::platform::Platform;
 use crate::store::{Store, StoreError};
 
@@ -25,7 +25,7 @@ use super::FsError;
 const STREAM_DEPTH: usize = 8;
 
 /// What an import ended with; shared by its status file and every flush that asks.
-pub(super) type Outcome = Result<Vec<LoadedImage>, Arc<ArchiveError>>;
+pub(super) type Outcome = Result<Vec<LoadedImage>, Arc<ImportError>>;
 
 /// A file written into `import/`.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ enum Stage {
     Empty,
     Streaming {
         tx: SyncSender<Vec<u8>>,
-        worker: JoinHandle<Result<Vec<LoadedImage>, ArchiveError>>,
+        worker: JoinHandle<Result<Vec<LoadedImage>, ImportError>>,
     },
     /// The first write was not at offset 0: collect into a temp file, import at close.
     Spooling {
@@ -230,7 +230,7 @@ impl Upload {
                 if let Err(source) = file.as_file().write_all_at(data, offset) {
                     // A spool missing bytes can only be rejected later as a broken archive; the
                     // upload fails now, with the real cause (a full disk), for close to report.
-                    let cause = ArchiveError::Store(StoreError::io(
+                    let cause = ImportError::Store(StoreError::io(
                         "write the upload spool",
                         file.path().to_path_buf(),
                         clone_io_error(&source),
@@ -310,7 +310,7 @@ impl Upload {
                 worker
                     .join()
                     .unwrap_or_else(|_| {
-                        Err(ArchiveError::Input(io::Error::other(
+                        Err(ImportError::Input(io::Error::other(
                             "the import thread panicked",
                         )))
                     })

@@ -102,8 +102,8 @@ fn mark_reaches_every_blob_of_every_image() {
     let (_dir, store) = temp_store();
     let a = write_sample(&store, &spec("a", 1)).unwrap();
     let b = write_sample(&store, &spec("b", 2)).unwrap();
-    let (live, warnings) = mark(&store).unwrap();
-    assert!(warnings.is_empty(), "{warnings:?}");
+    let Marked { live, unreadable } = mark(&store).unwrap();
+    assert!(unreadable.is_empty(), "{unreadable:?}");
     let mut expected = blobs_of(&store, &a);
     expected.extend(blobs_of(&store, &b));
     assert_eq!(live, expected);
@@ -123,7 +123,7 @@ fn gc_removes_unreferenced_blobs_and_only_those() {
     remove_name(&store, &b);
     let report = gc(&store, DEFAULT_HISTORY_RETENTION);
     assert_eq!(report.removed_blobs, only_b.len() + 1);
-    assert!(report.warnings.is_empty());
+    assert!(report.unreadable.is_empty());
     assert_eq!(stored(&store), keep);
     assert!(!store.has_blob(&stray));
     // Nothing left to collect.
@@ -191,8 +191,8 @@ fn an_image_that_cannot_be_read_stops_the_sweep() {
     overwrite(&store, &a.digest, &bytes);
     let before = stored(&store);
     let report = gc(&store, DEFAULT_HISTORY_RETENTION);
-    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
-    assert!(report.warnings[0].contains(&a.digest.to_string()));
+    assert_eq!(report.unreadable.len(), 1, "{:?}", report.unreadable);
+    assert_eq!(report.unreadable[0].digest, a.digest);
     assert_eq!(report.removed_blobs, 0);
     assert_eq!(stored(&store), before);
     assert!(store.has_blob(&stray));
@@ -205,7 +205,8 @@ fn an_image_whose_target_is_gone_stops_the_sweep() {
     let stray = store.write_blob(b"garbage").unwrap();
     store.remove_blob(&a.digest).unwrap();
     let report = gc(&store, DEFAULT_HISTORY_RETENTION);
-    assert_eq!(report.warnings.len(), 1);
+    assert_eq!(report.unreadable.len(), 1);
+    assert_eq!(report.unreadable[0].digest, a.digest);
     assert_eq!(report.removed_blobs, 0);
     assert!(store.has_blob(&stray));
 }
@@ -247,11 +248,18 @@ fn check_reports_a_corrupted_blob_by_digest() {
     bytes[10] ^= 1;
     overwrite(&store, &layer.digest, &bytes);
     let report = check(&store).unwrap();
-    let problems: Vec<&str> = report.problems.iter().map(|p| p.0.as_str()).collect();
-    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     assert!(
-        problems[0].starts_with(&format!("blob {}", layer.digest)),
-        "{problems:?}"
+        matches!(&report.problems[0], Problem::Blob { digest, .. } if *digest == layer.digest),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.problems[0]
+            .to_string()
+            .starts_with(&format!("blob {}", layer.digest)),
+        "{}",
+        report.problems[0]
     );
 }
 
@@ -277,7 +285,7 @@ fn check_reports_a_missing_layer_under_each_name_of_its_image() {
             manifest.descriptor.digest
         )
     };
-    let problems: Vec<String> = report.problems.into_iter().map(|p| p.0).collect();
+    let problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
     assert_eq!(
         problems,
         vec![
@@ -298,8 +306,8 @@ fn check_reports_an_image_with_no_complete_platform() {
     let problems: Vec<String> = check(&store)
         .unwrap()
         .problems
-        .into_iter()
-        .map(|p| p.0)
+        .iter()
+        .map(|p| p.to_string())
         .collect();
     assert_eq!(
         problems,

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 use super::*;
 use crate::oci::{
@@ -22,14 +23,16 @@ struct Mem {
 }
 
 impl ContentSource for Mem {
-    fn has(&self, d: &Descriptor) -> Result<bool, ImageError> {
+    type Error = Infallible;
+
+    fn has(&self, d: &Descriptor) -> Result<bool, Infallible> {
         Ok(self
             .blobs
             .get(&d.digest)
             .is_some_and(|b| b.len() as u64 == d.size))
     }
 
-    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, ImageError> {
+    fn read_document(&self, d: &Descriptor) -> Result<Option<Vec<u8>>, Infallible> {
         self.reads.borrow_mut().push(d.digest);
         if !self.has(d)? {
             return Ok(None);
@@ -417,7 +420,7 @@ fn select_one_does_not_fall_back_to_a_variant_the_platform_could_also_run() {
     // `Only(linux/arm/v7)` would accept arm/v6 (containerd/platforms compare.go); a save for
     // one platform matches strictly (`OnlyStrict`), so arm/v7 is not there.
     let err = graph.select_one(&p("linux/arm/v7")).unwrap_err();
-    let ImageError::PlatformNotFound { available, .. } = &err else {
+    let SelectError::PlatformNotFound { available, .. } = &err else {
         panic!("{err}");
     };
     assert_eq!(
@@ -434,7 +437,7 @@ fn select_one_never_picks_an_attestation() {
     let (index, _, _) = three_platforms(&mut mem);
     let graph = load(&mem, &index);
     let err = graph.select_one(&p("unknown/unknown")).unwrap_err();
-    assert!(matches!(err, ImageError::PlatformNotFound { .. }), "{err}");
+    assert!(matches!(err, SelectError::PlatformNotFound { .. }), "{err}");
 }
 
 #[test]
@@ -446,7 +449,7 @@ fn select_one_reports_an_incomplete_platform_with_the_blob_it_lacks() {
     let index = mem.index(&[&amd.desc, &arm.desc]);
     let graph = load(&mem, &index);
     let err = graph.select_one(&p("linux/amd64")).unwrap_err();
-    let ImageError::PlatformIncomplete {
+    let SelectError::PlatformIncomplete {
         missing, available, ..
     } = &err
     else {
@@ -476,7 +479,7 @@ fn select_one_refuses_two_complete_manifests_of_one_platform() {
     let index = mem.index(&[&a.desc, &b.desc]);
     let graph = load(&mem, &index);
     let err = graph.select_one(&p("linux/amd64")).unwrap_err();
-    let ImageError::AmbiguousPlatform { digests, .. } = &err else {
+    let SelectError::AmbiguousPlatform { digests, .. } = &err else {
         panic!("{err}");
     };
     assert_eq!(digests, &vec![a.desc.digest, b.desc.digest]);
@@ -542,7 +545,7 @@ fn select_fails_when_any_requested_platform_is_missing() {
     let err = graph
         .select(&[p("linux/amd64"), p("linux/s390x")])
         .unwrap_err();
-    let ImageError::PlatformNotFound {
+    let SelectError::PlatformNotFound {
         requested,
         available,
         ..

@@ -3,7 +3,7 @@
 //! tests can build hostile archives the `tar` crate would refuse to write), and store snapshots.
 
 #![allow(dead_code)]
-// ArchiveError carries diagnosis by value, as in the library (see src/lib.rs).
+// ExportError and ImportError carry diagnosis by value, as in the library (see src/lib.rs).
 #![allow(clippy::result_large_err)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use imagefs::archive::{
-    self, ArchiveError, ArchivePlan, ExportRequest, ImportOptions, LoadedImage,
+    self, ArchivePlan, ExportError, ExportRequest, ImportError, ImportOptions, LoadedImage,
 };
 use imagefs::digest::Digest;
 use imagefs::image::{ImageGraph, ImageQuery};
@@ -90,7 +90,7 @@ pub fn find(store: &Store, query: &str) -> Vec<ImageRecord> {
         .unwrap_or_else(|e| panic!("find {query}: {e}"))
 }
 
-pub fn plan(store: &Store, refs: &[&str], list: &[&str]) -> Result<ArchivePlan, ArchiveError> {
+pub fn plan(store: &Store, refs: &[&str], list: &[&str]) -> Result<ArchivePlan, ExportError> {
     let mut images = Vec::new();
     for r in refs {
         images.extend(find(store, r));
@@ -127,7 +127,7 @@ pub fn import_bytes(
     store: &Store,
     bytes: &[u8],
     list: &[&str],
-) -> Result<Vec<LoadedImage>, ArchiveError> {
+) -> Result<Vec<LoadedImage>, ImportError> {
     archive::import_stream(store, bytes, &options(list), &Arc::new(AtomicU64::new(0)))
 }
 
@@ -136,7 +136,7 @@ pub fn import_path(
     store: &Store,
     path: &Path,
     list: &[&str],
-) -> Result<Vec<LoadedImage>, ArchiveError> {
+) -> Result<Vec<LoadedImage>, ImportError> {
     archive::import_file(store, path, &options(list), &Arc::new(AtomicU64::new(0)))
 }
 

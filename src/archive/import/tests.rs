@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::archive::{ArchivePlan, ExportRequest, write_archive};
 use crate::sample::{LayerCompression, SampleSpec, write_sample};
+use crate::store::HistoryEntry;
 
 fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -68,11 +69,7 @@ fn options(ps: &[&str]) -> ImportOptions {
     }
 }
 
-fn import_bytes(
-    store: &Store,
-    bytes: &[u8],
-    ps: &[&str],
-) -> Result<Vec<LoadedImage>, ArchiveError> {
+fn import_bytes(store: &Store, bytes: &[u8], ps: &[&str]) -> Result<Vec<LoadedImage>, ImportError> {
     import_stream(store, bytes, &options(ps), &Arc::new(AtomicU64::new(0)))
 }
 
@@ -81,7 +78,7 @@ fn import_from_file(
     store: &Store,
     bytes: &[u8],
     ps: &[&str],
-) -> Result<Vec<LoadedImage>, ArchiveError> {
+) -> Result<Vec<LoadedImage>, ImportError> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("archive.tar");
     std::fs::write(&path, bytes).unwrap();
