@@ -810,11 +810,7 @@ fn import_docker_archive_with_relative_symlink_layers() {
 
 fn compress(kind: &str, data: &[u8]) -> Vec<u8> {
     match kind {
-        "gzip" => {
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            e.write_all(data).expect("gzip");
-            e.finish().expect("gzip")
-        }
+        "gzip" => gzip(data),
         "zstd" => zstd::encode_all(data, 3).expect("zstd"),
         "xz" => {
             let mut e = liblzma::write::XzEncoder::new(Vec::new(), 1);
