@@ -74,33 +74,24 @@ fn mount_whole_mount_backs_up_with_rsync_and_restic_after_an_import() {
     });
 
     let dest = m.tmp("rsync-dest");
-    let out = Command::new("rsync")
+    run(Command::new("rsync")
         .arg("-a")
         .arg(format!("{}/", m.mnt.display()))
-        .arg(&dest)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rsync -a MOUNT/: {:?} {}",
-        out.status,
-        said(&out)
-    );
+        .arg(&dest));
     let dir = m.tmp("restic");
     run(restic(&dir).arg("init"));
-    let out = restic(&dir).arg("backup").arg(&m.mnt).output().unwrap();
-    assert!(
-        out.status.success(),
-        "restic backup: {:?} {}",
-        out.status,
-        said(&out)
-    );
+    run(restic(&dir).arg("backup").arg(&m.mnt));
 
+    let image_tar = "images/example.com/test/backup:1/image.tar";
     assert!(
-        dest.join("images/example.com/test/backup:1/image.tar")
-            .exists()
+        fs::read(dest.join(image_tar)).unwrap() == fs::read(m.path(image_tar)).unwrap(),
+        "the backed-up image.tar has the mount's bytes"
     );
-    assert!(dest.join("import/.status/foreign-31.tar").exists());
+    assert_eq!(
+        fs::read_to_string(dest.join("import/.status/foreign-31.tar")).unwrap(),
+        status,
+        "the backed-up status file"
+    );
     assert!(
         !dest.join("import/foreign-31.tar").exists(),
         "uploads are not listed"
