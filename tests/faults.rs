@@ -302,18 +302,7 @@ impl Lab {
         );
         let archive_gz = dir.path().join("app.tar.gz");
         fs::write(&archive_gz, gzip(&fs::read(&archive).unwrap())).unwrap();
-        ok(
-            imagefs(&store).args([
-                "sample",
-                "--name",
-                BYSTANDER,
-                "--layers",
-                "1",
-                "--layer-size",
-                "4096",
-            ]),
-            "sample bystander",
-        );
+        sample_bystander(&store, "sample bystander");
         let mut lab = Lab {
             dir,
             store,
@@ -607,6 +596,22 @@ impl Lab {
             );
         }
     }
+}
+
+/// Adds the bystander image (one 4 KiB layer per platform) to `store`.
+fn sample_bystander(store: &Path, ctx: &str) {
+    ok(
+        imagefs(store).args([
+            "sample",
+            "--name",
+            BYSTANDER,
+            "--layers",
+            "1",
+            "--layer-size",
+            "4096",
+        ]),
+        ctx,
+    );
 }
 
 /// `imagefs -q` on a store: the tests read stdout and errors only.

@@ -37,6 +37,31 @@ fn with_entry(mut entries: Vec<Entry>, extra: Entry) -> Vec<Entry> {
     entries
 }
 
+/// `base()` with `extra` inserted before `index.json`: rejected as `assert_rejected` says, with
+/// every one of `needles` in the message.
+#[track_caller]
+fn assert_extra_entry_rejected(extra: Entry, needles: &[&str]) {
+    let (_src, entries) = base();
+    assert_rejected(&write_tar(&with_entry(entries, extra)), &[], needles);
+}
+
+/// `base()` with its entry `name` a second time: rejected, naming it.
+#[track_caller]
+fn assert_duplicate_rejected(name: &str) {
+    let (_src, entries) = base();
+    let dup = entry(&entries, name).clone();
+    let bytes = write_tar(&with_entry(entries, dup));
+    assert_rejected(&bytes, &[], &[name, "more than once"]);
+}
+
+/// The (first) `index.json` entry.
+fn index_entry(entries: &mut [Entry]) -> &mut Entry {
+    entries
+        .iter_mut()
+        .find(|e| e.name == "index.json")
+        .expect("index.json")
+}
+
 /// A layer unique to `platform` (not the shared base).
 fn unique_layer(src: &Fixture, platform: &str, other: &str) -> Digest {
     let (_, children) = platform_closure(&src.store, "alpine", platform);
@@ -101,36 +126,31 @@ fn document_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> &'a DocumentE
 
 #[test]
 fn import_rejects_dotdot_path() {
-    let (_src, entries) = base();
-    let bytes = write_tar(&with_entry(entries, Entry::file("blobs/../../evil", b"x")));
-    assert_rejected(&bytes, &[], &["blobs/../../evil"]);
+    assert_extra_entry_rejected(Entry::file("blobs/../../evil", b"x"), &["blobs/../../evil"]);
 }
 
 #[test]
 fn import_rejects_absolute_path() {
-    let (_src, entries) = base();
-    let bytes = write_tar(&with_entry(entries, Entry::file("/tmp/imagefs-evil", b"x")));
-    assert_rejected(&bytes, &[], &["/tmp/imagefs-evil"]);
+    assert_extra_entry_rejected(
+        Entry::file("/tmp/imagefs-evil", b"x"),
+        &["/tmp/imagefs-evil"],
+    );
 }
 
 #[test]
 fn import_rejects_symlink_escaping_archive() {
-    let (_src, entries) = base();
     let link = Entry::link(
         "blobs/sha256/esc",
         tar::EntryType::Symlink,
         "../../../etc/passwd",
     );
-    let bytes = write_tar(&with_entry(entries, link));
-    assert_rejected(&bytes, &[], &["blobs/sha256/esc", "../../../etc/passwd"]);
+    assert_extra_entry_rejected(link, &["blobs/sha256/esc", "../../../etc/passwd"]);
 }
 
 #[test]
 fn import_rejects_hard_link_escaping_archive() {
-    let (_src, entries) = base();
     let link = Entry::link("blobs/sha256/hard", tar::EntryType::Link, "../etc/shadow");
-    let bytes = write_tar(&with_entry(entries, link));
-    assert_rejected(&bytes, &[], &["blobs/sha256/hard", "../etc/shadow"]);
+    assert_extra_entry_rejected(link, &["blobs/sha256/hard", "../etc/shadow"]);
 }
 
 #[test]
@@ -159,38 +179,20 @@ fn import_rejects_absolute_symlink_and_writes_nothing_outside() {
 
 #[test]
 fn import_rejects_character_device() {
-    let (_src, entries) = base();
-    let dev = Entry::special("blobs/sha256/null", tar::EntryType::Char);
-    let msg = assert_rejected(
-        &write_tar(&with_entry(entries, dev)),
-        &[],
-        &["blobs/sha256/null"],
-    );
-    assert!(msg.contains("device"), "{msg}");
+    let special = Entry::special("blobs/sha256/null", tar::EntryType::Char);
+    assert_extra_entry_rejected(special, &["blobs/sha256/null", "device"]);
 }
 
 #[test]
 fn import_rejects_block_device() {
-    let (_src, entries) = base();
-    let dev = Entry::special("blobs/sha256/sda", tar::EntryType::Block);
-    let msg = assert_rejected(
-        &write_tar(&with_entry(entries, dev)),
-        &[],
-        &["blobs/sha256/sda"],
-    );
-    assert!(msg.contains("device"), "{msg}");
+    let special = Entry::special("blobs/sha256/sda", tar::EntryType::Block);
+    assert_extra_entry_rejected(special, &["blobs/sha256/sda", "device"]);
 }
 
 #[test]
 fn import_rejects_fifo() {
-    let (_src, entries) = base();
-    let fifo = Entry::special("blobs/sha256/pipe", tar::EntryType::Fifo);
-    let msg = assert_rejected(
-        &write_tar(&with_entry(entries, fifo)),
-        &[],
-        &["blobs/sha256/pipe"],
-    );
-    assert!(msg.contains("fifo"), "{msg}");
+    let special = Entry::special("blobs/sha256/pipe", tar::EntryType::Fifo);
+    assert_extra_entry_rejected(special, &["blobs/sha256/pipe", "fifo"]);
 }
 
 #[test]
@@ -303,35 +305,23 @@ fn import_rejects_archive_cut_at_entry_boundary_without_trailer() {
 
 #[test]
 fn import_rejects_duplicate_index_json() {
-    let (_src, entries) = base();
-    let dup = entry(&entries, "index.json").clone();
-    let bytes = write_tar(&with_entry(entries, dup));
-    assert_rejected(&bytes, &[], &["index.json", "more than once"]);
+    assert_duplicate_rejected("index.json");
 }
 
 #[test]
 fn import_rejects_duplicate_manifest_json() {
-    let (_src, entries) = base();
-    let dup = entry(&entries, "manifest.json").clone();
-    let bytes = write_tar(&with_entry(entries, dup));
-    assert_rejected(&bytes, &[], &["manifest.json", "more than once"]);
+    assert_duplicate_rejected("manifest.json");
 }
 
 #[test]
 fn import_rejects_duplicate_oci_layout() {
-    let (_src, entries) = base();
-    let dup = entry(&entries, "oci-layout").clone();
-    let bytes = write_tar(&with_entry(entries, dup));
-    assert_rejected(&bytes, &[], &["oci-layout", "more than once"]);
+    assert_duplicate_rejected("oci-layout");
 }
 
 #[test]
 fn import_rejects_json_over_size_limit() {
     let (_src, mut entries) = base();
-    let index = entries
-        .iter_mut()
-        .find(|e| e.name == "index.json")
-        .expect("index.json");
+    let index = index_entry(&mut entries);
     // Valid JSON, 21 MiB: padding inside the object.
     let mut big = index.data.clone();
     big.pop();
@@ -360,10 +350,7 @@ fn import_rejects_json_over_size_limit() {
 #[test]
 fn import_rejects_absurdly_nested_json() {
     let (_src, mut entries) = base();
-    let index = entries
-        .iter_mut()
-        .find(|e| e.name == "index.json")
-        .expect("index.json");
+    let index = index_entry(&mut entries);
     let mut deep = index.data.clone();
     deep.pop();
     deep.extend_from_slice(b",\"x\":");

@@ -106,6 +106,15 @@ impl Mounted {
         out
     }
 
+    /// `skopeo copy oci-archive:by-platform/TAR DEST` of IMAGE. skopeo splits
+    /// `oci-archive:PATH:REF` at the first ':', and a tag puts one in the path (it resolves
+    /// symlinks too): it runs in the directory and names the file relative to it.
+    fn skopeo_copy(&self, tar: &str, dest: &str) {
+        run(Command::new(tool("skopeo"))
+            .current_dir(self.image("by-platform"))
+            .args(["copy", "--quiet", &format!("oci-archive:{tar}"), dest]));
+    }
+
     /// An archive of a different image, from a separate store.
     fn foreign_archive(&self, name: &str, seed: u64) -> PathBuf {
         let src = self.tmp(&format!("src-{seed}"));
@@ -418,12 +427,7 @@ fn mount_skopeo_copies_by_platform_tar() {
     needs!("fuse", "skopeo");
     let m = Mounted::new();
     let out = m.tmp("skopeo-dir");
-    // skopeo splits oci-archive:PATH:REF at the first ':', and a tag puts one in the path
-    // (it resolves symlinks too): name the file relative to its directory.
-    run(Command::new("skopeo")
-        .current_dir(m.image("by-platform"))
-        .args(["copy", "--quiet", "oci-archive:linux-arm64.tar"])
-        .arg(format!("dir:{}", out.display())));
+    m.skopeo_copy("linux-arm64.tar", &format!("dir:{}", out.display()));
     assert_eq!(
         fs::read(out.join("manifest.json")).unwrap(),
         fs::read(m.image("by-platform/linux-arm64/manifest.json")).unwrap(),

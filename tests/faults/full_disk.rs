@@ -4,7 +4,9 @@ use std::fs;
 use std::sync::Arc;
 
 use super::common::{Tmpfs, needs};
-use super::{BYSTANDER, Feed, Importer, Lab, Request, TARGET, dir_bytes, imagefs, ok};
+use super::{
+    BYSTANDER, Feed, Importer, Lab, Request, TARGET, dir_bytes, imagefs, ok, sample_bystander,
+};
 
 #[test]
 fn cli_import_onto_a_full_disk_fails_with_enospc_and_changes_nothing() {
@@ -12,18 +14,7 @@ fn cli_import_onto_a_full_disk_fails_with_enospc_and_changes_nothing() {
     let lab = Lab::new(0);
     let disk = Tmpfs::new("3m");
     let store = disk.path().join("store");
-    ok(
-        imagefs(&store).args([
-            "sample",
-            "--name",
-            BYSTANDER,
-            "--layers",
-            "1",
-            "--layer-size",
-            "4096",
-        ]),
-        "sample bystander on the small disk",
-    );
+    sample_bystander(&store, "sample bystander on the small disk");
     let listed = |ctx: &str| ok(imagefs(&store).args(["ls", "--json"]), ctx);
     let before = listed("before");
     // The archive (about 5 MiB) does not fit in 3 MiB: a plain file fails while staging, a

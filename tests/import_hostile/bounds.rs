@@ -83,10 +83,7 @@ fn import_rejects_docker_archive_whose_generated_manifest_exceeds_the_document_l
 
 /// The archive with `value` as an extra annotation of its (first) `index.json` entry.
 fn with_index_annotation(mut entries: Vec<Entry>, value: &str) -> Vec<Entry> {
-    let index = entries
-        .iter_mut()
-        .find(|e| e.name == "index.json")
-        .expect("index.json");
+    let index = index_entry(&mut entries);
     let mut doc = json(&index.data);
     doc["manifests"][0]["annotations"]["org.example.note"] = value.into();
     index.data = serde_json::to_vec(&doc).expect("encode");

@@ -88,18 +88,34 @@ impl Drop for Containerd {
     }
 }
 
-/// `ctr images import --all-platforms` of an archive into a fresh namespace: name → digest.
-/// For docker-archives this is the manifest containerd synthesizes.
+/// `ctr images import --no-unpack --all-platforms ARCHIVE` into namespace `ns`.
+pub(crate) fn ctr_import_all(ctd: &Containerd, ns: &str, archive: &Path) -> Command {
+    let mut c = ctd.ctr(ns);
+    c.args(["images", "import", "--no-unpack", "--all-platforms"])
+        .arg(archive);
+    c
+}
+
+/// `ctr_import_all` of an archive into a fresh namespace: name → digest. For docker-archives
+/// this is the manifest containerd synthesizes.
 pub(crate) fn ctr_import_digests(
     ctd: &Containerd,
     ns: &str,
     archive: &Path,
 ) -> BTreeMap<String, String> {
-    let mut c = ctd.ctr(ns);
-    c.args(["images", "import", "--no-unpack", "--all-platforms"])
-        .arg(archive);
-    run_stdout(&mut c);
+    run_stdout(&mut ctr_import_all(ctd, ns, archive));
     ctd.images(ns)
+}
+
+/// Imports `image.tar` of every image (from `imagefs export`) into namespace `ns`.
+fn ctr_import_every_image(ctd: &Containerd, src: &Source, ns: &str) {
+    for image in IMAGES {
+        let archive = src.export(&Case {
+            image,
+            platforms: vec![],
+        });
+        run_stdout(&mut ctr_import_all(ctd, ns, &archive));
+    }
 }
 
 pub(crate) fn ctr_versions() -> Vec<String> {
@@ -127,10 +143,7 @@ fn ctr_imports_our_archives() {
             let sparse = case.platforms.len() > 1
                 && image_platforms(case.image).len() > case.platforms.len();
             if sparse {
-                let mut c = ctd.ctr(&format!("{ns}-all"));
-                c.args(["images", "import", "--no-unpack", "--all-platforms"])
-                    .arg(&archive);
-                let all = output(&mut c);
+                let all = output(&mut ctr_import_all(&ctd, &format!("{ns}-all"), &archive));
                 m.known_limitation(
                     "ctr",
                     "imagefs → ctr import/export",
@@ -228,16 +241,7 @@ fn ctr_exports_import_into_imagefs() {
     let mut m = Matrix::new("ctr_exports_import_into_imagefs", ctr_versions());
     let src = Source::new();
     let ctd = Containerd::start();
-    for image in IMAGES {
-        let archive = src.export(&Case {
-            image,
-            platforms: vec![],
-        });
-        let mut c = ctd.ctr("src");
-        c.args(["images", "import", "--no-unpack", "--all-platforms"])
-            .arg(&archive);
-        run_stdout(&mut c);
-    }
+    ctr_import_every_image(&ctd, &src, "src");
     let reported = ctd.images("src");
     let exports: Vec<(&str, Vec<&str>, &[&str])> = vec![
         (
@@ -357,16 +361,7 @@ fn ctr_and_imagefs_agree_per_platform() {
     let mut m = Matrix::new("ctr_and_imagefs_agree_per_platform", ctr_versions());
     let src = Source::new();
     let ctd = Containerd::start();
-    for image in IMAGES {
-        let archive = src.export(&Case {
-            image,
-            platforms: vec![],
-        });
-        let mut c = ctd.ctr("same");
-        c.args(["images", "import", "--no-unpack", "--all-platforms"])
-            .arg(&archive);
-        run_stdout(&mut c);
-    }
+    ctr_import_every_image(&ctd, &src, "same");
     for image in IMAGES {
         let mut requests: Vec<Vec<&str>> =
             image_platforms(image).iter().map(|p| vec![*p]).collect();

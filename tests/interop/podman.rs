@@ -45,6 +45,16 @@ impl Podman {
         c
     }
 
+    /// Empties podman's store, then runs `podman ARGS` in `archive`'s directory with `{file}`
+    /// in ARGS standing for its file name (podman splits `transport:PATH` at a colon); stdout.
+    pub(crate) fn run_emptied(&self, archive: &Path, args: &[&str]) -> String {
+        run_stdout(&mut self.podman(&["rmi", "--all", "--force"]));
+        let (dir, file) = split(archive);
+        let args: Vec<String> = args.iter().map(|a| a.replace("{file}", &file)).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_stdout(self.podman(&args).current_dir(&dir))
+    }
+
     pub(crate) fn policy(&self) -> String {
         format!(
             "--signature-policy={}",
@@ -88,11 +98,7 @@ fn podman_loads_our_archives() {
                 &format,
                 short(case.image),
                 || {
-                    run_stdout(&mut pod.podman(&["rmi", "--all", "--force"]));
-                    let (dir, file) = split(&archive);
-                    let mut c = pod.podman(&["load", "-i", &file]);
-                    c.current_dir(&dir);
-                    let said = run_stdout(&mut c);
+                    let said = pod.run_emptied(&archive, &["load", "-i", "{file}"]);
                     assert!(
                         said.contains(&format!("Loaded image: {}", case.image)),
                         "{said}"
@@ -131,18 +137,18 @@ fn podman_loads_our_archives() {
                 &format,
                 short(case.image),
                 || {
-                    run_stdout(&mut pod.podman(&["rmi", "--all", "--force"]));
-                    let (dir, file) = split(&archive);
-                    let mut c = pod.podman(&[
-                        "pull",
-                        "-q",
-                        &pod.policy(),
-                        "--platform",
-                        want_platform,
-                        &format!("oci-archive:{file}"),
-                    ]);
-                    c.current_dir(&dir);
-                    let said = run_stdout(&mut c);
+                    let policy = pod.policy();
+                    let said = pod.run_emptied(
+                        &archive,
+                        &[
+                            "pull",
+                            "-q",
+                            &policy,
+                            "--platform",
+                            want_platform,
+                            "oci-archive:{file}",
+                        ],
+                    );
                     let want = config_of(&src.f.store, case.image, want_platform);
                     assert_eq!(
                         said.trim(),

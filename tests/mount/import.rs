@@ -114,15 +114,13 @@ fn mount_docker_archive_import() {
     needs!("fuse", "skopeo");
     let m = Mounted::new();
     let docker = m.tmp("docker.tar");
-    // skopeo splits oci-archive:PATH:REF at the first ':', and a tag puts one in the path
-    // (it resolves symlinks too): name the file relative to its directory.
-    run(Command::new("skopeo")
-        .current_dir(m.image("by-platform"))
-        .args(["copy", "--quiet", "oci-archive:linux-amd64.tar"])
-        .arg(format!(
+    m.skopeo_copy(
+        "linux-amd64.tar",
+        &format!(
             "docker-archive:{}:example.com/test/docker:1",
             docker.display()
-        )));
+        ),
+    );
     run(Command::new("cp").arg(&docker).arg(m.path("import/")));
     wait_for("the docker-archive image", || {
         m.path("images/example.com/test/docker:1/by-platform/linux-amd64.tar")
