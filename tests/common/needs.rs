@@ -1,6 +1,7 @@
 //! What a test needs from the machine, and the one policy for a need that is not met: the test
 //! FAILS with the reason, unless `IMAGEFS_TEST_SKIP` names that need; then it prints
-//! `SKIPPED <test>: …` to stderr and returns (passes) without running.
+//! `SKIPPED <test>: …` to stderr (uncaptured, so it shows in `cargo test` output) and returns
+//! (passes) without running.
 //!
 //! A test states its needs first thing, with `needs!("fuse", "skopeo")` (see `needs`). The
 //! names:
@@ -19,6 +20,7 @@
 //! and tools that are present but do not work always fail the test: the variable only says
 //! what not to run. Unset or empty, nothing is skipped.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The opt-out variable (see the module documentation).
@@ -107,7 +109,9 @@ pub fn check_needs(needs: &[&str]) -> bool {
             Ok(()) => "present here".to_string(),
             Err(why) => why,
         };
-        eprintln!(
+        // Straight to the stderr stream, not eprintln!: libtest captures that for passing tests.
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED {test}: needs {need} ({here}); {SKIP_ENV}={}",
             list.join(",")
         );
@@ -116,7 +120,7 @@ pub fn check_needs(needs: &[&str]) -> bool {
     for need in needs {
         if let Err(why) = probe(need) {
             panic!(
-                "{test} needs {need}: {why}. Install it, or set {SKIP_ENV}={need} to skip the \
+                "{test} needs {need}: {why}. Provide it, or set {SKIP_ENV}={need} to skip the \
                  tests that need it (they then print SKIPPED)"
             );
         }
