@@ -147,7 +147,7 @@ fn export_bytes_are_identical_across_processes() {
             "-o",
         ])
         .arg(&out);
-        ok(c.output().expect("run imagefs"));
+        run(&mut c);
         outputs.push(std::fs::read(&out).expect("read export"));
     }
     assert_eq!(outputs[0], outputs[1]);

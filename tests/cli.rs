@@ -453,12 +453,12 @@ fn cli_json_output_into_closed_pipe_is_quiet() {
         // The reading end is closed before the command starts: every write fails with EPIPE.
         let (reader, writer) = std::io::pipe().expect("pipe");
         drop(reader);
-        let out = imagefs(f.root())
-            .args(args)
-            .stdout(writer)
-            .stderr(Stdio::piped())
-            .output()
-            .expect("run");
+        let out = output(
+            imagefs(f.root())
+                .args(args)
+                .stdout(writer)
+                .stderr(Stdio::piped()),
+        );
         assert!(out.status.success(), "{args:?}: {}", out.status);
         assert_eq!(text(&out.stderr), "", "{args:?}");
     }

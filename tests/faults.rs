@@ -31,7 +31,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{check, gzip, text};
+use common::{check, gzip, output, text};
 use rand::Rng;
 use rand::rngs::StdRng;
 
@@ -383,7 +383,7 @@ impl Lab {
     /// `fsck` right after a kill: no problem with any blob or image. Temp files a killed writer
     /// left in `ingest/` may be reported (reclaiming them is `gc`'s job), nothing else.
     fn fsck_no_blob_or_image_problem(&self, ctx: &str) {
-        let out = self.cmd().arg("fsck").output().expect("spawn fsck");
+        let out = output(self.cmd().arg("fsck"));
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         if out.status.success() {
             assert!(stdout.contains("no problems"), "{ctx}: fsck said {stdout}");

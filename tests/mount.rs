@@ -386,7 +386,7 @@ fn mount_writes_under_images_are_erofs() {
         errno_of(fs::File::create(m.path("images/top.txt"))),
         libc::EROFS
     );
-    let touch = Command::new("touch").arg(&tar).output().unwrap();
+    let touch = output(Command::new("touch").arg(&tar));
     assert!(!touch.status.success());
 }
 
@@ -550,11 +550,7 @@ fn mount_missing_blob_reads_eio() {
             .join(layer.trim_start_matches("sha256:")),
     )
     .unwrap();
-    let out = Command::new("cat")
-        .arg(&tar)
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
+    let out = output(Command::new("cat").arg(&tar).stdout(Stdio::null()));
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Input/output error"),

@@ -39,7 +39,7 @@ impl ReadOnlyView {
 
 impl Drop for ReadOnlyView {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        detach_under(&self.path);
     }
 }
 
@@ -101,11 +101,11 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o555, "import/ of a read-only store");
-    let out = Command::new("cp")
-        .arg(&copied)
-        .arg(daemon.mnt.join("import/"))
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new("cp")
+            .arg(&copied)
+            .arg(daemon.mnt.join("import/")),
+    );
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("Read-only file system"),
@@ -132,16 +132,16 @@ fn a_store_the_user_cannot_write_is_served_to_that_user() {
     fs::create_dir(&out_dir).unwrap();
     fs::set_permissions(&out_dir, fs::Permissions::from_mode(0o777)).unwrap();
     let as_nobody = |args: &[&str]| {
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_imagefs"))
-            .arg("--store")
-            .arg(f.root())
-            .args(args)
-            .env_remove("IMAGEFS_STORE")
-            .env("HOME", &out_dir)
-            .output()
-            .expect("run setpriv")
+        output(
+            Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(bin())
+                .arg("--store")
+                .arg(f.root())
+                .args(args)
+                .env_remove("IMAGEFS_STORE")
+                .env("HOME", &out_dir),
+        )
     };
     let listed = as_nobody(&["ls"]);
     assert!(listed.status.success(), "{}", text(&listed.stderr));

@@ -122,10 +122,7 @@ fn sparse_archive(src: &Fixture, also_keep_manifest: bool) -> Vec<u8> {
 }
 
 fn ls_platforms(f: &Fixture) -> Vec<String> {
-    let out = ok(imagefs(f.root())
-        .args(["ls", "--json"])
-        .output()
-        .expect("run ls"));
+    let out = run(imagefs(f.root()).args(["ls", "--json"])).stdout;
     let list = json(&out);
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     let mut platforms: Vec<String> = list[0]["platforms"]
@@ -345,7 +342,7 @@ fn import_compressed_input_from_file_and_stdin() {
         std::fs::write(&file, &data).expect("write archive");
         let mut c = imagefs(dst.root());
         c.arg("import").arg(&file);
-        let out = text(&ok(c.output().expect("run import")));
+        let out = run_stdout(&mut c);
         assert_eq!(out.trim(), "Loaded image: alpine:latest", "{kind} file");
         assert_eq!(
             find(&dst.store, "alpine")[0].target.digest,

@@ -43,16 +43,16 @@ pub fn write_meta_bomb(path: &std::path::Path, kind: tar::EntryType, rest: &[u8]
 /// and whether the import succeeded.
 pub fn cli_import_measured(f: &Fixture, path: &std::path::Path) -> (String, u64, bool) {
     let cli = imagefs(f.root());
-    let out = std::process::Command::new(tool("/usr/bin/time"))
-        .args(["-f", "RSS_KIB=%M"])
-        .arg(cli.get_program())
-        .args(cli.get_args())
-        .arg("import")
-        .arg(path)
-        .env_remove("IMAGEFS_STORE")
-        .env_remove("XDG_DATA_HOME")
-        .output()
-        .expect("run imagefs under time");
+    let out = output(
+        std::process::Command::new(tool("/usr/bin/time"))
+            .args(["-f", "RSS_KIB=%M"])
+            .arg(cli.get_program())
+            .args(cli.get_args())
+            .arg("import")
+            .arg(path)
+            .env_remove("IMAGEFS_STORE")
+            .env_remove("XDG_DATA_HOME"),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let rss = stderr
         .lines()

@@ -207,7 +207,7 @@ fn store_index_written_over_the_document_limit_opens_and_fsck_repair_shrinks_it(
     assert!(bricked.len() > 20 << 20);
     std::fs::write(&index_path, bricked).expect("write index.json");
 
-    let run = |args: &[&str]| imagefs(f.root()).args(args).output().expect("run imagefs");
+    let run = |args: &[&str]| cli(f.root(), args);
     let listed = text(&ok(run(&["ls"])));
     assert!(listed.contains("alpine"), "{listed}");
     let fsck = run(&["fsck"]);

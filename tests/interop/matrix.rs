@@ -269,10 +269,7 @@ pub(crate) fn versions_of(list: &[(&str, Command)]) -> Vec<String> {
 }
 
 pub(crate) fn imagefs_version() -> (&'static str, Command) {
-    (
-        "imagefs",
-        cmd(env!("CARGO_BIN_EXE_imagefs"), &["--version"]),
-    )
+    ("imagefs", cmd(bin(), &["--version"]))
 }
 
 pub(crate) fn version(mut c: Command) -> String {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use super::{IMAGE, IMAGE_DIR, Mounted, errno_of, sha256};
-use crate::common::{Tmpfs, bin, detach_under, imagefs, names, needs, run, wait_for};
+use crate::common::{Tmpfs, bin, detach_under, imagefs, names, needs, output, run, wait_for};
 
 const NOBODY: &str = "65534";
 /// The system Python (a user's shim on PATH, e.g. pyenv's, may not be executable by nobody).
@@ -41,18 +41,18 @@ fn access_errno(path: &Path, mode: i32) -> i32 {
 /// access(2) with `mode` on `path`, as nobody: the errno, 0 when allowed (through Python's
 /// ctypes, the one way to see the errno from a shell-level command).
 fn access_errno_as_nobody(path: &Path, mode: i32) -> i32 {
-    let out = as_nobody(PYTHON)
-        .arg("-c")
-        .arg(
-            "import ctypes,os,sys\n\
+    let out = output(
+        as_nobody(PYTHON)
+            .arg("-c")
+            .arg(
+                "import ctypes,os,sys\n\
              libc=ctypes.CDLL(None,use_errno=True)\n\
              r=libc.access(os.fsencode(sys.argv[1]),int(sys.argv[2]))\n\
              print(0 if r==0 else ctypes.get_errno())",
-        )
-        .arg(path)
-        .arg(mode.to_string())
-        .output()
-        .unwrap();
+            )
+            .arg(path)
+            .arg(mode.to_string()),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -280,10 +280,7 @@ fn mount_unsupported_ops_are_refused_quietly() {
         let status = fs::read_to_string(m.path(&format!("{dir}/.status/{name}"))).unwrap();
         assert!(status.contains("\"loaded\""), "{status}");
     }
-    let lsattr = Command::new("lsattr")
-        .arg(m.image("image.tar"))
-        .output()
-        .unwrap();
+    let lsattr = output(Command::new("lsattr").arg(m.image("image.tar")));
     assert!(!lsattr.status.success(), "lsattr: no file flags here");
     let log = m.log_text();
     assert!(
@@ -314,17 +311,17 @@ fn mount_rejected_second_writer_does_not_end_the_import() {
     let target = m.path("import/two.tar");
     let mut a = fs::File::create(&target).unwrap();
     a.write_all(&archive[..archive.len() / 2]).unwrap();
-    let b = Command::new("dd")
-        .args([
-            "if=/dev/zero",
-            "bs=512",
-            "count=1",
-            "conv=notrunc",
-            "status=none",
-        ])
-        .arg(format!("of={}", target.display()))
-        .output()
-        .unwrap();
+    let b = output(
+        Command::new("dd")
+            .args([
+                "if=/dev/zero",
+                "bs=512",
+                "count=1",
+                "conv=notrunc",
+                "status=none",
+            ])
+            .arg(format!("of={}", target.display())),
+    );
     assert!(!b.status.success(), "B's write at offset 0 was accepted");
     assert!(stderr(&b).contains("Illegal seek"), "{}", stderr(&b));
     let status = fs::read_to_string(m.path("import/.status/two.tar")).unwrap();
@@ -368,11 +365,7 @@ fn mount_enospc_reaches_cp_and_leaves_store_unchanged() {
     let mut m = Mounted::on_store(store.clone());
     let index_before = fs::read(store.join("index.json")).unwrap();
     let blobs_before = names(&store.join("blobs/sha256"));
-    let out = Command::new("cp")
-        .arg(&big)
-        .arg(m.path("import/"))
-        .output()
-        .unwrap();
+    let out = output(Command::new("cp").arg(&big).arg(m.path("import/")));
     assert!(!out.status.success(), "cp onto a full store succeeded");
     assert!(
         stderr(&out).contains("No space left on device"),
@@ -476,9 +469,7 @@ fn mount_works_for_an_ordinary_user_through_fusermount3() {
         c
     };
     let mnt_s = mnt.to_str().unwrap();
-    let out = as_nobody(&["mount", "--daemon", "--no-sample", mnt_s])
-        .output()
-        .unwrap();
+    let out = output(&mut as_nobody(&["mount", "--daemon", "--no-sample", mnt_s]));
     assert!(
         out.status.success(),
         "mount as nobody: {}",
@@ -491,20 +482,20 @@ fn mount_works_for_an_ordinary_user_through_fusermount3() {
         .map(str::to_string);
     // Only the mounting user may enter a mount without --allow-other, root included.
     let tar = mnt.join(IMAGE_DIR).join("by-platform/linux-arm64.tar");
-    let read = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "stat",
-            "-c",
-            "%s %u",
-        ])
-        .arg(&tar)
-        .output()
-        .unwrap();
+    let read = output(
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "stat",
+                "-c",
+                "%s %u",
+            ])
+            .arg(&tar),
+    );
     let denied_to_root = fs::metadata(&tar).is_err();
-    let unmount = as_nobody(&["unmount", mnt_s]).output().unwrap();
+    let unmount = output(&mut as_nobody(&["unmount", mnt_s]));
     if !unmount.status.success() {
         detach_under(&mnt);
     }

@@ -6,7 +6,7 @@ use std::fs;
 use std::process::Command;
 
 use super::Mounted;
-use crate::common::{names, needs, run, wait_for};
+use crate::common::{names, needs, output, run, wait_for};
 
 /// "cp x.tar MOUNT/import/" loads every platform; the outcome is in import/.status/x.tar and
 /// the image appears under images/.
@@ -68,11 +68,7 @@ fn mount_bad_archive_fails_cp_and_leaves_store_unchanged() {
     let garbage = m.tmp("garbage.tar");
     fs::write(&garbage, vec![0x5a; 100_000]).unwrap();
     for bad in [&truncated, &garbage] {
-        let out = Command::new("cp")
-            .arg(bad)
-            .arg(m.path("import/"))
-            .output()
-            .unwrap();
+        let out = output(Command::new("cp").arg(bad).arg(m.path("import/")));
         assert!(!out.status.success(), "cp of {} succeeded", bad.display());
     }
     let status = fs::read_to_string(m.path("import/.status/truncated.tar")).unwrap();
