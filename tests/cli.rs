@@ -20,12 +20,7 @@ fn cli_exit_codes_are_0_on_success_1_on_error_2_on_usage() {
     let (f, _) = fixture_with_alpine();
     assert_eq!(cli(f.root(), &["ls"]).status.code(), Some(0));
     let missing = cli(f.root(), &["inspect", "nosuchimage"]);
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(
-        text(&missing.stderr).contains("nosuchimage"),
-        "{}",
-        text(&missing.stderr)
-    );
+    fails_with(&missing, "nosuchimage");
     for usage in [
         &["frobnicate"][..],
         &["export"][..],
@@ -265,12 +260,7 @@ fn cli_image_id_and_unique_prefix_name_the_image() {
     }
     // Three digits are a name, never an ID (the minimum is four).
     let short = cli(f.root(), &["inspect", &hex[..3]]);
-    assert_eq!(short.status.code(), Some(1));
-    assert!(
-        text(&short.stderr).contains("no such image"),
-        "{}",
-        text(&short.stderr)
-    );
+    fails_with(&short, "no such image");
     // rm of a prefix removes the names of that image.
     let out = text(&ok(cli(f.root(), &["rm", &hex[..12]])));
     assert_eq!(out.trim(), "Untagged: alpine:latest");
@@ -333,9 +323,7 @@ fn cli_ambiguous_id_prefix_is_an_error_naming_the_digests() {
     );
     let prefix = &a.hex()[..4];
     let out = cli(f.root(), &["inspect", prefix]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert!(err.contains("ambiguous image ID"), "{err}");
+    let err = fails_with(&out, "ambiguous image ID");
     assert!(
         err.contains(&a.to_string()) && err.contains(&b.to_string()),
         "{err}"

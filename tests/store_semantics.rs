@@ -75,9 +75,7 @@ fn export_fails_on_a_corrupt_stored_blob_and_leaves_no_file() {
             .args(["export", "alpine", "-o"])
             .arg(&target),
     );
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("corrupt"), "{stderr}");
+    fails_with(&out, "corrupt");
     assert!(
         !target.exists(),
         "a failed export left {}",

@@ -93,6 +93,16 @@ pub fn ok(out: Output) -> Vec<u8> {
     out.stdout
 }
 
+/// Asserts that a command failed as an error (exit status 1: not a usage error, not a crash)
+/// that says `needle` on stderr; returns stderr.
+#[track_caller]
+pub fn fails_with(out: &Output, needle: &str) -> String {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", failure("command", out));
+    assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
+    stderr
+}
+
 /// Runs a command, feeding `stdin` from a thread, and returns its output.
 pub fn run_with_input(mut c: Command, stdin: &[u8]) -> Output {
     use std::io::Write;
