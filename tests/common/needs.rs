@@ -11,7 +11,8 @@
 //! - `root`: the test needs uid 0 (tmpfs and bind mounts, `setpriv`, rootful peers).
 //! - any other name is a program looked up on `PATH` (`tool`): `skopeo`, `umoci`, `podman`,
 //!   `rsync`, `restic`, `borg`, `rdiff-backup`, `setpriv`, …; `containerd` means `containerd`
-//!   and `ctr`, `docker` means `dockerd` and `docker`.
+//!   and `ctr`, `docker` means `dockerd` and `docker`; an absolute path (`/usr/bin/time`,
+//!   `/usr/bin/python3`) is that file.
 //!
 //! `IMAGEFS_TEST_SKIP` is a comma-separated list of those names, plus two groups: `peers` (every
 //! program, i.e. every name but `fuse` and `root`) and `all`. A test is skipped when any of its
