@@ -15,27 +15,18 @@ fn fixture_with_alpine() -> (Fixture, imagefs::oci::Descriptor) {
     (f, target)
 }
 
-fn run(f: &Fixture, args: &[&str]) -> std::process::Output {
-    imagefs(f.root()).args(args).output().expect("run imagefs")
-}
-
 #[test]
 fn cli_exit_codes_are_0_on_success_1_on_error_2_on_usage() {
     let (f, _) = fixture_with_alpine();
-    assert_eq!(run(&f, &["ls"]).status.code(), Some(0));
-    let missing = run(&f, &["inspect", "nosuchimage"]);
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(
-        text(&missing.stderr).contains("nosuchimage"),
-        "{}",
-        text(&missing.stderr)
-    );
+    assert_eq!(cli(f.root(), &["ls"]).status.code(), Some(0));
+    let missing = cli(f.root(), &["inspect", "nosuchimage"]);
+    fails_with(&missing, "nosuchimage");
     for usage in [
         &["frobnicate"][..],
         &["export"][..],
         &["ls", "--no-such-flag"][..],
     ] {
-        let out = run(&f, usage);
+        let out = cli(f.root(), usage);
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -47,19 +38,15 @@ fn cli_exit_codes_are_0_on_success_1_on_error_2_on_usage() {
 
 #[test]
 fn cli_export_refuses_to_write_to_a_terminal() {
+    needs!("script");
     let (f, _) = fixture_with_alpine();
     // `script` (util-linux) runs the command with a pseudo-terminal as its stdout.
-    let script = which("script").expect("the `script` utility (util-linux) is required");
-    let cmd = format!(
-        "{} --store {} export alpine",
-        env!("CARGO_BIN_EXE_imagefs"),
-        f.root().display()
+    let cmd = format!("{} --store {} export alpine", bin(), f.root().display());
+    let out = output(
+        Command::new(tool("script"))
+            .args(["-qec", &cmd, "/dev/null"])
+            .stdin(Stdio::null()),
     );
-    let out = Command::new(script)
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run script");
     let shown = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{shown}");
     assert!(
@@ -102,7 +89,7 @@ fn cli_ls_shows_names_digests_and_platforms() {
     let mut other = small_spec("example.com/team/tool:2", &["linux/arm/v7"]);
     other.seed = 2;
     let tool = add(&f.store, &other);
-    let out = text(&ok(run(&f, &["ls"])));
+    let out = text(&ok(cli(f.root(), &["ls"])));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     assert!(lines[0].starts_with("NAME"), "{out}");
@@ -126,7 +113,7 @@ fn cli_ls_shows_names_digests_and_platforms() {
 #[test]
 fn cli_ls_json_lists_name_digest_size_and_platforms() {
     let (f, target) = fixture_with_alpine();
-    let list = json(&ok(run(&f, &["ls", "--json"])));
+    let list = json(&ok(cli(f.root(), &["ls", "--json"])));
     assert_eq!(
         list,
         serde_json::json!([{
@@ -144,7 +131,10 @@ fn cli_inspect_platform_prints_raw_manifest_and_config() {
     let (manifest, children) = platform_closure(&f.store, "alpine", "linux/arm64");
     let raw_manifest = std::fs::read(f.store.blob_path(&manifest)).expect("manifest");
     let raw_config = std::fs::read(f.store.blob_path(&children[0])).expect("config");
-    let out = ok(run(&f, &["inspect", "alpine", "--platform", "linux/arm64"]));
+    let out = ok(cli(
+        f.root(),
+        &["inspect", "alpine", "--platform", "linux/arm64"],
+    ));
     let doc = json(&out);
     assert_eq!(doc["digest"], target.digest.to_string());
     assert_eq!(doc["manifestDigest"], manifest.to_string());
@@ -170,10 +160,10 @@ fn cli_rm_then_gc_removes_the_image_blobs() {
     let (alpine_arm, alpine_arm_children) = platform_closure(&f.store, "alpine", "linux/arm64");
     let before = blob_set(&f.store);
 
-    let out = text(&ok(run(&f, &["rm", "alpine"])));
+    let out = text(&ok(cli(f.root(), &["rm", "alpine"])));
     assert_eq!(out.trim(), "Untagged: alpine:latest");
     assert_eq!(blob_set(&f.store), before, "rm alone deletes no blob");
-    ok(run(&f, &["gc"]));
+    ok(cli(f.root(), &["gc"]));
     let after = blob_set(&f.store);
     assert!(!after.contains(&alpine_arm));
     for d in &alpine_arm_children {
@@ -184,13 +174,13 @@ fn cli_rm_then_gc_removes_the_image_blobs() {
     let expected: std::collections::BTreeSet<Digest> = keep.into_iter().collect();
     let busybox_index = find(&f.store, "busybox")[0].target.digest;
     assert_eq!(after, &expected | &[busybox_index].into());
-    assert_eq!(run(&f, &["inspect", "alpine"]).status.code(), Some(1));
+    assert_eq!(cli(f.root(), &["inspect", "alpine"]).status.code(), Some(1));
 }
 
 #[test]
 fn cli_fsck_detects_a_corrupted_blob() {
     let (f, _) = fixture_with_alpine();
-    assert_eq!(run(&f, &["fsck"]).status.code(), Some(0));
+    assert_eq!(cli(f.root(), &["fsck"]).status.code(), Some(0));
     let (_, children) = platform_closure(&f.store, "alpine", "linux/riscv64");
     let victim = children[2];
     let path = f.store.blob_path(&victim);
@@ -201,7 +191,7 @@ fn cli_fsck_detects_a_corrupted_blob() {
     perms.set_readonly(false);
     std::fs::set_permissions(&path, perms).expect("chmod");
     std::fs::write(&path, bytes).expect("corrupt blob");
-    let out = run(&f, &["fsck"]);
+    let out = cli(f.root(), &["fsck"]);
     assert_eq!(out.status.code(), Some(1));
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(all.contains(&victim.hex()), "{all}");
@@ -220,12 +210,15 @@ fn cli_ref_forms_name_the_same_image() {
         format!("docker.io/library/alpine@{digest}"),
     ];
     for form in &forms {
-        let doc = json(&ok(run(
-            &f,
+        let doc = json(&ok(cli(
+            f.root(),
             &["inspect", form, "--platform", "linux/amd64"],
         )));
         assert_eq!(doc["digest"], digest, "{form}");
-        let out = ok(run(&f, &["export", form, "--platform", "linux/amd64"]));
+        let out = ok(cli(
+            f.root(),
+            &["export", form, "--platform", "linux/amd64"],
+        ));
         assert_eq!(
             out,
             export(&f.store, &[form], &["linux/amd64"]),
@@ -233,8 +226,8 @@ fn cli_ref_forms_name_the_same_image() {
         );
     }
     // A name and a digest export differ only in naming, and both hold the same blobs.
-    let by_name = read_tar(&ok(run(&f, &["export", "alpine"])));
-    let by_digest = read_tar(&ok(run(&f, &["export", &digest])));
+    let by_name = read_tar(&ok(cli(f.root(), &["export", "alpine"])));
+    let by_digest = read_tar(&ok(cli(f.root(), &["export", &digest])));
     let names = |e: &[Entry]| e.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
     assert_eq!(names(&by_name), names(&by_digest));
 }
@@ -253,9 +246,12 @@ fn cli_image_id_and_unique_prefix_name_the_image() {
         hex[..4].to_string(),
     ];
     for form in &forms {
-        let doc = json(&ok(run(&f, &["inspect", form])));
+        let doc = json(&ok(cli(f.root(), &["inspect", form])));
         assert_eq!(doc["digest"], digest, "inspect {form}");
-        let out = ok(run(&f, &["export", form, "--platform", "linux/amd64"]));
+        let out = ok(cli(
+            f.root(),
+            &["export", form, "--platform", "linux/amd64"],
+        ));
         assert_eq!(
             out,
             export(&f.store, &[&digest], &["linux/amd64"]),
@@ -263,18 +259,13 @@ fn cli_image_id_and_unique_prefix_name_the_image() {
         );
     }
     // Three digits are a name, never an ID (the minimum is four).
-    let short = run(&f, &["inspect", &hex[..3]]);
-    assert_eq!(short.status.code(), Some(1));
-    assert!(
-        text(&short.stderr).contains("no such image"),
-        "{}",
-        text(&short.stderr)
-    );
+    let short = cli(f.root(), &["inspect", &hex[..3]]);
+    fails_with(&short, "no such image");
     // rm of a prefix removes the names of that image.
-    let out = text(&ok(run(&f, &["rm", &hex[..12]])));
+    let out = text(&ok(cli(f.root(), &["rm", &hex[..12]])));
     assert_eq!(out.trim(), "Untagged: alpine:latest");
     assert_eq!(
-        json(&ok(run(&f, &["ls", "--json"]))),
+        json(&ok(cli(f.root(), &["ls", "--json"]))),
         serde_json::json!([]),
         "image left after rm"
     );
@@ -289,10 +280,13 @@ fn cli_name_that_looks_like_an_id_prefix_wins() {
     other.seed = 7;
     let named = add(&f.store, &other);
     assert_ne!(named.digest, target.digest);
-    let doc = json(&ok(run(&f, &["inspect", &prefix])));
+    let doc = json(&ok(cli(f.root(), &["inspect", &prefix])));
     assert_eq!(doc["digest"], named.digest.to_string());
     // With `sha256:` it is no name that is stored, so the prefix decides.
-    let doc = json(&ok(run(&f, &["inspect", &format!("sha256:{prefix}")])));
+    let doc = json(&ok(cli(
+        f.root(),
+        &["inspect", &format!("sha256:{prefix}")],
+    )));
     assert_eq!(doc["digest"], target.digest.to_string());
 }
 
@@ -328,10 +322,8 @@ fn cli_ambiguous_id_prefix_is_an_error_naming_the_digests() {
         "sample generation changed: find a new SEED_PAIR ({a}, {b})"
     );
     let prefix = &a.hex()[..4];
-    let out = run(&f, &["inspect", prefix]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert!(err.contains("ambiguous image ID"), "{err}");
+    let out = cli(f.root(), &["inspect", prefix]);
+    let err = fails_with(&out, "ambiguous image ID");
     assert!(
         err.contains(&a.to_string()) && err.contains(&b.to_string()),
         "{err}"
@@ -343,19 +335,19 @@ fn cli_ambiguous_id_prefix_is_an_error_naming_the_digests() {
         .zip(b.hex().chars())
         .take_while(|(x, y)| x == y)
         .count();
-    let doc = json(&ok(run(&f, &["inspect", &a.hex()[..common + 1]])));
+    let doc = json(&ok(cli(f.root(), &["inspect", &a.hex()[..common + 1]])));
     assert_eq!(doc["digest"], a.to_string());
 }
 
 #[test]
 fn cli_platform_flag_accepts_comma_lists_and_repeats() {
     let (f, _) = fixture_with_alpine();
-    let comma = ok(run(
-        &f,
+    let comma = ok(cli(
+        f.root(),
         &["export", "alpine", "--platform", "linux/amd64,linux/arm64"],
     ));
-    let repeated = ok(run(
-        &f,
+    let repeated = ok(cli(
+        f.root(),
         &[
             "export",
             "alpine",
@@ -389,7 +381,7 @@ fn cli_store_location_follows_flag_then_env_then_xdg() {
     let xdg = dir.path().join("xdg");
     let home = dir.path().join("home");
     let sample = |name: &str, with_flag: bool, with_env: bool| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_imagefs"));
+        let mut c = Command::new(bin());
         if with_flag {
             c.arg("--store").arg(&flag);
         }
@@ -410,7 +402,7 @@ fn cli_store_location_follows_flag_then_env_then_xdg() {
         } else {
             c.env_remove("IMAGEFS_STORE");
         }
-        ok(c.output().expect("run sample"));
+        run(&mut c);
     };
     sample("one", true, true);
     sample("two", false, true);
@@ -438,14 +430,6 @@ fn cli_store_location_follows_flag_then_env_then_xdg() {
     assert!(!home.exists(), "HOME used although XDG_DATA_HOME is set");
 }
 
-fn which(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(tool))
-            .find(|p| p.is_file())
-    })
-}
-
 #[test]
 fn cli_json_output_into_closed_pipe_is_quiet() {
     let (f, _) = fixture_with_alpine();
@@ -457,12 +441,12 @@ fn cli_json_output_into_closed_pipe_is_quiet() {
         // The reading end is closed before the command starts: every write fails with EPIPE.
         let (reader, writer) = std::io::pipe().expect("pipe");
         drop(reader);
-        let out = imagefs(f.root())
-            .args(args)
-            .stdout(writer)
-            .stderr(Stdio::piped())
-            .output()
-            .expect("run");
+        let out = output(
+            imagefs(f.root())
+                .args(args)
+                .stdout(writer)
+                .stderr(Stdio::piped()),
+        );
         assert!(out.status.success(), "{args:?}: {}", out.status);
         assert_eq!(text(&out.stderr), "", "{args:?}");
     }

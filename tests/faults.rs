@@ -20,15 +20,18 @@
 //! This file holds the lab the tests share; the tests are in faults/cli.rs (file and pipe),
 //! faults/mount.rs (the mount) and faults/full_disk.rs (a full disk, no kill).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::{check, gzip, output, text};
 use rand::Rng;
 use rand::rngs::StdRng;
 
@@ -47,25 +50,10 @@ const KILLS_ENV: &str = "IMAGEFS_FAULT_KILLS";
 /// How long anything the test waits for may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_imagefs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
+/// Runs a command that must succeed, `ctx` (the round) leading the failure; its stdout.
 #[track_caller]
 fn ok(cmd: &mut Command, ctx: &str) -> String {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{ctx}: {cmd:?} failed ({}):\n{}{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    text(&check(cmd).unwrap_or_else(|e| panic!("{ctx}: {e}")).stdout)
 }
 
 /// The run's seed: `IMAGEFS_FAULT_SEED`, else the clock. Printed so that a failure can be replayed.
@@ -312,26 +300,9 @@ impl Lab {
             imagefs(&src).args(["export", TARGET, "-o"]).arg(&archive),
             "export target",
         );
-        let gz = Command::new("gzip")
-            .args(["-1", "-c"])
-            .arg(&archive)
-            .output()
-            .expect("gzip must be installed");
-        assert!(gz.status.success(), "gzip: {}", text(&gz.stderr));
         let archive_gz = dir.path().join("app.tar.gz");
-        fs::write(&archive_gz, &gz.stdout).unwrap();
-        ok(
-            imagefs(&store).args([
-                "sample",
-                "--name",
-                BYSTANDER,
-                "--layers",
-                "1",
-                "--layer-size",
-                "4096",
-            ]),
-            "sample bystander",
-        );
+        fs::write(&archive_gz, gzip(&fs::read(&archive).unwrap())).unwrap();
+        sample_bystander(&store, "sample bystander");
         let mut lab = Lab {
             dir,
             store,
@@ -412,7 +383,7 @@ impl Lab {
     /// `fsck` right after a kill: no problem with any blob or image. Temp files a killed writer
     /// left in `ingest/` may be reported (reclaiming them is `gc`'s job), nothing else.
     fn fsck_no_blob_or_image_problem(&self, ctx: &str) {
-        let out = self.cmd().arg("fsck").output().expect("spawn fsck");
+        let out = output(self.cmd().arg("fsck"));
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         if out.status.success() {
             assert!(stdout.contains("no problems"), "{ctx}: fsck said {stdout}");
@@ -627,11 +598,26 @@ impl Lab {
     }
 }
 
-/// The `imagefs` binary with `--store`, in a clean environment.
+/// Adds the bystander image (one 4 KiB layer per platform) to `store`.
+fn sample_bystander(store: &Path, ctx: &str) {
+    ok(
+        imagefs(store).args([
+            "sample",
+            "--name",
+            BYSTANDER,
+            "--layers",
+            "1",
+            "--layer-size",
+            "4096",
+        ]),
+        ctx,
+    );
+}
+
+/// `imagefs -q` on a store: the tests read stdout and errors only.
 fn imagefs(store: &Path) -> Command {
-    let mut c = Command::new(bin());
-    c.arg("--store").arg(store).arg("-q");
-    c.env_remove("IMAGEFS_STORE").env_remove("XDG_DATA_HOME");
+    let mut c = common::imagefs(store);
+    c.arg("-q");
     c
 }
 
@@ -641,32 +627,75 @@ enum Feed {
     Pipe(Arc<Vec<u8>>),
 }
 
-/// `imagefs import` of a feed, to the end.
-fn import_output(store: &Path, feed: &Feed) -> Output {
-    let mut c = imagefs(store);
-    c.arg("import")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let bytes = match feed {
-        Feed::File(path) => {
-            c.arg(path).stdin(Stdio::null());
-            None
+/// `imagefs import` of a feed, running: a victim, or a clean import (`finish`).
+struct Importer {
+    child: Child,
+    feeder: Option<std::thread::JoinHandle<()>>,
+    status: Option<ExitStatus>,
+}
+
+impl Importer {
+    fn spawn(store: &Path, request: Request, feed: &Feed) -> Importer {
+        let mut cmd = imagefs(store);
+        cmd.arg("import").args(request.cli_args());
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        match feed {
+            Feed::File(path) => {
+                cmd.arg(path).stdin(Stdio::null());
+            }
+            Feed::Pipe(_) => {
+                cmd.arg("-").stdin(Stdio::piped());
+            }
         }
-        Feed::Pipe(bytes) => {
-            c.arg("-").stdin(Stdio::piped());
-            Some(bytes.clone())
+        let mut child = cmd.spawn().expect("spawn imagefs import");
+        let feeder = match feed {
+            Feed::Pipe(bytes) => {
+                let mut input = child.stdin.take().expect("stdin");
+                let bytes = bytes.clone();
+                // After a kill the write fails (EPIPE): expected.
+                Some(std::thread::spawn(move || {
+                    let _ = input.write_all(&bytes);
+                }))
+            }
+            Feed::File(_) => None,
+        };
+        Importer {
+            child,
+            feeder,
+            status: None,
         }
-    };
-    let mut child = c.spawn().expect("spawn imagefs import");
-    let feeder = bytes.map(|bytes| {
-        let mut input = child.stdin.take().expect("stdin");
-        std::thread::spawn(move || {
-            let _ = input.write_all(&bytes);
-        })
-    });
-    let out = child.wait_with_output().expect("wait");
-    if let Some(f) = feeder {
-        f.join().expect("feeder thread");
     }
-    out
+
+    fn exited(&mut self) -> bool {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().expect("try_wait");
+        }
+        self.status.is_some()
+    }
+
+    fn kill(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            self.status = Some(self.child.wait().expect("wait"));
+        }
+        if let Some(f) = self.feeder.take() {
+            f.join().expect("feeder thread");
+        }
+    }
+
+    /// Waits for the import to end on its own: its status and stderr.
+    fn finish(mut self) -> (ExitStatus, String) {
+        let status = self.child.wait().expect("wait");
+        self.status = Some(status);
+        self.kill();
+        (status, self.stderr())
+    }
+
+    fn stderr(&mut self) -> String {
+        let mut s = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
 }

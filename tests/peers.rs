@@ -1,42 +1,14 @@
 //! Real peers: skopeo reads what we export and our store, we import what skopeo writes, and umoci
 //! unpacks an image that went through us. skopeo and umoci are required: a missing tool fails
-//! the test (under CI=true and everywhere else), it is never skipped.
+//! the test, unless `IMAGEFS_TEST_SKIP` names it (see tests/common/needs.rs).
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
 use imagefs::digest::Digest;
-
-fn tool(name: &str) -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    match found {
-        Some(p) => p,
-        None if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{name} is not installed; CI must install it (.ci/run)")
-        }
-        None => panic!("{name} is not installed; the peer tests need it (apt-get install {name})"),
-    }
-}
-
-#[track_caller]
-fn run(mut c: Command) -> Vec<u8> {
-    let shown = format!("{c:?}");
-    let out = c.output().unwrap_or_else(|e| panic!("{shown}: {e}"));
-    assert!(
-        out.status.success(),
-        "{shown} failed ({}): {}",
-        out.status,
-        text(&out.stderr)
-    );
-    out.stdout
-}
 
 fn skopeo(args: &[&str]) -> Vec<u8> {
     let mut c = Command::new(tool("skopeo"));
@@ -48,7 +20,7 @@ fn skopeo(args: &[&str]) -> Vec<u8> {
         "amd64",
     ])
     .args(args);
-    run(c)
+    run(&mut c).stdout
 }
 
 fn p(path: &Path) -> &str {
@@ -57,6 +29,7 @@ fn p(path: &Path) -> &str {
 
 #[test]
 fn skopeo_copies_every_archive_we_export() {
+    needs!("skopeo");
     let f = Fixture::new();
     add(&f.store, &small_spec("alpine", &THREE));
     let cases: [(&str, &[&str]); 3] = [
@@ -86,6 +59,7 @@ fn skopeo_copies_every_archive_we_export() {
 
 #[test]
 fn skopeo_reads_the_store_as_an_oci_layout() {
+    needs!("skopeo");
     let f = Fixture::new();
     let target = add(
         &f.store,
@@ -112,6 +86,7 @@ fn skopeo_reads_the_store_as_an_oci_layout() {
 
 #[test]
 fn import_reads_skopeo_oci_archives_plain_and_gzipped() {
+    needs!("skopeo");
     let src = Fixture::new();
     let target = add(&src.store, &small_spec("example.com/peer/src:tag1", &THREE));
     let archive = src.path("skopeo-oci.tar");
@@ -128,9 +103,7 @@ fn import_reads_skopeo_oci_archives_plain_and_gzipped() {
     ]));
     assert_eq!(reported, target.digest, "skopeo kept the index");
     let plain = std::fs::read(&archive).expect("archive");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, &plain).expect("gzip");
-    let gzipped = gz.finish().expect("gzip");
+    let gzipped = gzip(&plain);
     for bytes in [plain, gzipped] {
         let dst = Fixture::new();
         let loaded = import_bytes(&dst.store, &bytes, &[]).expect("import skopeo oci-archive");
@@ -149,6 +122,7 @@ fn import_reads_skopeo_oci_archives_plain_and_gzipped() {
 
 #[test]
 fn import_reads_skopeo_docker_archives_plain_and_gzipped() {
+    needs!("skopeo");
     let src = Fixture::new();
     add(&src.store, &small_spec("example.com/peer/src:tag2", &THREE));
     let archive = src.path("skopeo-docker.tar");
@@ -167,9 +141,7 @@ fn import_reads_skopeo_docker_archives_plain_and_gzipped() {
         .map(|l| l.as_str().expect("digest").to_string())
         .collect();
     let plain = std::fs::read(&archive).expect("archive");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, &plain).expect("gzip");
-    let gzipped = gz.finish().expect("gzip");
+    let gzipped = gzip(&plain);
     for bytes in [plain, gzipped] {
         let dst = Fixture::new();
         let loaded = import_bytes(&dst.store, &bytes, &[]).expect("import skopeo docker-archive");
@@ -202,6 +174,7 @@ fn import_reads_skopeo_docker_archives_plain_and_gzipped() {
 
 #[test]
 fn umoci_unpacks_an_image_exported_by_us() {
+    needs!("skopeo", "umoci");
     let f = Fixture::new();
     add(&f.store, &small_spec("alpine", &THREE));
     let archive = f.path("one.tar");
@@ -220,7 +193,7 @@ fn umoci_unpacks_an_image_exported_by_us() {
         &format!("{}:tag", p(&layout)),
         p(&bundle),
     ]);
-    run(c);
+    run(&mut c);
     let rootfs = bundle.join("rootfs");
     // The sample's layers: a shared base file and one file per platform layer.
     for file in ["data/base.bin", "data/linux-arm64-1.bin"] {

@@ -1,11 +1,11 @@
-//! Stores that cannot be written, and waiting for a busy store (issue 7): a store on a read-only
+//! Stores that cannot be written, and waiting for a busy store: a store on a read-only
 //! bind mount, or one the user may read but not write, is served (CLI and mount) and every write
 //! says the store is read-only; `gc` names the processes it waits for and gives up after
 //! `--timeout`; the upload spool of a killed mount daemon is reclaimed by the next `gc` (and
 //! reported by `fsck`) because no live process holds its lock.
 //!
-//! These tests need root (bind mounts, setpriv) and FUSE, as CI has; they fail, never skip,
-//! when either is missing.
+//! These tests need root (bind mounts, setpriv) and FUSE: they fail when either is missing,
+//! unless `IMAGEFS_TEST_SKIP` names it (see tests/common/needs.rs).
 
 mod common;
 
@@ -13,25 +13,12 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 
 const APP_DIR: &str = "images/docker.io/library/app:latest";
-
-fn cli(store: &Path, args: &[&str]) -> Output {
-    imagefs(store).args(args).output().expect("run imagefs")
-}
-
-fn sh(cmd: &mut Command) {
-    let out = cmd.output().expect("run command");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed (these tests need root, as CI has): {}",
-        text(&out.stderr)
-    );
-}
 
 /// A read-only bind mount of a directory, undone on drop.
 struct ReadOnlyView {
@@ -41,9 +28,9 @@ struct ReadOnlyView {
 impl ReadOnlyView {
     fn of(source: &Path, path: PathBuf) -> ReadOnlyView {
         fs::create_dir_all(&path).unwrap();
-        sh(Command::new("mount").arg("--bind").arg(source).arg(&path));
+        run(Command::new("mount").arg("--bind").arg(source).arg(&path));
         let view = ReadOnlyView { path };
-        sh(Command::new("mount")
+        run(Command::new("mount")
             .args(["-o", "remount,bind,ro"])
             .arg(&view.path));
         view
@@ -52,21 +39,20 @@ impl ReadOnlyView {
 
 impl Drop for ReadOnlyView {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        detach_under(&self.path);
     }
 }
 
 fn export_file(store: &Path, platform: &str, out: &Path) -> Vec<u8> {
-    ok(imagefs(store)
+    run(imagefs(store)
         .args(["export", "app", "--platform", platform, "-o"])
-        .arg(out)
-        .output()
-        .unwrap());
+        .arg(out));
     fs::read(out).unwrap()
 }
 
 #[test]
 fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
+    needs!("root", "fuse");
     let f = Fixture::new();
     add(&f.store, &small_spec("app", &THREE));
     let expected = export_file(f.root(), "linux/arm64", &f.path("expected.tar"));
@@ -104,9 +90,9 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
     }
 
     // The mount serves archives; import/ shows and enforces that it takes nothing.
-    let daemon = Daemon::start(ro, f.path("mnt"), f.path("mount.log"));
+    let daemon = Mount::start(ro, &f.path("mnt"), &f.path("mount.log"));
     let copied = f.path("copied.tar");
-    sh(Command::new("cp")
+    run(Command::new("cp")
         .arg(daemon.mnt.join(APP_DIR).join("by-platform/linux-arm64.tar"))
         .arg(&copied));
     assert_eq!(fs::read(&copied).unwrap(), expected);
@@ -115,11 +101,11 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o555, "import/ of a read-only store");
-    let out = Command::new("cp")
-        .arg(&copied)
-        .arg(daemon.mnt.join("import/"))
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new("cp")
+            .arg(&copied)
+            .arg(daemon.mnt.join("import/")),
+    );
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("Read-only file system"),
@@ -135,6 +121,7 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
 
 #[test]
 fn a_store_the_user_cannot_write_is_served_to_that_user() {
+    needs!("root", "setpriv");
     let f = Fixture::new();
     add(&f.store, &small_spec("app", &THREE));
     let expected = export_file(f.root(), "linux/arm64", &f.path("expected.tar"));
@@ -145,16 +132,16 @@ fn a_store_the_user_cannot_write_is_served_to_that_user() {
     fs::create_dir(&out_dir).unwrap();
     fs::set_permissions(&out_dir, fs::Permissions::from_mode(0o777)).unwrap();
     let as_nobody = |args: &[&str]| {
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_imagefs"))
-            .arg("--store")
-            .arg(f.root())
-            .args(args)
-            .env_remove("IMAGEFS_STORE")
-            .env("HOME", &out_dir)
-            .output()
-            .expect("setpriv (util-linux) is required")
+        output(
+            Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(bin())
+                .arg("--store")
+                .arg(f.root())
+                .args(args)
+                .env_remove("IMAGEFS_STORE")
+                .env("HOME", &out_dir),
+        )
     };
     let listed = as_nobody(&["ls"]);
     assert!(listed.status.success(), "{}", text(&listed.stderr));
@@ -171,12 +158,7 @@ fn a_store_the_user_cannot_write_is_served_to_that_user() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read(&exported).unwrap(), expected);
     let out = as_nobody(&["import", f.path("expected.tar").to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("is read-only"),
-        "{}",
-        text(&out.stderr)
-    );
+    fails_with(&out, "is read-only");
 }
 
 /// Whether `pid` holds a lock on any file, per /proc/locks.
@@ -188,17 +170,6 @@ fn holds_a_lock(pid: u32) -> bool {
             let f: Vec<&str> = l.split_whitespace().collect();
             f.get(1) != Some(&"->") && f.get(4) == Some(&pid.to_string().as_str())
         })
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -218,16 +189,16 @@ fn gc_names_the_import_it_waits_for_and_gives_up_after_its_timeout() {
     let mut input = import.stdin.take().unwrap();
     input.write_all(&archive[..archive.len() / 2]).unwrap();
     let pid = import.id();
-    wait_until("the import to take the store's lock", || holds_a_lock(pid));
+    wait_for("the import to take the store's lock", || holds_a_lock(pid));
 
     let start = Instant::now();
     let out = cli(f.root(), &["gc", "--timeout", "1s"]);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = fails_with(
+        &out,
+        &format!("gc waits for the store to be released by pid {pid}"),
+    );
     assert!(
-        stderr.contains(&format!(
-            "gc waits for the store to be released by pid {pid}"
-        )) && stderr.contains("import"),
+        stderr.contains("import"),
         "gc must say whom it waits for: {stderr}"
     );
     assert!(
@@ -248,6 +219,7 @@ fn gc_names_the_import_it_waits_for_and_gives_up_after_its_timeout() {
 
 #[test]
 fn gc_reclaims_the_upload_spool_of_a_killed_mount_and_fsck_reports_it() {
+    needs!("fuse");
     let f = Fixture::new();
     add(&f.store, &small_spec("app", &THREE));
     let archive = export(&f.store, &["app"], &[]);
@@ -264,7 +236,7 @@ fn gc_reclaims_the_upload_spool_of_a_killed_mount_and_fsck_reports_it() {
             })
             .collect()
     };
-    let daemon = Daemon::start(f.root(), f.path("mnt"), f.path("mount.log"));
+    let mut daemon = Mount::start(f.root(), &f.path("mnt"), &f.path("mount.log"));
     // A first write past offset 0 makes the mount spool the upload to a temp file.
     let upload = fs::OpenOptions::new()
         .write(true)
@@ -275,14 +247,14 @@ fn gc_reclaims_the_upload_spool_of_a_killed_mount_and_fsck_reports_it() {
     upload.write_all_at(&archive[4096..8192], 4096).unwrap();
     let spool = {
         let mut found = Vec::new();
-        wait_until("the upload spool", || {
+        wait_for("the upload spool", || {
             found = spools(f.root());
             !found.is_empty()
         });
         found.remove(0)
     };
     // Old enough to be considered; still owned by the live daemon, so kept.
-    sh(Command::new("touch")
+    run(Command::new("touch")
         .args(["-d", "10 minutes ago"])
         .arg(&spool));
     ok(cli(f.root(), &["gc", "--timeout", "10s"]));
@@ -292,11 +264,8 @@ fn gc_reclaims_the_upload_spool_of_a_killed_mount_and_fsck_reports_it() {
     );
 
     // kill -9: the daemon's lock on its spool goes with it.
-    sh(Command::new("kill").args(["-9", &daemon.pid.to_string()]));
+    daemon.kill_daemon();
     drop(upload);
-    wait_until("the daemon to die", || {
-        !Path::new(&format!("/proc/{}", daemon.pid)).exists()
-    });
     let fsck = cli(f.root(), &["fsck"]);
     let said = text(&fsck.stdout);
     assert!(fsck.status.success(), "{said}");
@@ -312,15 +281,17 @@ fn gc_reclaims_the_upload_spool_of_a_killed_mount_and_fsck_reports_it() {
 
 #[test]
 fn gc_names_the_mount_whose_open_archive_file_it_waits_for() {
+    needs!("fuse");
     let f = Fixture::new();
     add(&f.store, &small_spec("app", &THREE));
-    let daemon = Daemon::start(f.root(), f.path("mnt"), f.path("mount.log"));
+    let daemon = Mount::start(f.root(), &f.path("mnt"), &f.path("mount.log"));
     let open = fs::File::open(daemon.mnt.join(APP_DIR).join("image.tar")).unwrap();
     let out = cli(f.root(), &["gc", "--timeout", "1s"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains(&format!("held by pid {}", daemon.pid)) && stderr.contains("mount"),
+        stderr.contains(&format!("held by pid {}", daemon.pid.unwrap()))
+            && stderr.contains("mount"),
         "gc must name the mount daemon holding the store: {stderr}"
     );
     drop(open);
@@ -403,7 +374,7 @@ fn a_layout_swapped_for_a_symlink_after_opening_is_not_followed() {
         .args(["sh", "-c", &swap])
         .spawn()
         .expect("flock (util-linux) is required");
-    wait_until("the owner to hold the lock", || holds_a_lock(holder.id()));
+    wait_for("the owner to hold the lock", || holds_a_lock(holder.id()));
     let out = cli(&root, &["gc", "--timeout", "20s"]);
     assert!(holder.wait().unwrap().success());
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -70,14 +70,12 @@ fn export_fails_on_a_corrupt_stored_blob_and_leaves_no_file() {
     std::fs::write(&layer, &bytes).expect("corrupt layer");
 
     let target = f.path("out.tar");
-    let out = imagefs(f.root())
-        .args(["export", "alpine", "-o"])
-        .arg(&target)
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("corrupt"), "{stderr}");
+    let out = output(
+        imagefs(f.root())
+            .args(["export", "alpine", "-o"])
+            .arg(&target),
+    );
+    fails_with(&out, "corrupt");
     assert!(
         !target.exists(),
         "a failed export left {}",
@@ -260,15 +258,11 @@ fn import_of_many_blobs_does_not_hold_a_file_open_per_blob() {
     // 300 spooled layers under a 64-descriptor limit: only a constant number may be open.
     let script = format!(
         "ulimit -n 64 && exec {} --store {} import - < {}",
-        env!("CARGO_BIN_EXE_imagefs"),
+        bin(),
         f.root().display(),
         archive.display()
     );
-    let out = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .output()
-        .expect("sh");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    run(std::process::Command::new("sh").args(["-c", &script]));
     assert_eq!(
         manifest_digests(&f.store, "many"),
         manifest_digests(&source.store, "many")
@@ -292,10 +286,7 @@ fn rm_of_name_at_digest_removes_only_that_repository() {
     assert_eq!(names(&f.store).len(), 2, "both names share one image");
 
     let missing = format!("example.com/nope@{}", target.digest);
-    let out = imagefs(f.root())
-        .args(["rm", &missing])
-        .output()
-        .expect("run");
+    let out = output(imagefs(f.root()).args(["rm", &missing]));
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -303,10 +294,7 @@ fn rm_of_name_at_digest_removes_only_that_repository() {
     );
     assert_eq!(names(&f.store).len(), 2);
 
-    let out = imagefs(f.root())
-        .args(["rm", &format!("example.com/a@{}", target.digest)])
-        .output()
-        .expect("run");
+    let out = output(imagefs(f.root()).args(["rm", &format!("example.com/a@{}", target.digest)]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(names(&f.store), vec!["example.com/b:1".to_string()]);
 }
@@ -362,10 +350,6 @@ fn import_of_a_self_referencing_index_walks_each_document_once() {
         "took {:?}",
         started.elapsed()
     );
-    let out = imagefs(f.root())
-        .args(["ls", "--json"])
-        .output()
-        .expect("ls");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(imagefs(f.root()).args(["ls", "--json"]));
     assert!(text(&out.stdout).contains("linux/amd64"));
 }

@@ -1,14 +1,17 @@
 //! Shared fixtures for the integration tests: stores holding real multi-platform images built by
 //! `imagefs::sample`, exports and imports through the library, raw tar reading and writing (so
 //! tests can build hostile archives the `tar` crate would refuse to write), and store snapshots.
+//! The submodules hold the rest, one home each: `needs` (what a test needs from the machine and
+//! the skip policy, `IMAGEFS_TEST_SKIP`), `process` (running `imagefs` and other programs) and
+//! `mount` (the mount guard, tmpfs).
 
-#![allow(dead_code)]
+// Each test binary uses a part of these helpers.
+#![allow(dead_code, unused_imports, unused_macros)]
 // ExportError and ImportError carry diagnosis by value, as in the library (see src/lib.rs).
 #![allow(clippy::result_large_err)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -23,6 +26,15 @@ use imagefs::reference::Reference;
 use imagefs::sample::{LayerCompression, SampleSpec, write_sample};
 use imagefs::store::{ImageRecord, Store};
 use tempfile::TempDir;
+
+mod mount;
+mod needs;
+mod process;
+
+pub use mount::*;
+pub(crate) use needs::needs;
+pub use needs::{SKIP_ENV, check_needs, find_tool, probe, tool};
+pub use process::*;
 
 /// A store in its own temp dir (removed on drop).
 pub struct Fixture {
@@ -376,105 +388,13 @@ pub fn blob_name(d: &Digest) -> String {
     format!("blobs/sha256/{}", d.hex())
 }
 
+/// `data` as one gzip member (fast compression).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
 pub fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).expect("valid JSON")
-}
-
-/// The `imagefs` binary with `--store` set, in a clean environment (no store variables).
-pub fn imagefs(store_root: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_imagefs"));
-    c.arg("--store").arg(store_root);
-    c.env_remove("IMAGEFS_STORE").env_remove("XDG_DATA_HOME");
-    c
-}
-
-/// Runs a command, feeding `stdin`, and returns its output.
-pub fn run_with_input(mut c: Command, stdin: &[u8]) -> Output {
-    use std::io::Write;
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("spawn");
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait");
-    writer.join().expect("writer thread");
-    out
-}
-
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Asserts success and returns stdout.
-#[track_caller]
-pub fn ok(out: Output) -> Vec<u8> {
-    assert!(
-        out.status.success(),
-        "command failed ({}): {}",
-        out.status,
-        text(&out.stderr)
-    );
-    out.stdout
-}
-
-/// An `imagefs mount --daemon` of `store` on `mnt`, unmounted on drop.
-pub struct Daemon {
-    pub mnt: PathBuf,
-    pub store: PathBuf,
-    pub log: PathBuf,
-    pub pid: u32,
-}
-
-impl Daemon {
-    pub fn start(store: &Path, mnt: PathBuf, log: PathBuf) -> Daemon {
-        std::fs::create_dir_all(&mnt).unwrap();
-        let out = imagefs(store)
-            .arg("mount")
-            .arg(&mnt)
-            .args(["--daemon", "--no-sample", "-v", "--log-file"])
-            .arg(&log)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "imagefs mount failed (FUSE is required): {}",
-            text(&out.stderr)
-        );
-        // "mounted on MNT (pid N); …"
-        let said = text(&out.stdout);
-        let pid = said
-            .split("(pid ")
-            .nth(1)
-            .and_then(|r| r.split(')').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no pid in {said:?}"));
-        Daemon {
-            mnt,
-            store: store.to_path_buf(),
-            log,
-            pid,
-        }
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let ok = imagefs(&self.store)
-            .arg("unmount")
-            .arg(&self.mnt)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
 }

@@ -3,79 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
-use std::process::{Child, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Feed, KINDS, Lab, Landed, Request, Trigger, Victim, kills, seed};
-
-struct Importer {
-    child: Child,
-    feeder: Option<std::thread::JoinHandle<()>>,
-    status: Option<ExitStatus>,
-}
-
-impl Importer {
-    fn spawn(lab: &Lab, request: Request, feed: &Feed) -> Importer {
-        let mut cmd = lab.cmd();
-        cmd.arg("import").args(request.cli_args());
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-        match feed {
-            Feed::File(path) => {
-                cmd.arg(path).stdin(Stdio::null());
-            }
-            Feed::Pipe(_) => {
-                cmd.arg("-").stdin(Stdio::piped());
-            }
-        }
-        let mut child = cmd.spawn().expect("spawn imagefs import");
-        let feeder = match feed {
-            Feed::Pipe(bytes) => {
-                let mut input = child.stdin.take().expect("stdin");
-                let bytes = bytes.clone();
-                // After a kill the write fails (EPIPE): expected.
-                Some(std::thread::spawn(move || {
-                    let _ = input.write_all(&bytes);
-                }))
-            }
-            Feed::File(_) => None,
-        };
-        Importer {
-            child,
-            feeder,
-            status: None,
-        }
-    }
-
-    fn exited(&mut self) -> bool {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().expect("try_wait");
-        }
-        self.status.is_some()
-    }
-
-    fn kill(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            self.status = Some(self.child.wait().expect("wait"));
-        }
-        if let Some(f) = self.feeder.take() {
-            f.join().expect("feeder thread");
-        }
-    }
-
-    fn stderr(&mut self) -> String {
-        let mut s = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
-    }
-}
+use super::{Feed, Importer, KINDS, Lab, Landed, Request, Trigger, Victim, kills, seed};
 
 impl Victim for Importer {
     fn exited(&mut self) -> bool {
@@ -89,11 +23,7 @@ impl Victim for Importer {
 
 /// A clean CLI import, asserted successful.
 fn import_cli(lab: &Lab, request: Request, feed: &Feed, ctx: &str) {
-    let mut imp = Importer::spawn(lab, request, feed);
-    let status = imp.child.wait().expect("wait");
-    imp.status = Some(status);
-    imp.kill();
-    let err = imp.stderr();
+    let (status, err) = Importer::spawn(&lab.store, request, feed).finish();
     assert!(status.success(), "{ctx}: import {request:?} failed: {err}");
 }
 
@@ -135,7 +65,7 @@ fn cli_campaign(test: &str, pipe: bool, default_kills: usize) {
         let trigger = Trigger::pick(first_kind + round, &mut rng, profile, archive_len);
         let ctx = format!("{test} seed {seed} round {round} ({request:?}, feed {f}, {trigger:?})");
         let aim = lab.aim(trigger);
-        let mut imp = Importer::spawn(&lab, request, &feeds[f]);
+        let mut imp = Importer::spawn(&lab.store, request, &feeds[f]);
         let landed = lab.strike(aim, profile, &mut imp, &ctx);
         let status = imp.status.expect("ended");
         let present = lab.check_after_kill(profile, &format!("{ctx} -> {landed:?}"));

@@ -1,68 +1,20 @@
 //! A full disk under the CLI: imports onto a small tmpfs fail with ENOSPC and change nothing.
 
 use std::fs;
-use std::process::Command;
 use std::sync::Arc;
 
-use super::{BYSTANDER, Feed, Lab, TARGET, dir_bytes, imagefs, import_output, ok, text};
-
-/// A tmpfs of a given size, mounted on a temp dir (root only); unmounted on drop.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn new(size: &str) -> SmallDisk {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o"])
-            .arg(format!("size={size}"))
-            .arg("imagefs-faults")
-            .arg(dir.path())
-            .output()
-            .expect("spawn mount");
-        assert!(
-            out.status.success(),
-            "this test mounts a small tmpfs and needs root: {}",
-            text(&out.stderr)
-        );
-        SmallDisk { dir }
-    }
-
-    fn resize(&self, size: &str) {
-        ok(
-            Command::new("mount")
-                .arg("-o")
-                .arg(format!("remount,size={size}"))
-                .arg(self.dir.path()),
-            "grow the tmpfs",
-        );
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
+use super::common::{Tmpfs, needs};
+use super::{
+    BYSTANDER, Feed, Importer, Lab, Request, TARGET, dir_bytes, imagefs, ok, sample_bystander,
+};
 
 #[test]
 fn cli_import_onto_a_full_disk_fails_with_enospc_and_changes_nothing() {
+    needs!("root");
     let lab = Lab::new(0);
-    let disk = SmallDisk::new("3m");
-    let store = disk.dir.path().join("store");
-    ok(
-        imagefs(&store).args([
-            "sample",
-            "--name",
-            BYSTANDER,
-            "--layers",
-            "1",
-            "--layer-size",
-            "4096",
-        ]),
-        "sample bystander on the small disk",
-    );
+    let disk = Tmpfs::new("3m");
+    let store = disk.path().join("store");
+    sample_bystander(&store, "sample bystander on the small disk");
     let listed = |ctx: &str| ok(imagefs(&store).args(["ls", "--json"]), ctx);
     let before = listed("before");
     // The archive (about 5 MiB) does not fit in 3 MiB: a plain file fails while staging, a
@@ -76,9 +28,8 @@ fn cli_import_onto_a_full_disk_fails_with_enospc_and_changes_nothing() {
         ),
     ];
     for (what, feed) in &attempts {
-        let out = import_output(&store, feed);
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+        let (status, err) = Importer::spawn(&store, Request::All, feed).finish();
+        assert_eq!(status.code(), Some(1), "{what}: {err}");
         assert!(
             err.contains("No space left on device"),
             "{what}: the error must name the full disk: {err}"

@@ -3,107 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{
-    KINDS, Lab, Landed, PATIENCE, Request, TARGET_DIR, Trigger, Victim, bin, kills, seed, text,
-};
-
-/// The mount process in the foreground (the same code `--daemon` runs in its background
-/// child), so that the test holds its pid and its log.
-struct Mount {
-    child: Child,
-    mnt: PathBuf,
-    log: Arc<Mutex<String>>,
-}
-
-impl Mount {
-    fn start(lab: &Lab, mnt: &Path) -> Mount {
-        assert!(
-            fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/fuse")
-                .is_ok(),
-            "this test needs a usable /dev/fuse"
-        );
-        let mut child = Command::new(bin())
-            .arg("--store")
-            .arg(&lab.store)
-            .args(["-v", "mount", "--no-sample"])
-            .arg(mnt)
-            .env_remove("IMAGEFS_STORE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn imagefs mount");
-        let log = Arc::new(Mutex::new(String::new()));
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr"));
-        // The foreground mount says "imagefs: mounted … on …" once the mount is live.
-        loop {
-            let mut line = String::new();
-            let n = lines.read_line(&mut line).expect("read mount stderr");
-            log.lock().unwrap().push_str(&line);
-            if n == 0 {
-                let status = child.wait().expect("wait");
-                panic!("the mount failed ({status}):\n{}", log.lock().unwrap());
-            }
-            if line.starts_with("imagefs: mounted") {
-                break;
-            }
-        }
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in lines.lines() {
-                match line {
-                    Ok(l) => {
-                        let mut s = sink.lock().unwrap();
-                        s.push_str(&l);
-                        s.push('\n');
-                    }
-                    Err(_) => break,
-                }
-            }
-        });
-        Mount {
-            child,
-            mnt: mnt.to_path_buf(),
-            log,
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        self.child.wait().expect("wait for the mount process");
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = Command::new(bin()).arg("unmount").arg(&self.mnt).status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        lazy_unmount(&self.mnt);
-    }
-}
+use super::common::{Mount, mounts_under, needs, text};
+use super::{KINDS, Lab, Landed, PATIENCE, Request, TARGET_DIR, Trigger, Victim, kills, seed};
 
 /// The mount process, killed while `cp` writes into it.
 struct Server<'a> {
@@ -118,34 +27,8 @@ impl Victim for Server<'_> {
     }
 
     fn kill(&mut self) {
-        self.mount.kill();
+        self.mount.kill_daemon();
     }
-}
-
-fn is_mounted(mnt: &Path) -> bool {
-    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let want = mnt.to_string_lossy();
-    mounts
-        .lines()
-        .any(|l| l.split(' ').nth(4).is_some_and(|p| p == want))
-}
-
-/// Detaches a mount whose server died (`umount -l`; `fusermount3 -uz` for ordinary users).
-fn lazy_unmount(mnt: &Path) {
-    if !is_mounted(mnt) {
-        return;
-    }
-    let done = Command::new("umount")
-        .arg("-l")
-        .arg(mnt)
-        .status()
-        .is_ok_and(|s| s.success())
-        || Command::new("fusermount3")
-            .arg("-uz")
-            .arg(mnt)
-            .status()
-            .is_ok_and(|s| s.success());
-    assert!(done, "cannot detach the stale mount {}", mnt.display());
 }
 
 /// `cp SRC MOUNT/<request dir>/NAME`, running.
@@ -189,7 +72,7 @@ fn import_cp(mount: &Mount, src: &Path, request: Request, name: &str, ctx: &str)
         "{ctx}: cp into {} failed: {}\nmount log:\n{}",
         request.import_dir(),
         text(&out.stderr),
-        mount.log()
+        mount.log_text()
     );
     let status_path = mount
         .mnt
@@ -233,14 +116,14 @@ fn tar_names(request: Request) -> Vec<String> {
 
 #[test]
 fn kill_9_of_the_mount_during_cp_into_import_leaves_no_partial_image() {
+    needs!("fuse");
     let test = "kill_9_of_the_mount_during_cp_into_import_leaves_no_partial_image";
     let started = Instant::now();
     let seed = seed(test);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut lab = Lab::new(seed);
     let mnt = lab.dir.path().join("mnt");
-    fs::create_dir(&mnt).unwrap();
-    let mut mount = Mount::start(&lab, &mnt);
+    let mut mount = Mount::start(&lab.store, &mnt, &lab.dir.path().join("mount.log"));
     let sources = [lab.archive.clone(), lab.archive_gz.clone()];
     let mut profiles = BTreeMap::new();
     for (f, src) in sources.iter().enumerate() {
@@ -276,10 +159,14 @@ fn kill_9_of_the_mount_during_cp_into_import_leaves_no_partial_image() {
         );
         // The kernel aborts the connection when the server dies: cp must not hang.
         let cp_out = wait_with_patience(&mut cp, "cp after the mount was killed");
-        let log = mount.log();
+        let log = mount.log_text();
         // The stale mount answers ENOTCONN until detached.
-        lazy_unmount(&mnt);
-        assert!(!is_mounted(&mnt), "{ctx}: mount still attached");
+        mount.detach();
+        assert_eq!(
+            mounts_under(&mnt),
+            Vec::<std::path::PathBuf>::new(),
+            "{ctx}: mount still attached"
+        );
         let present = lab.check_after_kill(profile, &format!("{ctx} -> {landed:?}"));
         if cp_out.status.success() {
             assert!(
@@ -295,9 +182,7 @@ fn kill_9_of_the_mount_during_cp_into_import_leaves_no_partial_image() {
             );
         }
         let t = Instant::now();
-        // The old handle detaches its mountpoint on drop: drop it before the new mount exists.
-        drop(mount);
-        mount = Mount::start(&lab, &mnt);
+        mount.mount();
         remounts.push(t.elapsed());
         let view = mount_view(&mnt);
         assert_eq!(

@@ -42,19 +42,17 @@ pub fn write_meta_bomb(path: &std::path::Path, kind: tar::EntryType, rest: &[u8]
 /// Imports `path` with the CLI under `/usr/bin/time -f %M`; returns stderr, the max RSS in KiB
 /// and whether the import succeeded.
 pub fn cli_import_measured(f: &Fixture, path: &std::path::Path) -> (String, u64, bool) {
-    let time = std::path::Path::new("/usr/bin/time");
-    assert!(time.exists(), "/usr/bin/time (package `time`) is needed");
     let cli = imagefs(f.root());
-    let out = std::process::Command::new(time)
-        .args(["-f", "RSS_KIB=%M"])
-        .arg(cli.get_program())
-        .args(cli.get_args())
-        .arg("import")
-        .arg(path)
-        .env_remove("IMAGEFS_STORE")
-        .env_remove("XDG_DATA_HOME")
-        .output()
-        .expect("run imagefs under time");
+    let out = output(
+        std::process::Command::new(tool("/usr/bin/time"))
+            .args(["-f", "RSS_KIB=%M"])
+            .arg(cli.get_program())
+            .args(cli.get_args())
+            .arg("import")
+            .arg(path)
+            .env_remove("IMAGEFS_STORE")
+            .env_remove("XDG_DATA_HOME"),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let rss = stderr
         .lines()
@@ -91,30 +89,6 @@ pub fn long_named_symlink(out: &mut Vec<u8>, name: &[u8]) {
     h.set_size(0);
     h.set_cksum();
     out.extend_from_slice(h.as_bytes());
-}
-
-/// The mount daemon's process id, found by its command line (`--store STORE … mount MNT`).
-pub fn daemon_pid(store: &std::path::Path, mnt: &std::path::Path) -> u32 {
-    let (store, mnt) = (store.to_string_lossy(), mnt.to_string_lossy());
-    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmdline
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if args.iter().any(|a| a == "mount")
-            && args.iter().any(|a| *a == store)
-            && args.iter().any(|a| *a == mnt)
-        {
-            return pid;
-        }
-    }
-    panic!("no mount daemon for {mnt} found in /proc");
 }
 
 /// The peak resident set of a live process, in KiB (`VmHWM`).

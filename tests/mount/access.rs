@@ -8,11 +8,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{
-    IMAGE, IMAGE_DIR, Mounted, bin, errno_of, fuse_missing, imagefs, names, require, run, sha256,
-};
+use super::{IMAGE, IMAGE_DIR, Mounted, errno_of, sha256};
+use crate::common::{Tmpfs, bin, detach_under, imagefs, names, needs, output, run, wait_for};
 
 const NOBODY: &str = "65534";
+/// The system Python (a user's shim on PATH, e.g. pyenv's, may not be executable by nobody).
+const PYTHON: &str = "/usr/bin/python3";
 
 /// A command run as `nobody` (uid and gid 65534, no supplementary groups).
 fn as_nobody(program: &str) -> Command {
@@ -24,15 +25,6 @@ fn as_nobody(program: &str) -> Command {
         program,
     ]);
     c
-}
-
-fn require_root() {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "this test switches users with setpriv and must run as root"
-    );
 }
 
 /// access(2) with `mode` on `path`, as the calling process: the errno, 0 when allowed.
@@ -49,18 +41,18 @@ fn access_errno(path: &Path, mode: i32) -> i32 {
 /// access(2) with `mode` on `path`, as nobody: the errno, 0 when allowed (through Python's
 /// ctypes, the one way to see the errno from a shell-level command).
 fn access_errno_as_nobody(path: &Path, mode: i32) -> i32 {
-    let out = as_nobody("/usr/bin/python3")
-        .arg("-c")
-        .arg(
-            "import ctypes,os,sys\n\
+    let out = output(
+        as_nobody(PYTHON)
+            .arg("-c")
+            .arg(
+                "import ctypes,os,sys\n\
              libc=ctypes.CDLL(None,use_errno=True)\n\
              r=libc.access(os.fsencode(sys.argv[1]),int(sys.argv[2]))\n\
              print(0 if r==0 else ctypes.get_errno())",
-        )
-        .arg(path)
-        .arg(mode.to_string())
-        .output()
-        .unwrap();
+            )
+            .arg(path)
+            .arg(mode.to_string()),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -74,12 +66,10 @@ fn stderr(o: &Output) -> String {
 }
 
 /// A mount with `--allow-other` whose temp dir other users can traverse, and an archive of
-/// another image that they can read.
+/// another image that they can read. The caller states its
+/// needs: fuse, root, setpriv, PYTHON.
 fn shared_mount() -> (Mounted, PathBuf) {
-    require_root();
-    require("setpriv");
-    require("/usr/bin/python3");
-    let m = Mounted::with_args(&["--allow-other"]).expect("FUSE is required by this test");
+    let m = Mounted::with_args(&["--allow-other"]);
     fs::set_permissions(m.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let archive = m.foreign_archive("example.com/test/intruder:1", 21);
     fs::set_permissions(&archive, fs::Permissions::from_mode(0o644)).unwrap();
@@ -91,6 +81,7 @@ fn shared_mount() -> (Mounted, PathBuf) {
 /// root's uploads, or change their times; the store stays as it was.
 #[test]
 fn mount_allow_other_keeps_other_users_out_of_import() {
+    needs!("fuse", "root", "setpriv", PYTHON);
     let (m, archive) = shared_mount();
     run(std::process::Command::new("cp")
         .arg(m.foreign_archive("example.com/test/root:1", 22))
@@ -179,7 +170,7 @@ fn mount_allow_other_keeps_other_users_out_of_import() {
     );
     // The owner (root here) still imports.
     run(Command::new("cp").arg(&archive).arg(&import));
-    super::wait_for("root's import", || {
+    wait_for("root's import", || {
         m.path("images/example.com/test/intruder:1").exists()
     });
 }
@@ -190,6 +181,7 @@ fn mount_allow_other_keeps_other_users_out_of_import() {
 /// writable by its owner only.
 #[test]
 fn mount_access_reports_images_read_only_and_files_not_executable() {
+    needs!("fuse", "root", "setpriv", PYTHON, "gio");
     let (m, _) = shared_mount();
     let tar = m.image("by-platform/linux-arm64.tar");
     let read_only = [
@@ -234,7 +226,6 @@ fn mount_access_reports_images_read_only_and_files_not_executable() {
 
     // What file managers ask (GIO): nothing under images/ can be written, deleted, renamed or
     // trashed.
-    require("gio");
     let out = run(Command::new("gio")
         .args(["info", "-a", "access::*"])
         .arg(&tar));
@@ -255,7 +246,8 @@ fn mount_access_reports_images_read_only_and_files_not_executable() {
 /// Claim: a name that is not UTF-8 cannot be created in `import/`: EINVAL, not ENOENT.
 #[test]
 fn mount_non_utf8_name_in_import_is_einval() {
-    let m = Mounted::new().expect("FUSE is required by this test");
+    needs!("fuse");
+    let m = Mounted::new();
     let name = std::ffi::OsStr::from_bytes(b"bad-\xff.tar");
     assert_eq!(
         errno_of(fs::File::create(m.path("import").join(name))),
@@ -272,8 +264,8 @@ fn mount_non_utf8_name_in_import_is_einval() {
 /// `lsattr` (an FS_IOC_GETFLAGS ioctl, which borg also sends for every file).
 #[test]
 fn mount_unsupported_ops_are_refused_quietly() {
-    require("lsattr");
-    let m = Mounted::new().expect("FUSE is required by this test");
+    needs!("fuse", "lsattr");
+    let m = Mounted::new();
     let archive = m.foreign_archive("example.com/test/quiet:1", 23);
     run(Command::new("cp").arg(&archive).arg(m.path("import/")));
     run(Command::new("cp")
@@ -288,10 +280,7 @@ fn mount_unsupported_ops_are_refused_quietly() {
         let status = fs::read_to_string(m.path(&format!("{dir}/.status/{name}"))).unwrap();
         assert!(status.contains("\"loaded\""), "{status}");
     }
-    let lsattr = Command::new("lsattr")
-        .arg(m.image("image.tar"))
-        .output()
-        .unwrap();
+    let lsattr = output(Command::new("lsattr").arg(m.image("image.tar")));
     assert!(!lsattr.status.success(), "lsattr: no file flags here");
     let log = m.log_text();
     assert!(
@@ -316,22 +305,23 @@ fn mount_unsupported_ops_are_refused_quietly() {
 #[test]
 fn mount_rejected_second_writer_does_not_end_the_import() {
     use std::io::Write;
-    let m = Mounted::new().expect("FUSE is required by this test");
+    needs!("fuse");
+    let m = Mounted::new();
     let archive = fs::read(m.foreign_archive("example.com/test/two:1", 24)).unwrap();
     let target = m.path("import/two.tar");
     let mut a = fs::File::create(&target).unwrap();
     a.write_all(&archive[..archive.len() / 2]).unwrap();
-    let b = Command::new("dd")
-        .args([
-            "if=/dev/zero",
-            "bs=512",
-            "count=1",
-            "conv=notrunc",
-            "status=none",
-        ])
-        .arg(format!("of={}", target.display()))
-        .output()
-        .unwrap();
+    let b = output(
+        Command::new("dd")
+            .args([
+                "if=/dev/zero",
+                "bs=512",
+                "count=1",
+                "conv=notrunc",
+                "status=none",
+            ])
+            .arg(format!("of={}", target.display())),
+    );
     assert!(!b.status.success(), "B's write at offset 0 was accepted");
     assert!(stderr(&b).contains("Illegal seek"), "{}", stderr(&b));
     let status = fs::read_to_string(m.path("import/.status/two.tar")).unwrap();
@@ -343,36 +333,22 @@ fn mount_rejected_second_writer_does_not_end_the_import() {
     drop(a);
     let status = fs::read_to_string(m.path("import/.status/two.tar")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
-    super::wait_for("the image A wrote", || {
+    wait_for("the image A wrote", || {
         m.path("images/example.com/test/two:1").exists()
     });
-}
-
-/// Unmounts a tmpfs when dropped.
-struct Tmpfs(PathBuf);
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 /// Claim: a full store filesystem reaches the writer as ENOSPC ("No space left on device"),
 /// and the store is left as it was, with no temp files.
 #[test]
 fn mount_enospc_reaches_cp_and_leaves_store_unchanged() {
-    require_root();
+    needs!("fuse", "root");
     let work = tempfile::tempdir().unwrap();
-    let small = work.path().join("small");
-    fs::create_dir(&small).unwrap();
-    run(Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
-        .arg(&small));
-    let _tmpfs = Tmpfs(small.clone());
-    let store = small.join("store");
-    run(super::imagefs(&store).args(["sample", "--name", super::IMAGE, "--layers", "1"]));
+    let small = Tmpfs::new("4m");
+    let store = small.path().join("store");
+    run(imagefs(&store).args(["sample", "--name", IMAGE, "--layers", "1"]));
     let big_store = work.path().join("big");
-    run(super::imagefs(&big_store).args([
+    run(imagefs(&big_store).args([
         "sample",
         "--name",
         "example.com/test/big:1",
@@ -381,19 +357,15 @@ fn mount_enospc_reaches_cp_and_leaves_store_unchanged() {
         "--stored",
     ]));
     let big = work.path().join("big.tar");
-    run(super::imagefs(&big_store)
+    run(imagefs(&big_store)
         .args(["export", "example.com/test/big:1", "-o"])
         .arg(&big));
     assert!(fs::metadata(&big).unwrap().len() > 4 << 20);
 
-    let mut m = Mounted::on_store(store.clone()).expect("FUSE is required by this test");
+    let mut m = Mounted::on_store(store.clone());
     let index_before = fs::read(store.join("index.json")).unwrap();
     let blobs_before = names(&store.join("blobs/sha256"));
-    let out = Command::new("cp")
-        .arg(&big)
-        .arg(m.path("import/"))
-        .output()
-        .unwrap();
+    let out = output(Command::new("cp").arg(&big).arg(m.path("import/")));
     assert!(!out.status.success(), "cp onto a full store succeeded");
     assert!(
         stderr(&out).contains("No space left on device"),
@@ -462,19 +434,11 @@ impl Drop for DeviceMode {
 #[test]
 fn mount_works_for_an_ordinary_user_through_fusermount3() {
     use std::os::unix::fs::{PermissionsExt, chown};
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return; // The other tests in this file are the proof for an ordinary user.
-    }
-    if Command::new("fusermount3").arg("-V").output().is_err() {
-        fuse_missing("fusermount3 is not installed");
-        return;
-    }
-    let mode = fs::metadata("/dev/fuse").map(|m| m.permissions().mode() & 0o7777);
-    let Ok(mode) = mode else {
-        fuse_missing("no /dev/fuse");
-        return;
-    };
+    // Run by an ordinary user, every other test here is the proof; as root, this one is.
+    needs!("fuse", "root", "fusermount3", "setpriv");
+    let mode = fs::metadata("/dev/fuse")
+        .map(|m| m.permissions().mode() & 0o7777)
+        .expect("stat /dev/fuse");
     let _restore = DeviceMode((mode & 0o006 != 0o006).then_some(mode));
     fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(mode | 0o666)).unwrap();
 
@@ -482,6 +446,11 @@ fn mount_works_for_an_ordinary_user_through_fusermount3() {
     let (store, mnt) = (dir.path().join("store"), dir.path().join("mnt"));
     fs::create_dir(&mnt).unwrap();
     run(imagefs(&store).args(["sample", "--name", IMAGE]));
+    let export = dir.path().join("arm64.tar");
+    run(imagefs(&store)
+        .args(["export", IMAGE, "--platform", "linux/arm64", "-o"])
+        .arg(&export));
+    let export_len = fs::metadata(&export).unwrap().len();
     const NOBODY: u32 = 65534;
     for entry in walk(dir.path()) {
         chown(&entry, Some(NOBODY), Some(NOBODY)).unwrap();
@@ -500,9 +469,7 @@ fn mount_works_for_an_ordinary_user_through_fusermount3() {
         c
     };
     let mnt_s = mnt.to_str().unwrap();
-    let out = as_nobody(&["mount", "--daemon", "--no-sample", mnt_s])
-        .output()
-        .unwrap();
+    let out = output(&mut as_nobody(&["mount", "--daemon", "--no-sample", mnt_s]));
     assert!(
         out.status.success(),
         "mount as nobody: {}",
@@ -515,29 +482,29 @@ fn mount_works_for_an_ordinary_user_through_fusermount3() {
         .map(str::to_string);
     // Only the mounting user may enter a mount without --allow-other, root included.
     let tar = mnt.join(IMAGE_DIR).join("by-platform/linux-arm64.tar");
-    let read = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "stat",
-            "-c",
-            "%s %u",
-        ])
-        .arg(&tar)
-        .output()
-        .unwrap();
+    let read = output(
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "stat",
+                "-c",
+                "%s %u",
+            ])
+            .arg(&tar),
+    );
     let denied_to_root = fs::metadata(&tar).is_err();
-    let unmount = as_nobody(&["unmount", mnt_s]).output().unwrap();
+    let unmount = output(&mut as_nobody(&["unmount", mnt_s]));
     if !unmount.status.success() {
-        let _ = Command::new("umount").arg("-l").arg(&mnt).status();
+        detach_under(&mnt);
     }
     let line = mounted.expect("the mount appears in mountinfo");
     // fusermount3 mounts with the caller's uid: the kernel records user_id=65534.
     assert!(line.contains("user_id=65534"), "{line}");
     let stat = String::from_utf8_lossy(&read.stdout).trim().to_string();
     let (size, owner) = stat.split_once(' ').expect("stat prints size and owner");
-    assert!(size.parse::<u64>().unwrap() > 0, "{stat}");
+    assert_eq!(size.parse::<u64>().unwrap(), export_len, "{stat}");
     assert_eq!(
         owner,
         NOBODY.to_string(),
@@ -568,7 +535,8 @@ fn walk(root: &Path) -> Vec<PathBuf> {
 /// root included (root's DAC override would otherwise make `test -r` true on its 0200 mode).
 #[test]
 fn mount_access_says_an_upload_cannot_be_read_back() {
-    let m = Mounted::new().expect("FUSE is required by this test");
+    needs!("fuse");
+    let m = Mounted::new();
     let archive = m.foreign_archive("example.com/test/readback:1", 29);
     run(Command::new("cp")
         .arg(&archive)

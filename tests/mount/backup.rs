@@ -6,14 +6,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use super::{Mounted, require, run};
+use super::Mounted;
+use crate::common::{names, needs, run, text, wait_for};
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+/// stdout followed by stderr.
+fn said(o: &Output) -> String {
+    format!("{}{}", text(&o.stdout), text(&o.stderr))
 }
 
 /// restic with a private repository and cache under `dir`.
@@ -63,52 +61,42 @@ fn rdiff_statistic(output: &str, key: &str) -> u64 {
 #[test]
 fn mount_whole_mount_backs_up_with_rsync_and_restic_after_an_import() {
     use std::os::unix::fs::MetadataExt;
-    require("rsync");
-    require("restic");
-    let m = Mounted::new().expect("FUSE is required by this test");
+    needs!("fuse", "rsync", "restic");
+    let m = Mounted::new();
     let archive = m.foreign_archive("example.com/test/backup:1", 31);
     run(Command::new("cp").arg(&archive).arg(m.path("import/")));
     let status = fs::read_to_string(m.path("import/.status/foreign-31.tar")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
     // The live view shows the new image within about 1.5 s.
-    super::wait_for("the imported image", || {
+    wait_for("the imported image", || {
         m.path("images/example.com/test/backup:1/image.tar")
             .exists()
     });
 
     let dest = m.tmp("rsync-dest");
-    let out = Command::new("rsync")
+    run(Command::new("rsync")
         .arg("-a")
         .arg(format!("{}/", m.mnt.display()))
-        .arg(&dest)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rsync -a MOUNT/: {:?} {}",
-        out.status,
-        text(&out)
-    );
+        .arg(&dest));
     let dir = m.tmp("restic");
     run(restic(&dir).arg("init"));
-    let out = restic(&dir).arg("backup").arg(&m.mnt).output().unwrap();
-    assert!(
-        out.status.success(),
-        "restic backup: {:?} {}",
-        out.status,
-        text(&out)
-    );
+    run(restic(&dir).arg("backup").arg(&m.mnt));
 
+    let image_tar = "images/example.com/test/backup:1/image.tar";
     assert!(
-        dest.join("images/example.com/test/backup:1/image.tar")
-            .exists()
+        fs::read(dest.join(image_tar)).unwrap() == fs::read(m.path(image_tar)).unwrap(),
+        "the backed-up image.tar has the mount's bytes"
     );
-    assert!(dest.join("import/.status/foreign-31.tar").exists());
+    assert_eq!(
+        fs::read_to_string(dest.join("import/.status/foreign-31.tar")).unwrap(),
+        status,
+        "the backed-up status file"
+    );
     assert!(
         !dest.join("import/foreign-31.tar").exists(),
         "uploads are not listed"
     );
-    assert_eq!(super::names(&m.path("import")), [".status"]);
+    assert_eq!(names(&m.path("import")), [".status"]);
     // Still reachable by name, write-only, with its size (rsync's quick check into import/).
     let md = fs::metadata(m.path("import/foreign-31.tar")).unwrap();
     assert_eq!(md.mode() & 0o7777, 0o200, "an upload is write-only");
@@ -120,8 +108,8 @@ fn mount_whole_mount_backs_up_with_rsync_and_restic_after_an_import() {
 /// forgets only the cache entries with the newest ctime it saw.
 #[test]
 fn mount_borg_second_run_rereads_at_most_one_file() {
-    require("borg");
-    let mut m = Mounted::new().expect("FUSE is required by this test");
+    needs!("fuse", "borg");
+    let mut m = Mounted::new();
     let dir = m.tmp("borg");
     fs::create_dir(&dir).unwrap();
     run(borg(&dir).args(["init", "--encryption=none"]));
@@ -144,7 +132,7 @@ fn mount_borg_second_run_rereads_at_most_one_file() {
         "the first run reads every file: {first:?}"
     );
     m.unmount();
-    assert!(m.mount(&[]), "remount");
+    m.mount();
     let second = create("two", &m.mnt);
     assert!(
         second.len() <= 1,
@@ -158,19 +146,17 @@ fn mount_borg_second_run_rereads_at_most_one_file() {
 /// bytes, sizes, times and inode numbers are functions of the store alone.
 #[test]
 fn mount_backups_see_no_change_across_remount_and_daemon_restart() {
-    require("rsync");
-    require("restic");
-    require("rdiff-backup");
-    let mut m = Mounted::new().expect("FUSE is required by this test");
+    needs!("fuse", "rsync", "restic", "rdiff-backup");
+    let mut m = Mounted::new();
     let mnt = m.mnt.clone();
     let src = format!("{}/", mnt.display());
     let (rsync_dest, rdiff_dest, restic_dir) = (m.tmp("rsync"), m.tmp("rdiff"), m.tmp("restic"));
     run(restic(&restic_dir).arg("init"));
     run(Command::new("rsync").arg("-a").arg(&src).arg(&rsync_dest));
     let first = run(restic(&restic_dir).arg("backup").arg(&mnt));
-    assert!(restic_files(&text(&first), "new") > 10, "{}", text(&first));
+    assert!(restic_files(&said(&first), "new") > 10, "{}", said(&first));
     let rdiff = || {
-        text(&run(Command::new("rdiff-backup")
+        said(&run(Command::new("rdiff-backup")
             .args(["backup", "--print-statistics"])
             .arg(&mnt)
             .arg(&rdiff_dest)))
@@ -180,7 +166,7 @@ fn mount_backups_see_no_change_across_remount_and_daemon_restart() {
     let unchanged = |when: &str| {
         // rdiff-backup refuses a second backup within the same second.
         std::thread::sleep(Duration::from_millis(1100));
-        let out = text(&run(Command::new("rsync")
+        let out = said(&run(Command::new("rsync")
             .args(["-a", "--stats"])
             .arg(&src)
             .arg(&rsync_dest)));
@@ -188,7 +174,7 @@ fn mount_backups_see_no_change_across_remount_and_daemon_restart() {
             out.contains("Number of regular files transferred: 0"),
             "rsync {when}: {out}"
         );
-        let again = text(&run(restic(&restic_dir).arg("backup").arg(&mnt)));
+        let again = said(&run(restic(&restic_dir).arg("backup").arg(&mnt)));
         assert_eq!(restic_files(&again, "new"), 0, "restic {when}: {again}");
         assert_eq!(restic_files(&again, "changed"), 0, "restic {when}: {again}");
         let stats = rdiff();
@@ -204,12 +190,10 @@ fn mount_backups_see_no_change_across_remount_and_daemon_restart() {
         );
     };
     m.unmount();
-    assert!(m.mount(&[]), "remount");
+    m.mount();
     unchanged("after a remount");
     m.kill_daemon();
-    assert!(
-        m.mount(&[]),
-        "mount over the stale mount of the killed daemon"
-    );
+    // Mounting again detaches the stale mount of the killed daemon.
+    m.mount();
     unchanged("after the daemon was killed and mounted again");
 }

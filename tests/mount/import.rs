@@ -5,13 +5,15 @@
 use std::fs;
 use std::process::Command;
 
-use super::{Mounted, fuse_missing, names, run, wait_for};
+use super::Mounted;
+use crate::common::{names, needs, output, run, wait_for};
 
 /// "cp x.tar MOUNT/import/" loads every platform; the outcome is in import/.status/x.tar and
 /// the image appears under images/.
 #[test]
 fn mount_cp_into_import_loads_and_reports_status() {
-    let Some(m) = Mounted::new() else { return };
+    needs!("fuse");
+    let m = Mounted::new();
     let archive = m.foreign_archive("example.com/test/new:2", 7);
     run(Command::new("cp").arg(&archive).arg(m.path("import/")));
     let status: serde_json::Value =
@@ -33,7 +35,8 @@ fn mount_cp_into_import_loads_and_reports_status() {
 /// `cat >`.
 #[test]
 fn mount_import_platform_dir_loads_only_that_platform_from_gzip() {
-    let Some(m) = Mounted::new() else { return };
+    needs!("fuse");
+    let m = Mounted::new();
     let archive = m.foreign_archive("example.com/test/arm:3", 8);
     let gz = m.tmp("arm.tar.gz");
     run(Command::new("sh").arg("-c").arg(format!(
@@ -55,7 +58,8 @@ fn mount_import_platform_dir_loads_only_that_platform_from_gzip() {
 /// "a corrupt or hostile archive through cp → cp exits non-zero, store unchanged".
 #[test]
 fn mount_bad_archive_fails_cp_and_leaves_store_unchanged() {
-    let Some(m) = Mounted::new() else { return };
+    needs!("fuse");
+    let m = Mounted::new();
     let index_before = fs::read(m.store.join("index.json")).unwrap();
     let blobs_before = names(&m.store.join("blobs/sha256"));
     let archive = fs::read(m.foreign_archive("example.com/test/bad:1", 9)).unwrap();
@@ -64,11 +68,7 @@ fn mount_bad_archive_fails_cp_and_leaves_store_unchanged() {
     let garbage = m.tmp("garbage.tar");
     fs::write(&garbage, vec![0x5a; 100_000]).unwrap();
     for bad in [&truncated, &garbage] {
-        let out = Command::new("cp")
-            .arg(bad)
-            .arg(m.path("import/"))
-            .output()
-            .unwrap();
+        let out = output(Command::new("cp").arg(bad).arg(m.path("import/")));
         assert!(!out.status.success(), "cp of {} succeeded", bad.display());
     }
     let status = fs::read_to_string(m.path("import/.status/truncated.tar")).unwrap();
@@ -81,7 +81,8 @@ fn mount_bad_archive_fails_cp_and_leaves_store_unchanged() {
 /// second rsync of the same archive transfers nothing and fails nothing.
 #[test]
 fn mount_rsync_and_part_rename_into_import() {
-    let Some(m) = Mounted::new() else { return };
+    needs!("fuse");
+    let m = Mounted::new();
     let archive = m.foreign_archive("example.com/test/rs:1", 10);
     let dest = format!("{}/", m.path("import").display());
     run(Command::new("rsync").arg("-a").arg(&archive).arg(&dest));
@@ -106,21 +107,16 @@ fn mount_rsync_and_part_rename_into_import() {
 /// A docker-archive (no OCI layout) written with cp loads too.
 #[test]
 fn mount_docker_archive_import() {
-    if Command::new("skopeo").arg("--version").output().is_err() {
-        fuse_missing("skopeo is not installed");
-        return;
-    }
-    let Some(m) = Mounted::new() else { return };
+    needs!("fuse", "skopeo");
+    let m = Mounted::new();
     let docker = m.tmp("docker.tar");
-    // skopeo splits oci-archive:PATH:REF at the first ':', and a tag puts one in the path
-    // (it resolves symlinks too): name the file relative to its directory.
-    run(Command::new("skopeo")
-        .current_dir(m.image("by-platform"))
-        .args(["copy", "--quiet", "oci-archive:linux-amd64.tar"])
-        .arg(format!(
+    m.skopeo_copy(
+        "linux-amd64.tar",
+        &format!(
             "docker-archive:{}:example.com/test/docker:1",
             docker.display()
-        )));
+        ),
+    );
     run(Command::new("cp").arg(&docker).arg(m.path("import/")));
     wait_for("the docker-archive image", || {
         m.path("images/example.com/test/docker:1/by-platform/linux-amd64.tar")
