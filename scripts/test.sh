@@ -2,9 +2,11 @@
 # The test command: installs what the tests use when it is missing (fuse3, the peers skopeo, umoci,
 # containerd, podman and docker.io, the backup tools borgbackup, restic and rdiff-backup, rsync,
 # the compressors, and python3, e2fsprogs and libglib2.0-bin for the mount's permission and
-# ioctl tests; needs root, as on CI), then runs format and lint checks and the whole test
-# suite, including the tests that mount the real filesystem through /dev/fuse and drive the
-# real peers.
+# ioctl tests; needs root, as on CI), then runs format and lint checks and the test tiers,
+# cheapest first: unit, upstream tables, kernel-free (ImageFs without /dev/fuse, the reference
+# model), library, the real mount through /dev/fuse, faults (kill -9, full disk), the peers.
+# A test whose need is missing fails; IMAGEFS_TEST_SKIP=fuse,peers,... skips it, loudly
+# (doc/DEVELOPMENT.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +42,41 @@ if ((${#need[@]})); then
     # ----------------------------------------------------------------------------------
 fi
 
+# --- the tiers, cheapest first: a broken build or a logic error fails in the first minutes, ---
+# before the mount and the peers run. doc/DEVELOPMENT.md says what each tier proves.
+tiers=(
+    "unit|--lib --bins --examples"
+    "tables|--test upstream_platforms --test upstream_reference"
+    "kernel-free|--test fs --test model"
+    "library|--test archive --test import_hostile --test names --test store_semantics --test store_access --test cli"
+    "mount|--test mount"
+    "faults|--test faults"
+    "peers|--test peers --test interop"
+)
+
+# Every test binary belongs to a tier: a new one that is not listed fails here, not silently.
+shopt -s nullglob
+read -ra words <<<"${tiers[*]//|/ }"
+for f in tests/*.rs tests/*/main.rs; do
+    name=$(basename "${f%/main.rs}" .rs)
+    found=
+    for ((i = 1; i < ${#words[@]}; i++)); do
+        [[ ${words[i - 1]} == --test && ${words[i]} == "$name" ]] && found=1
+    done
+    if [[ -z $found ]]; then
+        echo "scripts/test.sh: test binary '$name' ($f) is in no tier" >&2
+        exit 1
+    fi
+done
+
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-cargo test --all-targets
+cargo test --all-targets --no-run
+for tier in "${tiers[@]}"; do
+    label=${tier%%|*}
+    start=$SECONDS
+    echo "=== tier $label: cargo test ${tier#*|}"
+    # shellcheck disable=SC2086 # the tier's arguments are meant to split
+    cargo test ${tier#*|}
+    echo "=== tier $label passed in $((SECONDS - start)) s"
+done
