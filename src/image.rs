@@ -45,7 +45,19 @@ impl ContentSource for Store {
         match self.read_document_if_small(d) {
             // Absent, or not the size the descriptor says: not present, as `has` answers.
             Err(StoreError::BlobMissing { .. } | StoreError::SizeMismatch { .. }) => Ok(None),
-            other => other,
+            Ok(bytes) => Ok(bytes),
+            // Listed, so that a new variant decides whether it means "absent".
+            Err(
+                e @ (StoreError::Io { .. }
+                | StoreError::DigestMismatch { .. }
+                | StoreError::CorruptDocument { .. }
+                | StoreError::RecordTooLarge { .. }
+                | StoreError::IndexTooLarge { .. }
+                | StoreError::UnsupportedLayout { .. }
+                | StoreError::Symlink { .. }
+                | StoreError::ReadOnly { .. }
+                | StoreError::Busy { .. }),
+            ) => Err(e),
         }
     }
 }
