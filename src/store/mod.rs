@@ -170,6 +170,12 @@ impl Store {
         &self.root
     }
 
+    /// Size and free space of the filesystem holding the store, asked of the directory pinned
+    /// at open (as every other operation reaches the store), never of its path.
+    pub fn statvfs(&self) -> io::Result<libc::statvfs> {
+        self.dirs.statvfs()
+    }
+
     /// Whether the store was opened read-only (see the module docs).
     pub fn is_read_only(&self) -> bool {
         self.read_only

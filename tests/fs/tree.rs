@@ -235,3 +235,31 @@ fn statfs_reports_the_store_filesystem() {
     assert!(s.blocks > 0 && s.bsize > 0 && s.bavail <= s.bfree && s.bfree <= s.blocks);
     assert_eq!(s.namelen, 255);
 }
+
+/// statfs asks the store directory opened at the start, as every other op does: not the name,
+/// which may have been renamed away or swapped for a symlink to another filesystem since.
+#[test]
+fn statfs_asks_the_pinned_store_directory_not_its_name() {
+    let m = Mount::start();
+    let before = m.fs.statfs().expect("statfs");
+    let moved = m.fx.path("moved-store");
+    std::fs::rename(m.fx.root(), &moved).expect("move the store away");
+    let renamed =
+        m.fs.statfs()
+            .expect("statfs after the store was renamed away");
+    assert_eq!(
+        (renamed.blocks, renamed.bsize),
+        (before.blocks, before.bsize)
+    );
+    // A symlink in its place, to a filesystem of no blocks at all: not followed.
+    std::os::unix::fs::symlink("/proc", m.fx.root()).expect("symlink in the store's place");
+    let swapped =
+        m.fs.statfs()
+            .expect("statfs after the store was swapped for a symlink");
+    assert_eq!(
+        (swapped.blocks, swapped.bsize),
+        (before.blocks, before.bsize)
+    );
+    std::fs::remove_file(m.fx.root()).expect("remove the symlink");
+    std::fs::rename(&moved, m.fx.root()).expect("move it back");
+}
