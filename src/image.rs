@@ -157,6 +157,29 @@ impl<E: fmt::Display> fmt::Display for ImageError<E> {
     }
 }
 
+impl<E: fmt::Display> ImageError<E> {
+    /// The error's text for a reader who already knows which image it is about (`fsck` prints
+    /// it after `image NAME:`, once under each name): the variants that carry the image's name
+    /// leave it out; the others read as their `Display`.
+    pub fn without_image(&self) -> String {
+        match self {
+            Self::TargetMissing { digest, .. } => {
+                format!("its top-level document {digest} is not in the store")
+            }
+            Self::TooManyDocuments { .. } => {
+                format!("it lists more than {MAX_DOCUMENTS} manifests and indexes")
+            }
+            Self::Source(_)
+            | Self::BadDocument { .. }
+            | Self::TooDeep { .. }
+            | Self::Select(_)
+            | Self::NoSuchImage { .. }
+            | Self::AmbiguousImageId { .. }
+            | Self::BadReference { .. } => self.to_string(),
+        }
+    }
+}
+
 impl<E: std::error::Error + 'static> std::error::Error for ImageError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

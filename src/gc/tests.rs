@@ -316,6 +316,39 @@ fn check_reports_an_image_with_no_complete_platform() {
 }
 
 #[test]
+fn check_names_an_unreadable_image_once_under_each_of_its_names() {
+    let (_dir, store) = temp_store();
+    let a = write_sample(&store, &spec("a", 1)).unwrap();
+    let other_name = Reference::parse_normalized("b:2").unwrap();
+    store
+        .update_images(|images| {
+            images.push(ImageRecord::named(a.clone(), &other_name));
+            Ok(())
+        })
+        .unwrap();
+    store.remove_blob(&a.digest).unwrap();
+    let problems: Vec<String> = check(&store)
+        .unwrap()
+        .problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let expected = |name: &str| {
+        format!(
+            "image {name}: its top-level document {} is not in the store",
+            a.digest
+        )
+    };
+    assert_eq!(
+        problems,
+        vec![
+            expected("docker.io/library/a:latest"),
+            expected("docker.io/library/b:2")
+        ]
+    );
+}
+
+#[test]
 fn check_counts_abandoned_temp_files_without_removing_them() {
     let (_dir, store) = temp_store();
     // Left by an import that died: it had taken (and so created) the gc lock.
