@@ -368,6 +368,30 @@ fn check_counts_abandoned_temp_files_without_removing_them() {
 }
 
 #[test]
+fn check_counts_abandoned_temp_files_in_a_store_without_a_gc_lock() {
+    let (_dir, store) = temp_store();
+    // As another tool lays a store out, or after the lock file was deleted: nobody holds a
+    // lock that does not exist.
+    let lock = store.root().join("gc.lock");
+    assert!(
+        !lock.exists(),
+        "a new store has no gc lock until something takes it"
+    );
+    let path = store.root().join("ingest").join("ingest-dead-writer");
+    fs::write(&path, [0u8; 42]).unwrap();
+    let report = check(&store).unwrap();
+    assert_eq!(
+        report.abandoned,
+        AbandonedFiles {
+            count: 1,
+            bytes: 42
+        }
+    );
+    assert!(!lock.exists(), "fsck creates no lock file");
+    assert!(path.exists());
+}
+
+#[test]
 fn check_does_not_count_the_temp_files_of_an_import_in_flight() {
     let (_dir, store) = temp_store();
     fs::write(store.root().join("ingest").join("ingest-live"), [0u8; 42]).unwrap();
