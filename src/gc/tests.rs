@@ -263,17 +263,22 @@ fn check_reports_a_corrupted_blob_by_digest() {
     );
 }
 
+/// Gives the image `target` a second name.
+fn also_name(store: &Store, target: &Descriptor, name: &str) {
+    let name = Reference::parse_normalized(name).unwrap();
+    store
+        .update_images(|images| {
+            images.push(ImageRecord::named(target.clone(), &name));
+            Ok(())
+        })
+        .unwrap();
+}
+
 #[test]
 fn check_reports_a_missing_layer_under_each_name_of_its_image() {
     let (_dir, store) = temp_store();
     let a = write_sample(&store, &spec("a", 1)).unwrap();
-    let other_name = Reference::parse_normalized("b:2").unwrap();
-    store
-        .update_images(|images| {
-            images.push(ImageRecord::named(a.clone(), &other_name));
-            Ok(())
-        })
-        .unwrap();
+    also_name(&store, &a, "b:2");
     let graph = ImageGraph::load(&store, "a", &a).unwrap();
     let manifest = &graph.manifests[0];
     let layer = manifest.children[2].digest;
@@ -319,13 +324,7 @@ fn check_reports_an_image_with_no_complete_platform() {
 fn check_names_an_unreadable_image_once_under_each_of_its_names() {
     let (_dir, store) = temp_store();
     let a = write_sample(&store, &spec("a", 1)).unwrap();
-    let other_name = Reference::parse_normalized("b:2").unwrap();
-    store
-        .update_images(|images| {
-            images.push(ImageRecord::named(a.clone(), &other_name));
-            Ok(())
-        })
-        .unwrap();
+    also_name(&store, &a, "b:2");
     store.remove_blob(&a.digest).unwrap();
     let problems: Vec<String> = check(&store)
         .unwrap()
