@@ -10,12 +10,7 @@ use crate::oci::Descriptor;
 use crate::reference::Reference;
 use crate::sample::{LayerCompression, SampleSpec, write_sample};
 use crate::store::{HistoryEntry, now};
-
-fn temp_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    (dir, store)
-}
+use crate::testing::temp_store;
 
 fn spec(name: &str, seed: u64) -> SampleSpec {
     SampleSpec {

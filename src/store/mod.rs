@@ -661,12 +661,7 @@ fn check_layout_version(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn temp_store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("store")).unwrap();
-        (dir, store)
-    }
+    use crate::testing::temp_store;
 
     #[test]
     fn open_creates_an_oci_layout() {
