@@ -269,6 +269,24 @@ fn also_name(store: &Store, target: &Descriptor, name: &str) {
         .unwrap();
 }
 
+/// The lines `fsck` prints for the store's problems.
+fn problem_lines(store: &Store) -> Vec<String> {
+    check(store)
+        .unwrap()
+        .problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect()
+}
+
+/// `line` for the image of `also_name(…, "b:2")` under its first name, then its second.
+fn under_both_names(line: impl Fn(&str) -> String) -> Vec<String> {
+    vec![
+        line("docker.io/library/a:latest"),
+        line("docker.io/library/b:2"),
+    ]
+}
+
 #[test]
 fn check_reports_a_missing_layer_under_each_name_of_its_image() {
     let (_dir, store) = temp_store();
@@ -278,21 +296,13 @@ fn check_reports_a_missing_layer_under_each_name_of_its_image() {
     let manifest = &graph.manifests[0];
     let layer = manifest.children[2].digest;
     store.remove_blob(&layer).unwrap();
-    let report = check(&store).unwrap();
-    let expected = |name: &str| {
+    let expected = under_both_names(|name| {
         format!(
             "image {name}: manifest {} lacks blob {layer}",
             manifest.descriptor.digest
         )
-    };
-    let problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
-    assert_eq!(
-        problems,
-        vec![
-            expected("docker.io/library/a:latest"),
-            expected("docker.io/library/b:2")
-        ]
-    );
+    });
+    assert_eq!(problem_lines(&store), expected);
 }
 
 #[test]
@@ -303,15 +313,9 @@ fn check_reports_an_image_with_no_complete_platform() {
     for m in graph.manifests.iter().filter(|m| !m.is_attestation()) {
         store.remove_blob(&m.descriptor.digest).unwrap();
     }
-    let problems: Vec<String> = check(&store)
-        .unwrap()
-        .problems
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
     assert_eq!(
-        problems,
-        vec!["image docker.io/library/a:latest: no platform is complete".to_string()]
+        problem_lines(&store),
+        ["image docker.io/library/a:latest: no platform is complete"]
     );
 }
 
@@ -321,25 +325,13 @@ fn check_names_an_unreadable_image_once_under_each_of_its_names() {
     let a = write_sample(&store, &spec("a", 1)).unwrap();
     also_name(&store, &a, "b:2");
     store.remove_blob(&a.digest).unwrap();
-    let problems: Vec<String> = check(&store)
-        .unwrap()
-        .problems
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
-    let expected = |name: &str| {
+    let expected = under_both_names(|name| {
         format!(
             "image {name}: its top-level document {} is not in the store",
             a.digest
         )
-    };
-    assert_eq!(
-        problems,
-        vec![
-            expected("docker.io/library/a:latest"),
-            expected("docker.io/library/b:2")
-        ]
-    );
+    });
+    assert_eq!(problem_lines(&store), expected);
 }
 
 #[test]
