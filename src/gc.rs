@@ -171,7 +171,15 @@ pub enum Finding {
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Finding::Unreadable(e) => write!(f, "{}", crate::error::chain(&**e)),
+            // `Problem::Image` names the image (each of its names in turn): the error must not
+            // name it again, nor name the one it was walked under.
+            Finding::Unreadable(e) => {
+                write!(f, "{}", e.without_image())?;
+                match std::error::Error::source(&**e) {
+                    Some(cause) => write!(f, ": {}", crate::error::chain(cause)),
+                    None => Ok(()),
+                }
+            }
             Finding::NoCompletePlatform => write!(f, "no platform is complete"),
             Finding::MissingBlob { manifest, blob } => {
                 write!(f, "manifest {manifest} lacks blob {blob}")

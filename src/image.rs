@@ -45,7 +45,19 @@ impl ContentSource for Store {
         match self.read_document_if_small(d) {
             // Absent, or not the size the descriptor says: not present, as `has` answers.
             Err(StoreError::BlobMissing { .. } | StoreError::SizeMismatch { .. }) => Ok(None),
-            other => other,
+            Ok(bytes) => Ok(bytes),
+            // Listed, so that a new variant decides whether it means "absent".
+            Err(
+                e @ (StoreError::Io { .. }
+                | StoreError::DigestMismatch { .. }
+                | StoreError::CorruptDocument { .. }
+                | StoreError::RecordTooLarge { .. }
+                | StoreError::IndexTooLarge { .. }
+                | StoreError::UnsupportedLayout { .. }
+                | StoreError::Symlink { .. }
+                | StoreError::ReadOnly { .. }
+                | StoreError::Busy { .. }),
+            ) => Err(e),
         }
     }
 }
@@ -141,6 +153,29 @@ impl<E: fmt::Display> fmt::Display for ImageError<E> {
             Self::BadReference { query, reason } => {
                 write!(f, "invalid reference {query:?}: {reason}")
             }
+        }
+    }
+}
+
+impl<E: fmt::Display> ImageError<E> {
+    /// The error's text for a reader who already knows which image it is about (`fsck` prints
+    /// it after `image NAME:`, once under each name): the variants that carry the image's name
+    /// leave it out; the others read as their `Display`.
+    pub fn without_image(&self) -> String {
+        match self {
+            Self::TargetMissing { digest, .. } => {
+                format!("its top-level document {digest} is not in the store")
+            }
+            Self::TooManyDocuments { .. } => {
+                format!("it lists more than {MAX_DOCUMENTS} manifests and indexes")
+            }
+            Self::Source(_)
+            | Self::BadDocument { .. }
+            | Self::TooDeep { .. }
+            | Self::Select(_)
+            | Self::NoSuchImage { .. }
+            | Self::AmbiguousImageId { .. }
+            | Self::BadReference { .. } => self.to_string(),
         }
     }
 }

@@ -25,3 +25,5 @@ pub mod reference;
 pub mod restore;
 pub mod sample;
 pub mod store;
+#[cfg(test)]
+mod testing;

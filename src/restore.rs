@@ -79,7 +79,9 @@ impl std::error::Error for RestoreError {
             Self::Unavailable {
                 source: Some(e), ..
             } => Some(e),
-            _ => None,
+            Self::Unavailable { source: None, .. }
+            | Self::NoHistory { .. }
+            | Self::Ambiguous { .. } => None,
         }
     }
 }

@@ -177,6 +177,24 @@ fn cli_rm_then_gc_removes_the_image_blobs() {
     assert_eq!(cli(f.root(), &["inspect", "alpine"]).status.code(), Some(1));
 }
 
+/// An image whose top-level document is gone: one line, naming the image once.
+#[test]
+fn cli_fsck_names_an_image_with_a_missing_target_once() {
+    let (f, target) = fixture_with_alpine();
+    std::fs::remove_file(f.store.blob_path(&target.digest)).expect("remove the image's index");
+    let out = cli(f.root(), &["fsck"]);
+    assert_eq!(out.status.code(), Some(1));
+    let line = format!(
+        "image docker.io/library/alpine:latest: its top-level document {} is not in the store",
+        target.digest
+    );
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout)
+        .expect("utf-8")
+        .lines()
+        .collect();
+    assert_eq!(lines, [line.as_str()]);
+}
+
 #[test]
 fn cli_fsck_detects_a_corrupted_blob() {
     let (f, _) = fixture_with_alpine();

@@ -33,43 +33,43 @@ use imagefs::store::Store;
 use common::{Fixture, add, small_spec};
 
 /// The mounting user. Not root, so that the modes decide for it as they do for a user's mount.
-pub const OWNER: Caller = Caller {
+pub(crate) const OWNER: Caller = Caller {
     uid: 1000,
     gid: 1000,
     pid: 4242,
 };
 /// Another user of an `--allow-other` mount.
-pub const OTHER: Caller = Caller {
+pub(crate) const OTHER: Caller = Caller {
     uid: 2000,
     gid: 2000,
     pid: 4343,
 };
-pub const ROOT: Caller = Caller {
+pub(crate) const ROOT: Caller = Caller {
     uid: 0,
     gid: 0,
     pid: 4444,
 };
 
-pub const ROOT_INO: u64 = 1;
+pub(crate) const ROOT_INO: u64 = 1;
 
 /// The images every test mounts: a three-platform OCI image, a Docker-typed image with
 /// attestations (which `by-platform/` must leave out), a name one level shallower (so that
 /// `example.com/` holds both a prefix and an image), and an image known only by digest whose
 /// target is a single manifest.
-pub const THREE: &str = "example.com/fs/three:1";
-pub const ATTESTED: &str = "example.com/fs/attested:1";
-pub const SHALLOW: &str = "example.com/shallow:2";
+pub(crate) const THREE: &str = "example.com/fs/three:1";
+pub(crate) const ATTESTED: &str = "example.com/fs/attested:1";
+pub(crate) const SHALLOW: &str = "example.com/shallow:2";
 
 /// Platform -> the file name the mount gives it, written out here rather than taken from
 /// `Platform::file_name`, so that the expected tree does not come from the code under test.
-pub const FILE_NAMES: [(&str, &str); 4] = [
+pub(crate) const FILE_NAMES: [(&str, &str); 4] = [
     ("linux/amd64", "linux-amd64"),
     ("linux/arm64/v8", "linux-arm64"),
     ("linux/riscv64", "linux-riscv64"),
     ("linux/arm/v7", "linux-arm-v7"),
 ];
 
-pub fn file_name(platform: &str) -> &'static str {
+pub(crate) fn file_name(platform: &str) -> &'static str {
     FILE_NAMES
         .iter()
         .find(|(p, _)| *p == platform)
@@ -78,7 +78,7 @@ pub fn file_name(platform: &str) -> &'static str {
 }
 
 /// One image of the fixture: where the mount shows it and which platforms it has.
-pub struct Shown {
+pub(crate) struct Shown {
     /// `example.com/fs/three:1`, or `sha256:<hex>` for the image known only by digest.
     pub reference: String,
     pub path: String,
@@ -86,13 +86,13 @@ pub struct Shown {
 }
 
 /// A store with the fixture images and an `ImageFs` over it.
-pub struct Mount {
+pub(crate) struct Mount {
     pub fx: Fixture,
     pub fs: ImageFs,
     pub images: Vec<Shown>,
 }
 
-pub fn options() -> FsOptions {
+pub(crate) fn options() -> FsOptions {
     FsOptions {
         uid: OWNER.uid,
         gid: OWNER.gid,
@@ -101,7 +101,7 @@ pub fn options() -> FsOptions {
 }
 
 impl Mount {
-    pub fn start() -> Mount {
+    pub(crate) fn start() -> Mount {
         let fx = Fixture::new();
         let mut images = Vec::new();
         let mut named = |spec: SampleSpec, list: &[&'static str]| {
@@ -151,16 +151,16 @@ impl Mount {
         Mount { fx, fs, images }
     }
 
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.fx.store
     }
 
     /// A second `ImageFs` over the same store: what a remount (a new daemon) would serve.
-    pub fn remount(&self) -> ImageFs {
+    pub(crate) fn remount(&self) -> ImageFs {
         ImageFs::new(self.fx.store.clone(), options())
     }
 
-    pub fn image(&self, reference: &str) -> &Shown {
+    pub(crate) fn image(&self, reference: &str) -> &Shown {
         self.images
             .iter()
             .find(|i| i.reference == reference)
@@ -169,7 +169,7 @@ impl Mount {
 }
 
 /// Looks `path` up from the root, component by component, as `caller`.
-pub fn lookup_as(fs: &ImageFs, path: &str, caller: &Caller) -> Result<Attr, FsError> {
+pub(crate) fn lookup_as(fs: &ImageFs, path: &str, caller: &Caller) -> Result<Attr, FsError> {
     let mut attr = fs.getattr(ROOT_INO)?;
     for part in path.split('/').filter(|p| !p.is_empty()) {
         attr = fs.lookup(attr.ino, OsStr::new(part), caller)?;
@@ -178,19 +178,19 @@ pub fn lookup_as(fs: &ImageFs, path: &str, caller: &Caller) -> Result<Attr, FsEr
 }
 
 #[track_caller]
-pub fn lookup(fs: &ImageFs, path: &str) -> Attr {
+pub(crate) fn lookup(fs: &ImageFs, path: &str) -> Attr {
     lookup_as(fs, path, &OWNER).unwrap_or_else(|e| panic!("lookup {path}: {e:?}"))
 }
 
 #[track_caller]
-pub fn ino(fs: &ImageFs, path: &str) -> u64 {
+pub(crate) fn ino(fs: &ImageFs, path: &str) -> u64 {
     lookup(fs, path).ino
 }
 
 /// The whole file, read through one open handle in requests of `chunk` bytes, as the kernel
 /// would issue them; the handle is released afterwards.
 #[track_caller]
-pub fn read_with(fs: &ImageFs, path: &str, chunk: u32) -> Vec<u8> {
+pub(crate) fn read_with(fs: &ImageFs, path: &str, chunk: u32) -> Vec<u8> {
     let ino = ino(fs, path);
     let fh = fs
         .open(ino, libc::O_RDONLY, &OWNER)
@@ -213,14 +213,14 @@ pub fn read_with(fs: &ImageFs, path: &str, chunk: u32) -> Vec<u8> {
 }
 
 #[track_caller]
-pub fn read_all(fs: &ImageFs, path: &str) -> Vec<u8> {
+pub(crate) fn read_all(fs: &ImageFs, path: &str) -> Vec<u8> {
     read_with(fs, path, 1 << 20)
 }
 
 /// The errno an operation failed with (its `FsError::errno`), or a panic naming what it
 /// returned instead.
 #[track_caller]
-pub fn errno_of<T: Debug>(r: Result<T, FsError>) -> i32 {
+pub(crate) fn errno_of<T: Debug>(r: Result<T, FsError>) -> i32 {
     match r {
         Ok(v) => panic!("expected an error, got {v:?}"),
         Err(e) => e.errno().code(),
@@ -228,7 +228,7 @@ pub fn errno_of<T: Debug>(r: Result<T, FsError>) -> i32 {
 }
 
 /// Names in a directory, without `.` and `..`, sorted.
-pub fn names(fs: &ImageFs, path: &str, caller: &Caller) -> Vec<String> {
+pub(crate) fn names(fs: &ImageFs, path: &str, caller: &Caller) -> Vec<String> {
     let dir = lookup_as(fs, path, caller).expect("lookup dir").ino;
     let mut names: Vec<String> = fs
         .readdir(dir, caller)

@@ -304,9 +304,9 @@ fn scratch_store() -> Fixture {
     Fixture { dir, store }
 }
 
+/// The blob file of a digest read from the JSON (`sha256:<hex>`).
 fn blob_path(root: &std::path::Path, digest: &str) -> std::path::PathBuf {
-    root.join("blobs/sha256")
-        .join(digest.strip_prefix("sha256:").expect("sha256 digest"))
+    root.join(common::blob_name(&digest.parse().expect("sha256 digest")))
 }
 
 fn read_json(root: &std::path::Path, digest: &str) -> serde_json::Value {
@@ -411,7 +411,7 @@ impl Oracle {
                 let all = BUILDS[*build].1.to_vec();
                 let store = self.store(0, *build, &all);
                 let record = common::find(store, NAMES[0]).remove(0);
-                std::fs::read(blob_path(store.root(), &record.target.digest.to_string()))
+                std::fs::read(store.root().join(common::blob_name(&record.target.digest)))
                     .expect("read index")
             }
             File::ManifestJson { build, platform } => {

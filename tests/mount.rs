@@ -544,12 +544,7 @@ fn mount_missing_blob_reads_eio() {
     )
     .unwrap();
     let layer = manifest["layers"][0]["digest"].as_str().unwrap();
-    fs::remove_file(
-        m.store
-            .join("blobs/sha256")
-            .join(layer.trim_start_matches("sha256:")),
-    )
-    .unwrap();
+    fs::remove_file(m.store.join(blob_name(&layer.parse().unwrap()))).unwrap();
     let out = output(Command::new("cat").arg(&tar).stdout(Stdio::null()));
     assert!(!out.status.success());
     assert!(

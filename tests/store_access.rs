@@ -119,6 +119,25 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
     );
 }
 
+/// A read-only store whose gc lock file is gone (deleted, or never written by the tool that laid
+/// it out): nobody holds a lock that does not exist, so `fsck` counts the temp files of imports
+/// that died, and creates no lock file to find that out.
+#[test]
+fn fsck_of_a_read_only_store_without_a_gc_lock_counts_abandoned_temp_files() {
+    needs!("root");
+    let f = Fixture::new();
+    add(&f.store, &small_spec("app", &THREE));
+    fs::write(f.root().join("ingest/ingest-dead-writer"), [0u8; 42]).unwrap();
+    let _ = fs::remove_file(f.root().join("gc.lock"));
+    let view = ReadOnlyView::of(f.root(), f.path("ro"));
+    let said = text(&ok(cli(&view.path, &["fsck"])));
+    assert!(
+        said.contains("ingest: 1 temp files (42 B) left by writers that died"),
+        "{said}"
+    );
+    assert!(!f.root().join("gc.lock").exists());
+}
+
 #[test]
 fn a_store_the_user_cannot_write_is_served_to_that_user() {
     needs!("root", "setpriv");

@@ -138,7 +138,7 @@ impl<R: Read> Skip for Streamed<R> {}
 
 impl<'s> Catalog<'s> {
     /// Reads a tar stream (compressed or not) in one pass, spooling every content file.
-    pub fn from_stream(
+    pub(super) fn from_stream(
         store: &'s Store,
         input: impl Read,
         progress: &Arc<AtomicU64>,
@@ -161,7 +161,7 @@ impl<'s> Catalog<'s> {
     }
 
     /// Reads the headers of an uncompressed tar file, seeking past content.
-    pub fn from_file(
+    pub(super) fn from_file(
         store: &'s Store,
         file: File,
         progress: &Arc<AtomicU64>,
@@ -373,12 +373,12 @@ impl<'s> Catalog<'s> {
     }
 
     /// The store this catalog stages into.
-    pub fn store(&self) -> &'s Store {
+    pub(super) fn store(&self) -> &'s Store {
         self.store
     }
 
     /// Follows symlinks and hard links (also in leading components) to a file path.
-    pub fn resolve(&self, path: &str) -> Option<String> {
+    pub(super) fn resolve(&self, path: &str) -> Option<String> {
         let mut current = path.to_string();
         for _ in 0..MAX_LINK_HOPS {
             if self.files.contains_key(&current) {
@@ -404,17 +404,17 @@ impl<'s> Catalog<'s> {
     }
 
     /// The archive path of the blob a digest names (`blobs/sha256/<hex>`), links followed.
-    pub fn blob_path(&self, digest: &Digest) -> Option<String> {
+    pub(super) fn blob_path(&self, digest: &Digest) -> Option<String> {
         self.resolve(&format!("blobs/sha256/{}", digest.hex()))
     }
 
     /// Size of a file, links followed.
-    pub fn size_of(&self, path: &str) -> Option<u64> {
+    pub(super) fn size_of(&self, path: &str) -> Option<u64> {
         self.files.get(path).map(|f| f.size)
     }
 
     /// Reads a whole (small) file; `limit` guards memory.
-    pub fn read_file(&self, path: &str, limit: u64) -> Result<Vec<u8>, ImportError> {
+    pub(super) fn read_file(&self, path: &str, limit: u64) -> Result<Vec<u8>, ImportError> {
         let entry = self
             .files
             .get(path)
@@ -437,7 +437,12 @@ impl<'s> Catalog<'s> {
     }
 
     /// Reads `buf.len()` bytes of a file from `offset`.
-    pub fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<(), ImportError> {
+    pub(super) fn read_range(
+        &self,
+        path: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<(), ImportError> {
         let entry = self
             .files
             .get(path)
@@ -468,7 +473,7 @@ impl<'s> Catalog<'s> {
     /// when given: spooled content is compared, in-archive content is copied into a temp file in
     /// the store while hashing. Nothing becomes visible until [`Catalog::commit_staged`]. Returns
     /// the content's digest.
-    pub fn stage(
+    pub(super) fn stage(
         &mut self,
         path: &str,
         expected: Option<(Digest, u64)>,
@@ -536,7 +541,7 @@ impl<'s> Catalog<'s> {
     }
 
     /// Publishes every staged file into the store.
-    pub fn commit_staged(&mut self) -> Result<(), ImportError> {
+    pub(super) fn commit_staged(&mut self) -> Result<(), ImportError> {
         for path in std::mem::take(&mut self.staged) {
             let entry = self
                 .files

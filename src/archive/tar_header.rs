@@ -5,19 +5,19 @@
 //! tar-rs headers differ in the checksum and device fields, which would change every archive's
 //! digest relative to Docker's, so we lay the 512 bytes out ourselves.
 
-pub const BLOCK: u64 = 512;
+pub(super) const BLOCK: u64 = 512;
 
 /// Largest size the 11-digit octal field holds; beyond it Go switches to a PAX header.
 const MAX_OCTAL_SIZE: u64 = 0o77777777777;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EntryKind {
+pub(super) enum EntryKind {
     Regular,
     Directory,
 }
 
 /// The header block(s) for one entry: 512 bytes, or 1536 when a PAX size record is needed.
-pub fn header(name: &str, size: u64, mode: u32, kind: EntryKind) -> Vec<u8> {
+pub(super) fn header(name: &str, size: u64, mode: u32, kind: EntryKind) -> Vec<u8> {
     assert!(
         name.len() <= 100,
         "archive entry names are generated and at most 100 bytes"
@@ -46,7 +46,7 @@ pub fn header(name: &str, size: u64, mode: u32, kind: EntryKind) -> Vec<u8> {
 }
 
 /// Length on disk of an entry whose header is `header_len` bytes and body `size` bytes.
-pub fn entry_len(header_len: u64, size: u64) -> u64 {
+pub(super) fn entry_len(header_len: u64, size: u64) -> u64 {
     header_len + size.next_multiple_of(BLOCK)
 }
 

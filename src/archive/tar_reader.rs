@@ -21,20 +21,20 @@ use std::io::{self, Read};
 /// Longest GNU long name or long link target accepted. Linux paths are at most 4 KiB; this
 /// leaves room for any real archive and keeps a hostile one from allocating more. (Go allows
 /// 1 MiB for any meta entry, reader.go `maxSpecialFileSize`.)
-pub const MAX_LONG_NAME: u64 = 64 << 10;
+pub(super) const MAX_LONG_NAME: u64 = 64 << 10;
 /// Largest PAX extended header (`x` or `g`) accepted. Real ones hold a few records (path,
 /// times, xattrs); 1 MiB, Go's `maxSpecialFileSize`, leaves room for large xattrs.
-pub const MAX_PAX_HEADER: u64 = 1 << 20;
+pub(super) const MAX_PAX_HEADER: u64 = 1 << 20;
 
 /// Longest entry path or link target, after long names and PAX records are applied: Linux's
 /// `PATH_MAX`. Image archives use paths of under 100 bytes (`blobs/sha256/<hex>`).
-pub const MAX_PATH: u64 = 4096;
+pub(super) const MAX_PATH: u64 = 4096;
 
 const BLOCK: u64 = 512;
 
 /// What a member is, from its type flag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     Regular,
     Directory,
     Symlink,
@@ -49,7 +49,7 @@ pub enum Kind {
 
 /// One member of the archive, meta entries applied.
 #[derive(Debug)]
-pub struct Member {
+pub(super) struct Member {
     pub kind: Kind,
     pub path: Vec<u8>,
     pub link: Vec<u8>,
@@ -60,7 +60,7 @@ pub struct Member {
 
 /// Why a header could not be read.
 #[derive(Debug)]
-pub enum HeaderError {
+pub(super) enum HeaderError {
     /// The input ended inside a header or inside an entry's data.
     Truncated,
     /// The input ended at a header boundary, without the end-of-archive zero block.
@@ -88,7 +88,7 @@ impl From<io::Error> for HeaderError {
 }
 
 /// An input that can pass over bytes; seekable inputs do so without reading them.
-pub trait Skip: Read {
+pub(super) trait Skip: Read {
     fn skip(&mut self, n: u64) -> io::Result<()> {
         let skipped = io::copy(&mut self.take(n), &mut io::sink())?;
         if skipped != n {
@@ -99,7 +99,7 @@ pub trait Skip: Read {
 }
 
 /// Reads members one after the other; [`TarReader::data`] reads the current member's data.
-pub struct TarReader<R> {
+pub(super) struct TarReader<R> {
     inner: R,
     /// Bytes consumed from `inner` (the stream offset).
     pos: u64,
@@ -110,7 +110,7 @@ pub struct TarReader<R> {
 }
 
 impl<R: Skip> TarReader<R> {
-    pub fn new(inner: R) -> TarReader<R> {
+    pub(super) fn new(inner: R) -> TarReader<R> {
         TarReader {
             inner,
             pos: 0,
@@ -121,7 +121,7 @@ impl<R: Skip> TarReader<R> {
 
     /// The next member, or `None` at the end-of-archive zero block. `Err(NoEndOfArchive)` when
     /// the input ends at a header boundary without that block.
-    pub fn next_member(&mut self) -> Result<Option<Member>, HeaderError> {
+    pub(super) fn next_member(&mut self) -> Result<Option<Member>, HeaderError> {
         let mut long_name: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
         let mut pax: Option<Pax> = None;
@@ -199,7 +199,7 @@ impl<R: Skip> TarReader<R> {
     }
 
     /// The current member's data; reads end at its last byte.
-    pub fn data(&mut self) -> Data<'_, R> {
+    pub(super) fn data(&mut self) -> Data<'_, R> {
         Data { tar: self }
     }
 
@@ -262,13 +262,13 @@ impl<R: Skip> TarReader<R> {
     }
 
     /// The underlying input (to drain it after the archive ends).
-    pub fn into_inner(self) -> R {
+    pub(super) fn into_inner(self) -> R {
         self.inner
     }
 }
 
 /// The data of the current member.
-pub struct Data<'a, R> {
+pub(super) struct Data<'a, R> {
     tar: &'a mut TarReader<R>,
 }
 

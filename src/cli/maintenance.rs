@@ -10,7 +10,7 @@ use crate::image::{ImageError, ImageQuery};
 use crate::reference::Reference;
 use crate::store::{Store, describe_holders};
 
-pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
+pub(super) fn rm(store: &Store, args: &RmArgs) -> CliResult {
     // Resolve every REF first: one unknown name removes nothing. The list is read once and tags
     // are looked up in a set, so removing n names is not n scans of n records.
     let images = store.images()?;
@@ -64,14 +64,14 @@ pub fn rm(store: &Store, args: &RmArgs) -> CliResult {
     Ok(())
 }
 
-pub fn restore(store: &Store, args: &RestoreArgs) -> CliResult {
+pub(super) fn restore(store: &Store, args: &RestoreArgs) -> CliResult {
     let name = Reference::parse_normalized(&args.name)?.with_default_tag();
     let restored = crate::restore::restore(store, &name, args.digest.as_deref())?;
     println!("{}", restored.describe());
     Ok(())
 }
 
-pub fn gc(store: &Store, args: &GcArgs) -> CliResult {
+pub(super) fn gc(store: &Store, args: &GcArgs) -> CliResult {
     let options = GcOptions {
         timeout: args.timeout,
         keep_history: args.keep_history,
@@ -113,7 +113,7 @@ pub fn gc(store: &Store, args: &GcArgs) -> CliResult {
     Ok(())
 }
 
-pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
+pub(super) fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
     let mut out = io::stdout().lock();
     // Repair first: the blob check below then reads the repaired list. The history first of
     // all: every change to the list reads it.
@@ -160,7 +160,7 @@ pub fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
     Ok(())
 }
 
-pub fn sample(store: &Store, args: &SampleArgs) -> CliResult {
+pub(super) fn sample(store: &Store, args: &SampleArgs) -> CliResult {
     let name = crate::reference::Reference::parse_normalized(&args.name)?.with_default_tag();
     let mut spec = crate::sample::SampleSpec::demo(name.clone());
     let platforms = args.platforms.parse()?;

@@ -18,7 +18,7 @@ use crate::sample::{SampleSpec, write_sample};
 use crate::store::Store;
 
 /// The image seeded into an empty store, so that a first mount has something to show.
-pub const SAMPLE_NAME: &str = "example.com/imagefs/sample:latest";
+pub(super) const SAMPLE_NAME: &str = "example.com/imagefs/sample:latest";
 /// Set in the background child: the fd on which it reports "ready" or the error.
 const READY_FD_ENV: &str = "IMAGEFS_MOUNT_READY_FD";
 
@@ -59,7 +59,7 @@ pub struct UnmountArgs {
     pub lazy: bool,
 }
 
-pub fn mount(store: &Store, args: &MountArgs) -> CliResult {
+pub(super) fn mount(store: &Store, args: &MountArgs) -> CliResult {
     let ready_fd = std::env::var(READY_FD_ENV)
         .ok()
         .and_then(|v| v.parse::<i32>().ok());
@@ -223,7 +223,7 @@ fn clear_stale_mount(mountpoint: &Path) {
     }
 }
 
-pub fn unmount(args: &UnmountArgs) -> CliResult {
+pub(super) fn unmount(args: &UnmountArgs) -> CliResult {
     unmount_path(&args.mountpoint, args.lazy).map_err(|source| CliError::Unmount {
         mountpoint: args.mountpoint.clone(),
         source,

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Draws `verb: done / total (pct) rate` every 200 ms until dropped.
-pub struct ProgressLine {
+pub(super) struct ProgressLine {
     done: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -16,7 +16,7 @@ pub struct ProgressLine {
 impl ProgressLine {
     /// `total` is the expected byte count, when known. Draws nothing unless `enabled` and stderr
     /// is a terminal; the counter works either way.
-    pub fn start(verb: &'static str, total: Option<u64>, enabled: bool) -> ProgressLine {
+    pub(super) fn start(verb: &'static str, total: Option<u64>, enabled: bool) -> ProgressLine {
         let done = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         // Without a thread (the OS refused one) the work goes on, without a progress line.
@@ -40,7 +40,7 @@ impl ProgressLine {
     }
 
     /// The counter the work updates.
-    pub fn counter(&self) -> &Arc<AtomicU64> {
+    pub(super) fn counter(&self) -> &Arc<AtomicU64> {
         &self.done
     }
 }
@@ -72,7 +72,7 @@ fn draw(verb: &str, done: u64, total: Option<u64>, elapsed: Duration) {
 }
 
 /// 1.5 GiB, 12.0 MiB, 512 B.
-pub fn human(bytes: u64) -> String {
+pub(super) fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -12,7 +12,7 @@ use crate::oci::Descriptor;
 use crate::platform::Platform;
 use crate::store::{Store, format_time};
 
-pub fn ls(store: &Store, args: &LsArgs) -> CliResult {
+pub(super) fn ls(store: &Store, args: &LsArgs) -> CliResult {
     if args.history {
         return ls_history(store, args.json);
     }
@@ -146,7 +146,7 @@ fn ls_history(store: &Store, json: bool) -> CliResult {
     Ok(())
 }
 
-pub fn inspect(store: &Store, args: &InspectArgs) -> CliResult {
+pub(super) fn inspect(store: &Store, args: &InspectArgs) -> CliResult {
     let records = ImageQuery::parse(&args.reference, false)?.find(store, &args.reference)?;
     let record = &records[0];
     let graph = ImageGraph::of_record(store, record)?;

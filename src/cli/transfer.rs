@@ -10,7 +10,7 @@ use crate::archive::{self, ArchivePlan, ExportRequest, ImportOptions};
 use crate::image::ImageQuery;
 use crate::store::{ImageRecord, Store};
 
-pub fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> CliResult {
+pub(super) fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> CliResult {
     let options = ImportOptions {
         platforms: args.platforms.parse()?,
     };
@@ -50,7 +50,7 @@ pub fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> CliResul
     Ok(())
 }
 
-pub fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResult {
+pub(super) fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> CliResult {
     let platforms = args.platforms.parse()?;
     let mut images: Vec<ImageRecord> = Vec::new();
     for r in &args.refs {

@@ -81,8 +81,6 @@ pub enum FsError {
     Import(Arc<ImportError>),
     /// Building an archive of an image failed.
     Archive(ExportError),
-    /// Reading an image's graph failed.
-    Image(ImageError),
     Store(StoreError),
     /// Reading archive bytes failed (a missing or corrupt blob).
     Read(io::Error),
@@ -124,7 +122,6 @@ impl FsError {
             FsError::ImportRejected(e) => import_errno(e),
             FsError::Import(e) => import_errno(e),
             FsError::Archive(e) => export_errno(e),
-            FsError::Image(e) => image_errno(e),
             FsError::Store(e) => store_errno(e),
             FsError::Read(e) => io_errno(e),
             FsError::Io { source, .. } => io_errno(source),
@@ -157,7 +154,6 @@ impl FsError {
             | FsError::ImportRejected(_)
             | FsError::Import(_)
             | FsError::Archive(_)
-            | FsError::Image(_)
             | FsError::Store(_)
             | FsError::Read(_)
             | FsError::Io { .. } => Level::Warn,
@@ -349,7 +345,6 @@ impl fmt::Display for FsError {
             }
             FsError::Import(_) => write!(f, "import failed"),
             FsError::Archive(_) => write!(f, "cannot plan the archive"),
-            FsError::Image(_) => write!(f, "cannot read the image"),
             FsError::Store(_) => write!(f, "store error"),
             FsError::Read(_) => write!(f, "cannot read archive bytes"),
             FsError::Io { op, .. } => write!(f, "cannot {op}"),
@@ -363,7 +358,6 @@ impl std::error::Error for FsError {
             FsError::Import(e) | FsError::ImportRejected(e) => Some(&**e),
             FsError::AccessRefused(e) => Some(&**e),
             FsError::Archive(e) => Some(e),
-            FsError::Image(e) => Some(e),
             FsError::Store(e) => Some(e),
             FsError::Read(e) | FsError::Io { source: e, .. } => Some(e),
             FsError::NotFound { .. }

@@ -2,20 +2,10 @@
 //! plan and its streamed archive bytes.
 
 use crate::archive::{ArchivePlan, ExportRequest, write_archive};
-use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::sample::{LayerCompression, SampleSpec, write_sample};
 use crate::store::{ImageRecord, Store};
-
-pub(super) fn temp_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    (dir, store)
-}
-
-pub(super) fn platform(s: &str) -> Platform {
-    Platform::parse(s).unwrap()
-}
+pub(super) use crate::testing::{platform, temp_store};
 
 /// A store holding one small two-platform image, and that image's record.
 pub(super) fn store_with_image() -> (tempfile::TempDir, Store, ImageRecord) {

@@ -31,7 +31,7 @@ use std::time::SystemTime;
 pub use access::Caller;
 pub use error::FsError;
 pub use reading::ArchiveReader;
-pub use upload::{UploadState, UploadStatus};
+pub use upload::{LoadedOutcome, UploadState, UploadStatus};
 
 use handles::{Handle, LeaseTable};
 use namespace::CatalogState;

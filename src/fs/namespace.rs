@@ -390,23 +390,10 @@ impl ImageFs {
 
     /// The store filesystem's real capacity: file managers refuse to copy onto 0 free.
     pub fn statfs(&self) -> Result<StatFs, FsError> {
-        let path = std::ffi::CString::new(self.store.root().as_os_str().as_encoded_bytes())
-            .map_err(|e| FsError::Io {
-                op: "statfs the store",
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
-            })?;
-        let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-        // SAFETY: `path` is a valid NUL-terminated string and `st` points to writable memory
-        // of the right type; statvfs initialises it fully when it returns 0.
-        let rc = unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) };
-        if rc != 0 {
-            return Err(FsError::Io {
-                op: "statfs the store",
-                source: std::io::Error::last_os_error(),
-            });
-        }
-        // SAFETY: statvfs returned 0, so it filled `st`.
-        let st = unsafe { st.assume_init() };
+        let st = self.store.statvfs().map_err(|source| FsError::Io {
+            op: "statfs the store",
+            source,
+        })?;
         Ok(StatFs {
             blocks: st.f_blocks,
             bfree: st.f_bfree,

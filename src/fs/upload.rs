@@ -95,9 +95,7 @@ pub struct LoadedStatus {
     /// What the name points to now.
     pub digest: String,
     pub platforms: Vec<String>,
-    /// `added`, `unchanged`, `already-part` (the name stayed where it was, because the image
-    /// already held what the archive brings) or `moved` (see `previous`).
-    pub outcome: &'static str,
+    pub outcome: LoadedOutcome,
     /// For `moved`: what the name pointed to before (kept in the name history).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous: Option<PreviousStatus>,
@@ -109,6 +107,21 @@ pub struct LoadedStatus {
     pub notes: Vec<String>,
 }
 
+/// What an import did to the name it loaded, as its status file spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadedOutcome {
+    /// `added`: the name is new (or the image is unnamed).
+    Added,
+    /// `unchanged`: the name already pointed to this image.
+    Unchanged,
+    /// `already-part`: the name stayed where it was, because the image already held what the
+    /// archive brings.
+    AlreadyPart,
+    /// `moved`: the name points to another image now (see `previous`).
+    Moved,
+}
+
 #[derive(Debug, serde::Serialize)]
 pub struct PreviousStatus {
     pub digest: String,
@@ -118,14 +131,14 @@ pub struct PreviousStatus {
 impl LoadedStatus {
     fn of(l: &LoadedImage) -> LoadedStatus {
         let (outcome, previous) = match &l.outcome {
-            NameOutcome::Added => ("added", None),
-            NameOutcome::Unchanged => ("unchanged", None),
-            NameOutcome::AlreadyPart { .. } => ("already-part", None),
+            NameOutcome::Added => (LoadedOutcome::Added, None),
+            NameOutcome::Unchanged => (LoadedOutcome::Unchanged, None),
+            NameOutcome::AlreadyPart { .. } => (LoadedOutcome::AlreadyPart, None),
             NameOutcome::Moved {
                 previous,
                 previous_platforms,
             } => (
-                "moved",
+                LoadedOutcome::Moved,
                 Some(PreviousStatus {
                     digest: previous.to_string(),
                     platforms: previous_platforms.iter().map(|p| p.to_string()).collect(),

@@ -10,12 +10,7 @@ use crate::oci::Descriptor;
 use crate::reference::Reference;
 use crate::sample::{LayerCompression, SampleSpec, write_sample};
 use crate::store::{HistoryEntry, now};
-
-fn temp_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    (dir, store)
-}
+use crate::testing::temp_store;
 
 fn spec(name: &str, seed: u64) -> SampleSpec {
     SampleSpec {
@@ -263,36 +258,51 @@ fn check_reports_a_corrupted_blob_by_digest() {
     );
 }
 
+/// Gives the image `target` a second name.
+fn also_name(store: &Store, target: &Descriptor, name: &str) {
+    let name = Reference::parse_normalized(name).unwrap();
+    store
+        .update_images(|images| {
+            images.push(ImageRecord::named(target.clone(), &name));
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// The lines `fsck` prints for the store's problems.
+fn problem_lines(store: &Store) -> Vec<String> {
+    check(store)
+        .unwrap()
+        .problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect()
+}
+
+/// `line` for the image of `also_name(…, "b:2")` under its first name, then its second.
+fn under_both_names(line: impl Fn(&str) -> String) -> Vec<String> {
+    vec![
+        line("docker.io/library/a:latest"),
+        line("docker.io/library/b:2"),
+    ]
+}
+
 #[test]
 fn check_reports_a_missing_layer_under_each_name_of_its_image() {
     let (_dir, store) = temp_store();
     let a = write_sample(&store, &spec("a", 1)).unwrap();
-    let other_name = Reference::parse_normalized("b:2").unwrap();
-    store
-        .update_images(|images| {
-            images.push(ImageRecord::named(a.clone(), &other_name));
-            Ok(())
-        })
-        .unwrap();
+    also_name(&store, &a, "b:2");
     let graph = ImageGraph::load(&store, "a", &a).unwrap();
     let manifest = &graph.manifests[0];
     let layer = manifest.children[2].digest;
     store.remove_blob(&layer).unwrap();
-    let report = check(&store).unwrap();
-    let expected = |name: &str| {
+    let expected = under_both_names(|name| {
         format!(
             "image {name}: manifest {} lacks blob {layer}",
             manifest.descriptor.digest
         )
-    };
-    let problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
-    assert_eq!(
-        problems,
-        vec![
-            expected("docker.io/library/a:latest"),
-            expected("docker.io/library/b:2")
-        ]
-    );
+    });
+    assert_eq!(problem_lines(&store), expected);
 }
 
 #[test]
@@ -303,26 +313,33 @@ fn check_reports_an_image_with_no_complete_platform() {
     for m in graph.manifests.iter().filter(|m| !m.is_attestation()) {
         store.remove_blob(&m.descriptor.digest).unwrap();
     }
-    let problems: Vec<String> = check(&store)
-        .unwrap()
-        .problems
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
     assert_eq!(
-        problems,
-        vec!["image docker.io/library/a:latest: no platform is complete".to_string()]
+        problem_lines(&store),
+        ["image docker.io/library/a:latest: no platform is complete"]
     );
 }
 
 #[test]
-fn check_counts_abandoned_temp_files_without_removing_them() {
+fn check_names_an_unreadable_image_once_under_each_of_its_names() {
     let (_dir, store) = temp_store();
-    // Left by an import that died: it had taken (and so created) the gc lock.
-    drop(store.lock_ingest().unwrap());
+    let a = write_sample(&store, &spec("a", 1)).unwrap();
+    also_name(&store, &a, "b:2");
+    store.remove_blob(&a.digest).unwrap();
+    let expected = under_both_names(|name| {
+        format!(
+            "image {name}: its top-level document {} is not in the store",
+            a.digest
+        )
+    });
+    assert_eq!(problem_lines(&store), expected);
+}
+
+/// Leaves the temp file of an import that died, and checks that `check` counts it and leaves it
+/// where it is.
+fn counts_a_dead_writers_temp_file(store: &Store) -> CheckReport {
     let path = store.root().join("ingest").join("ingest-dead-writer");
     fs::write(&path, [0u8; 42]).unwrap();
-    let report = check(&store).unwrap();
+    let report = check(store).unwrap();
     assert_eq!(
         report.abandoned,
         AbandonedFiles {
@@ -330,8 +347,31 @@ fn check_counts_abandoned_temp_files_without_removing_them() {
             bytes: 42
         }
     );
-    assert!(report.problems.is_empty());
     assert!(path.exists());
+    report
+}
+
+#[test]
+fn check_counts_abandoned_temp_files_without_removing_them() {
+    let (_dir, store) = temp_store();
+    // Left by an import that died: it had taken (and so created) the gc lock.
+    drop(store.lock_ingest().unwrap());
+    let report = counts_a_dead_writers_temp_file(&store);
+    assert!(report.problems.is_empty());
+}
+
+#[test]
+fn check_counts_abandoned_temp_files_in_a_store_without_a_gc_lock() {
+    let (_dir, store) = temp_store();
+    // As another tool lays a store out, or after the lock file was deleted: nobody holds a
+    // lock that does not exist.
+    let lock = store.root().join("gc.lock");
+    assert!(
+        !lock.exists(),
+        "a new store has no gc lock until something takes it"
+    );
+    counts_a_dead_writers_temp_file(&store);
+    assert!(!lock.exists(), "fsck creates no lock file");
 }
 
 #[test]

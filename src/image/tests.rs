@@ -667,8 +667,7 @@ fn parse_refuses_what_is_neither_a_reference_nor_a_digest() {
 
 /// A store listing images by hand: `find` reads only the list, not the images' blobs.
 fn store_with(records: &[(&str, Option<&str>)]) -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
+    let (dir, store) = crate::testing::temp_store();
     let records: Vec<ImageRecord> = records
         .iter()
         .map(|(hex, name)| {

@@ -149,7 +149,15 @@ impl std::error::Error for StoreError {
         match self {
             Self::Io { source, .. } => Some(source),
             Self::CorruptDocument { source, .. } => Some(source),
-            _ => None,
+            Self::BlobMissing { .. }
+            | Self::SizeMismatch { .. }
+            | Self::DigestMismatch { .. }
+            | Self::RecordTooLarge { .. }
+            | Self::IndexTooLarge { .. }
+            | Self::UnsupportedLayout { .. }
+            | Self::Symlink { .. }
+            | Self::ReadOnly { .. }
+            | Self::Busy { .. } => None,
         }
     }
 }

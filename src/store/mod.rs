@@ -170,6 +170,12 @@ impl Store {
         &self.root
     }
 
+    /// Size and free space of the filesystem holding the store, asked of the directory pinned
+    /// at open (as every other operation reaches the store), never of its path.
+    pub fn statvfs(&self) -> io::Result<libc::statvfs> {
+        self.dirs.statvfs()
+    }
+
     /// Whether the store was opened read-only (see the module docs).
     pub fn is_read_only(&self) -> bool {
         self.read_only
@@ -343,12 +349,27 @@ impl Store {
     }
 
     /// Temp files no live writer owns, without removing them (`fsck`). Blob temp files of
-    /// imports count only when the gc lock is free, i.e. no import is running.
+    /// imports count only when the gc lock is free, i.e. no import is running. Creates no file:
+    /// `fsck` also checks stores it may not write.
     pub fn find_abandoned_ingests(&self) -> Result<AbandonedFiles, StoreError> {
-        let imports_idle = lock::try_lock(&self.at(GC_LOCK_FILE), lock::Mode::Exclusive)
-            .ok()
-            .flatten();
-        self.abandoned_ingests(imports_idle.is_some(), false)
+        let path = self.at(GC_LOCK_FILE);
+        match lock::try_lock(&path, lock::Mode::Exclusive) {
+            // Held while counting, so that no import starts meanwhile.
+            Ok(Some(_idle)) => self.abandoned_ingests(true, false),
+            Ok(None) => self.abandoned_ingests(false, false),
+            // No lock file (a store laid out by another tool, or its lock file deleted): nobody
+            // holds it. An import creates it before its first temp file, so if it exists after
+            // the count, one may have started meanwhile: count again without its temp files.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let found = self.abandoned_ingests(true, false)?;
+                match fs::symlink_metadata(&path) {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(found),
+                    _ => self.abandoned_ingests(false, false),
+                }
+            }
+            // Unreadable (or a symlink): who holds it cannot be known, so assume an import.
+            Err(_) => self.abandoned_ingests(false, false),
+        }
     }
 
     fn abandoned_ingests(
@@ -640,12 +661,7 @@ fn check_layout_version(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn temp_store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("store")).unwrap();
-        (dir, store)
-    }
+    use crate::testing::temp_store;
 
     #[test]
     fn open_creates_an_oci_layout() {

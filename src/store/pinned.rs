@@ -81,6 +81,20 @@ impl Dirs {
         fd_path(&self.root).join(name)
     }
 
+    /// Statistics of the filesystem holding the root directory, asked of the open directory
+    /// (fstatvfs), so neither a rename of the store nor a symlink in its place changes the answer.
+    pub(super) fn statvfs(&self) -> io::Result<libc::statvfs> {
+        let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: the fd is open for as long as `self.root` lives, and `st` points to writable
+        // memory of the right type, which fstatvfs initialises fully when it returns 0.
+        let rc = unsafe { libc::fstatvfs(self.root.as_raw_fd(), st.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fstatvfs returned 0, so it filled `st`.
+        Ok(unsafe { st.assume_init() })
+    }
+
     pub(super) fn blobs(&self) -> PathBuf {
         fd_path(&self.blobs)
     }

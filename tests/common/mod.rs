@@ -31,45 +31,45 @@ mod mount;
 mod needs;
 mod process;
 
-pub use mount::*;
+pub(crate) use mount::*;
 pub(crate) use needs::needs;
-pub use needs::{SKIP_ENV, check_needs, find_tool, probe, tool};
-pub use process::*;
+pub(crate) use needs::{SKIP_ENV, check_needs, find_tool, probe, tool};
+pub(crate) use process::*;
 
 /// A store in its own temp dir (removed on drop).
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub dir: TempDir,
     pub store: Store,
 }
 
 impl Fixture {
-    pub fn new() -> Fixture {
+    pub(crate) fn new() -> Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path().join("store")).expect("open store");
         Fixture { dir, store }
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.store.root()
     }
 
     /// A scratch path next to the store.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 }
 
-pub fn platform(s: &str) -> Platform {
+pub(crate) fn platform(s: &str) -> Platform {
     Platform::parse(s).expect("valid platform literal")
 }
 
-pub fn platforms(list: &[&str]) -> Vec<Platform> {
+pub(crate) fn platforms(list: &[&str]) -> Vec<Platform> {
     list.iter().map(|p| platform(p)).collect()
 }
 
 /// A small image: `platforms` in index order, two gzip layers each (the first shared), 2 KiB of
 /// content per layer, no attestations.
-pub fn small_spec(name: &str, list: &[&str]) -> SampleSpec {
+pub(crate) fn small_spec(name: &str, list: &[&str]) -> SampleSpec {
     SampleSpec {
         name: Some(
             Reference::parse_normalized(name)
@@ -89,20 +89,24 @@ pub fn small_spec(name: &str, list: &[&str]) -> SampleSpec {
 }
 
 /// The three-platform image most tests use.
-pub const THREE: [&str; 3] = ["linux/amd64", "linux/arm64/v8", "linux/riscv64"];
+pub(crate) const THREE: [&str; 3] = ["linux/amd64", "linux/arm64/v8", "linux/riscv64"];
 
-pub fn add(store: &Store, spec: &SampleSpec) -> Descriptor {
+pub(crate) fn add(store: &Store, spec: &SampleSpec) -> Descriptor {
     write_sample(store, spec).expect("write sample image")
 }
 
 /// Store records a REF names (export's rules: a bare name means every tag).
-pub fn find(store: &Store, query: &str) -> Vec<ImageRecord> {
+pub(crate) fn find(store: &Store, query: &str) -> Vec<ImageRecord> {
     ImageQuery::parse(query, true)
         .and_then(|q| q.find(store, query))
         .unwrap_or_else(|e| panic!("find {query}: {e}"))
 }
 
-pub fn plan(store: &Store, refs: &[&str], list: &[&str]) -> Result<ArchivePlan, ExportError> {
+pub(crate) fn plan(
+    store: &Store,
+    refs: &[&str],
+    list: &[&str],
+) -> Result<ArchivePlan, ExportError> {
     let mut images = Vec::new();
     for r in refs {
         images.extend(find(store, r));
@@ -117,25 +121,25 @@ pub fn plan(store: &Store, refs: &[&str], list: &[&str]) -> Result<ArchivePlan, 
 }
 
 /// The streamed archive bytes of an export.
-pub fn export(store: &Store, refs: &[&str], list: &[&str]) -> Vec<u8> {
+pub(crate) fn export(store: &Store, refs: &[&str], list: &[&str]) -> Vec<u8> {
     let plan = plan(store, refs, list).expect("plan export");
     stream(&plan)
 }
 
-pub fn stream(plan: &ArchivePlan) -> Vec<u8> {
+pub(crate) fn stream(plan: &ArchivePlan) -> Vec<u8> {
     let mut out = Vec::new();
     archive::write_archive(plan, &mut out, &mut |_| {}).expect("write archive");
     out
 }
 
-pub fn options(list: &[&str]) -> ImportOptions {
+pub(crate) fn options(list: &[&str]) -> ImportOptions {
     ImportOptions {
         platforms: platforms(list),
     }
 }
 
 /// Imports from an in-memory stream (the pipe path).
-pub fn import_bytes(
+pub(crate) fn import_bytes(
     store: &Store,
     bytes: &[u8],
     list: &[&str],
@@ -144,7 +148,7 @@ pub fn import_bytes(
 }
 
 /// Imports from a regular file (the seeking path when uncompressed).
-pub fn import_path(
+pub(crate) fn import_path(
     store: &Store,
     path: &Path,
     list: &[&str],
@@ -153,7 +157,7 @@ pub fn import_path(
 }
 
 /// The manifest digest and its children (config, layers) of one platform of a stored image.
-pub fn platform_closure(store: &Store, name: &str, p: &str) -> (Digest, Vec<Digest>) {
+pub(crate) fn platform_closure(store: &Store, name: &str, p: &str) -> (Digest, Vec<Digest>) {
     let record = find(store, name).remove(0);
     let graph = ImageGraph::of_record(store, &record).expect("image graph");
     let chosen = graph.select_one(&platform(p)).expect("platform present");
@@ -164,7 +168,7 @@ pub fn platform_closure(store: &Store, name: &str, p: &str) -> (Digest, Vec<Dige
 }
 
 /// Per-platform manifest digests of a stored image, keyed by normalised platform.
-pub fn manifest_digests(store: &Store, name: &str) -> BTreeMap<String, Digest> {
+pub(crate) fn manifest_digests(store: &Store, name: &str) -> BTreeMap<String, Digest> {
     let record = find(store, name).remove(0);
     let graph = ImageGraph::of_record(store, &record).expect("image graph");
     graph
@@ -183,7 +187,7 @@ pub fn manifest_digests(store: &Store, name: &str) -> BTreeMap<String, Digest> {
         .collect()
 }
 
-pub fn blob_set(store: &Store) -> BTreeSet<Digest> {
+pub(crate) fn blob_set(store: &Store) -> BTreeSet<Digest> {
     store
         .list_blobs()
         .expect("list blobs")
@@ -192,7 +196,7 @@ pub fn blob_set(store: &Store) -> BTreeSet<Digest> {
 }
 
 /// Every file and directory under `root`, with file contents: the whole observable state.
-pub fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+pub(crate) fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     let mut out = BTreeMap::new();
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -220,7 +224,7 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
 }
 
 /// Names of the files left in the store's ingest directory.
-pub fn ingest_leftovers(store: &Store) -> Vec<String> {
+pub(crate) fn ingest_leftovers(store: &Store) -> Vec<String> {
     match std::fs::read_dir(store.root().join("ingest")) {
         Ok(rd) => rd
             .map(|e| {
@@ -236,7 +240,7 @@ pub fn ingest_leftovers(store: &Store) -> Vec<String> {
 
 /// Asserts that the store is byte-for-byte as in `before` (the lock files that any command
 /// creates on first use aside) and that no temp file is left in `ingest/`.
-pub fn assert_unchanged(store: &Store, before: &BTreeMap<String, Option<Vec<u8>>>) {
+pub(crate) fn assert_unchanged(store: &Store, before: &BTreeMap<String, Option<Vec<u8>>>) {
     let is_lock = |k: &String| k.ends_with(".lock");
     let after = snapshot(store.root());
     let a: BTreeMap<_, _> = before.iter().filter(|(k, _)| !is_lock(k)).collect();
@@ -257,7 +261,7 @@ pub fn assert_unchanged(store: &Store, before: &BTreeMap<String, Option<Vec<u8>>
 
 /// One entry of a tar archive, as read.
 #[derive(Clone, Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub name: String,
     pub kind: tar::EntryType,
     pub mode: u32,
@@ -271,7 +275,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn file(name: &str, data: &[u8]) -> Entry {
+    pub(crate) fn file(name: &str, data: &[u8]) -> Entry {
         Entry {
             name: name.to_string(),
             kind: tar::EntryType::Regular,
@@ -285,7 +289,7 @@ impl Entry {
         }
     }
 
-    pub fn dir(name: &str) -> Entry {
+    pub(crate) fn dir(name: &str) -> Entry {
         Entry {
             kind: tar::EntryType::Directory,
             mode: 0o755,
@@ -293,7 +297,7 @@ impl Entry {
         }
     }
 
-    pub fn link(name: &str, kind: tar::EntryType, target: &str) -> Entry {
+    pub(crate) fn link(name: &str, kind: tar::EntryType, target: &str) -> Entry {
         Entry {
             kind,
             link: Some(target.to_string()),
@@ -301,7 +305,7 @@ impl Entry {
         }
     }
 
-    pub fn special(name: &str, kind: tar::EntryType) -> Entry {
+    pub(crate) fn special(name: &str, kind: tar::EntryType) -> Entry {
         Entry {
             kind,
             ..Entry::file(name, b"")
@@ -310,7 +314,7 @@ impl Entry {
 }
 
 /// Every entry of a tar (plain), in order.
-pub fn read_tar(bytes: &[u8]) -> Vec<Entry> {
+pub(crate) fn read_tar(bytes: &[u8]) -> Vec<Entry> {
     let mut archive = tar::Archive::new(bytes);
     let mut out = Vec::new();
     for entry in archive.entries().expect("tar entries") {
@@ -336,7 +340,7 @@ pub fn read_tar(bytes: &[u8]) -> Vec<Entry> {
 }
 
 /// The content of the entry called `name`.
-pub fn entry<'a>(entries: &'a [Entry], name: &str) -> &'a Entry {
+pub(crate) fn entry<'a>(entries: &'a [Entry], name: &str) -> &'a Entry {
     entries
         .iter()
         .find(|e| e.name == name)
@@ -345,7 +349,7 @@ pub fn entry<'a>(entries: &'a [Entry], name: &str) -> &'a Entry {
 
 /// Writes `entries` as a USTAR tar with two zero blocks at the end. Names and link targets are
 /// copied into the header verbatim (no validation), so hostile paths can be written.
-pub fn write_tar(entries: &[Entry]) -> Vec<u8> {
+pub(crate) fn write_tar(entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::new();
     for e in entries {
         out.extend_from_slice(&raw_header(e));
@@ -384,17 +388,17 @@ fn raw_header(e: &Entry) -> [u8; 512] {
 }
 
 /// `blobs/sha256/<hex>` of a digest.
-pub fn blob_name(d: &Digest) -> String {
+pub(crate) fn blob_name(d: &Digest) -> String {
     format!("blobs/sha256/{}", d.hex())
 }
 
 /// `data` as one gzip member (fast compression).
-pub fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut e, data).expect("gzip");
     e.finish().expect("gzip")
 }
 
-pub fn json(bytes: &[u8]) -> serde_json::Value {
+pub(crate) fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).expect("valid JSON")
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 use super::process::{imagefs, output, run, text, wait_for};
 
 /// A mounted store: `imagefs mount MNT --daemon --no-sample -vv --log-file LOG [extra…]`.
-pub struct Mount {
+pub(crate) struct Mount {
     pub store: PathBuf,
     pub mnt: PathBuf,
     pub log: PathBuf,
@@ -22,13 +22,13 @@ pub struct Mount {
 impl Mount {
     /// Mounts `store` on `mnt` (created if missing), the daemon logging to `log`.
     #[track_caller]
-    pub fn start(store: &Path, mnt: &Path, log: &Path) -> Mount {
+    pub(crate) fn start(store: &Path, mnt: &Path, log: &Path) -> Mount {
         Mount::start_with(store, mnt, log, &[])
     }
 
     /// `start`, with more mount options (`--allow-other`, …).
     #[track_caller]
-    pub fn start_with(store: &Path, mnt: &Path, log: &Path, extra: &[&str]) -> Mount {
+    pub(crate) fn start_with(store: &Path, mnt: &Path, log: &Path, extra: &[&str]) -> Mount {
         fs::create_dir_all(mnt).unwrap_or_else(|e| panic!("mkdir {}: {e}", mnt.display()));
         let mut m = Mount {
             store: store.to_path_buf(),
@@ -45,7 +45,7 @@ impl Mount {
     /// Mounts (again, after `unmount`, `kill_daemon` or `detach`) with the same options; a
     /// stale mount left by a killed daemon is detached by the new one.
     #[track_caller]
-    pub fn mount(&mut self) {
+    pub(crate) fn mount(&mut self) {
         let out = output(
             imagefs(&self.store)
                 .arg("mount")
@@ -73,7 +73,7 @@ impl Mount {
     }
 
     /// `imagefs unmount` (lazily if busy); waits a moment for the daemon to exit.
-    pub fn unmount(&mut self) {
+    pub(crate) fn unmount(&mut self) {
         if !self.mounted {
             return;
         }
@@ -94,24 +94,24 @@ impl Mount {
 
     /// Kills the daemon with SIGKILL (no unmount) and waits until it is gone: the mount is left
     /// stale (ENOTCONN) until `detach` or the next `mount`.
-    pub fn kill_daemon(&mut self) {
+    pub(crate) fn kill_daemon(&mut self) {
         let pid = self.pid.take().expect("the daemon's pid");
         run(Command::new("kill").args(["-KILL", &pid.to_string()]));
         wait_for("the daemon to exit", || !is_alive(pid));
     }
 
     /// Detaches the mount point (`umount -l`), whatever state the daemon is in.
-    pub fn detach(&mut self) {
+    pub(crate) fn detach(&mut self) {
         detach_under(&self.mnt);
         self.mounted = false;
     }
 
     /// A path under the mount point.
-    pub fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.mnt.join(rel)
     }
 
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -134,7 +134,7 @@ fn is_alive(pid: u32) -> bool {
 }
 
 /// The mount points at or below `dir`, deepest first.
-pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let prefix = dir.to_string_lossy().into_owned();
     let mut points: Vec<String> = info
@@ -149,7 +149,7 @@ pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
 
 /// Detaches every mount at or below `dir` (deepest first, `umount2(MNT_DETACH)`): what a
 /// daemon killed mid-way (or dockerd's bind mount of its data root) may leave.
-pub fn detach_under(dir: &Path) {
+pub(crate) fn detach_under(dir: &Path) {
     use std::os::unix::ffi::OsStrExt;
     for m in mounts_under(dir) {
         let c = std::ffi::CString::new(m.as_os_str().as_bytes()).expect("mount point");
@@ -161,13 +161,13 @@ pub fn detach_under(dir: &Path) {
 }
 
 /// A tmpfs of a given size on a fresh temp dir (root only), detached on drop.
-pub struct Tmpfs {
+pub(crate) struct Tmpfs {
     pub dir: tempfile::TempDir,
 }
 
 impl Tmpfs {
     #[track_caller]
-    pub fn new(size: &str) -> Tmpfs {
+    pub(crate) fn new(size: &str) -> Tmpfs {
         let dir = tempfile::tempdir().expect("temp dir");
         run(Command::new("mount")
             .args(["-t", "tmpfs", "-o"])
@@ -177,11 +177,11 @@ impl Tmpfs {
         Tmpfs { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn resize(&self, size: &str) {
+    pub(crate) fn resize(&self, size: &str) {
         run(Command::new("mount")
             .arg("-o")
             .arg(format!("remount,size={size}"))

@@ -25,7 +25,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The opt-out variable (see the module documentation).
-pub const SKIP_ENV: &str = "IMAGEFS_TEST_SKIP";
+pub(crate) const SKIP_ENV: &str = "IMAGEFS_TEST_SKIP";
 
 /// `needs!("fuse", …)`: returns from the calling test, after printing `SKIPPED`, when
 /// `IMAGEFS_TEST_SKIP` names one of the needs; fails it when one is missing; else goes on.
@@ -62,7 +62,7 @@ fn test_name() -> String {
 }
 
 /// Whether `need` is met here; `Err` says why not.
-pub fn probe(need: &str) -> Result<(), String> {
+pub(crate) fn probe(need: &str) -> Result<(), String> {
     match need {
         "fuse" => {
             std::fs::OpenOptions::new()
@@ -102,7 +102,7 @@ fn is_root() -> bool {
 /// The policy (use the `needs!` macro): `false` after printing `SKIPPED` when the skip list
 /// names one of `needs`; a panic naming the first missing one; else `true`.
 #[track_caller]
-pub fn check_needs(needs: &[&str]) -> bool {
+pub(crate) fn check_needs(needs: &[&str]) -> bool {
     let test = test_name();
     let list = skip_list();
     if let Some(need) = needs.iter().find(|n| is_skipped(&list, n)) {
@@ -130,7 +130,7 @@ pub fn check_needs(needs: &[&str]) -> bool {
 }
 
 /// A program on `PATH` (or an absolute path that exists), if any.
-pub fn find_tool(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_tool(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         return Path::new(name).is_file().then(|| PathBuf::from(name));
     }
@@ -143,7 +143,7 @@ pub fn find_tool(name: &str) -> Option<PathBuf> {
 /// A program the test cannot do without: its path, or a failure saying it is missing (state
 /// it with `needs!` first to allow skipping it).
 #[track_caller]
-pub fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     find_tool(name).unwrap_or_else(|| {
         panic!(
             "{name} is not installed (not on PATH) and {} needs it; scripts/test.sh lists \

@@ -6,12 +6,12 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The built `imagefs` binary.
-pub fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_imagefs")
 }
 
 /// The `imagefs` binary with `--store` set, in a clean environment (no store variables).
-pub fn imagefs(store_root: &Path) -> Command {
+pub(crate) fn imagefs(store_root: &Path) -> Command {
     let mut c = Command::new(bin());
     c.arg("--store").arg(store_root);
     c.env_remove("IMAGEFS_STORE").env_remove("XDG_DATA_HOME");
@@ -19,25 +19,25 @@ pub fn imagefs(store_root: &Path) -> Command {
 }
 
 /// `imagefs --store STORE ARGS…`, run to the end, its exit status not checked (see `ok`).
-pub fn cli(store_root: &Path, args: &[&str]) -> Output {
+pub(crate) fn cli(store_root: &Path, args: &[&str]) -> Output {
     output(imagefs(store_root).args(args))
 }
 
 /// A command from a program and its arguments.
-pub fn cmd(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+pub(crate) fn cmd(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
     let mut c = Command::new(program);
     c.args(args);
     c
 }
 
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Runs a command to the end (stdin empty unless the caller set it); only a failure to start
 /// it panics, with the command line.
 #[track_caller]
-pub fn output(c: &mut Command) -> Output {
+pub(crate) fn output(c: &mut Command) -> Output {
     c.output()
         .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"))
 }
@@ -53,7 +53,7 @@ fn failure(shown: &str, out: &Output) -> String {
 }
 
 /// Runs a command; `Err` holds its command line, status, stdout and stderr when it failed.
-pub fn check(c: &mut Command) -> Result<Output, String> {
+pub(crate) fn check(c: &mut Command) -> Result<Output, String> {
     let out = output(c);
     if out.status.success() {
         Ok(out)
@@ -64,19 +64,19 @@ pub fn check(c: &mut Command) -> Result<Output, String> {
 
 /// Runs a command that must succeed.
 #[track_caller]
-pub fn run(c: &mut Command) -> Output {
+pub(crate) fn run(c: &mut Command) -> Output {
     check(c).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs a command that must succeed; its stdout as text.
 #[track_caller]
-pub fn run_stdout(c: &mut Command) -> String {
+pub(crate) fn run_stdout(c: &mut Command) -> String {
     text(&run(c).stdout)
 }
 
 /// Runs a command that must fail; returns stderr followed by stdout.
 #[track_caller]
-pub fn run_fails(c: &mut Command) -> String {
+pub(crate) fn run_fails(c: &mut Command) -> String {
     let out = output(c);
     assert!(
         !out.status.success(),
@@ -88,7 +88,7 @@ pub fn run_fails(c: &mut Command) -> String {
 
 /// Asserts that an already collected output (e.g. `cli`) is a success; returns stdout.
 #[track_caller]
-pub fn ok(out: Output) -> Vec<u8> {
+pub(crate) fn ok(out: Output) -> Vec<u8> {
     assert!(out.status.success(), "{}", failure("command", &out));
     out.stdout
 }
@@ -96,7 +96,7 @@ pub fn ok(out: Output) -> Vec<u8> {
 /// Asserts that a command failed as an error (exit status 1: not a usage error, not a crash)
 /// that says `needle` on stderr; returns stderr.
 #[track_caller]
-pub fn fails_with(out: &Output, needle: &str) -> String {
+pub(crate) fn fails_with(out: &Output, needle: &str) -> String {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{}", failure("command", out));
     assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
@@ -104,7 +104,7 @@ pub fn fails_with(out: &Output, needle: &str) -> String {
 }
 
 /// Runs a command, feeding `stdin` from a thread, and returns its output.
-pub fn run_with_input(mut c: Command, stdin: &[u8]) -> Output {
+pub(crate) fn run_with_input(mut c: Command, stdin: &[u8]) -> Output {
     use std::io::Write;
     c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -124,7 +124,7 @@ pub fn run_with_input(mut c: Command, stdin: &[u8]) -> Output {
 
 /// Waits (up to 20 s, polling) until `cond` holds; fails the test naming `what` otherwise.
 #[track_caller]
-pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(
@@ -136,7 +136,7 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// The names in a directory, sorted.
-pub fn names(dir: &Path) -> Vec<String> {
+pub(crate) fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
         .map(|e| {

@@ -235,3 +235,29 @@ fn statfs_reports_the_store_filesystem() {
     assert!(s.blocks > 0 && s.bsize > 0 && s.bavail <= s.bfree && s.bfree <= s.blocks);
     assert_eq!(s.namelen, 255);
 }
+
+/// statfs asks the store directory opened at the start, as every other op does: not the name,
+/// which may have been renamed away or swapped for a symlink to another filesystem since.
+#[test]
+fn statfs_asks_the_pinned_store_directory_not_its_name() {
+    let m = Mount::start();
+    let before = m.fs.statfs().expect("statfs");
+    let same_filesystem = |after: &str| {
+        let s =
+            m.fs.statfs()
+                .unwrap_or_else(|e| panic!("statfs {after}: {e:?}"));
+        assert_eq!(
+            (s.blocks, s.bsize),
+            (before.blocks, before.bsize),
+            "{after}"
+        );
+    };
+    let moved = m.fx.path("moved-store");
+    std::fs::rename(m.fx.root(), &moved).expect("move the store away");
+    same_filesystem("after the store was renamed away");
+    // A symlink in its place, to a filesystem of no blocks at all: not followed.
+    std::os::unix::fs::symlink("/proc", m.fx.root()).expect("symlink in the store's place");
+    same_filesystem("after a symlink took the store's place");
+    std::fs::remove_file(m.fx.root()).expect("remove the symlink");
+    std::fs::rename(&moved, m.fx.root()).expect("move it back");
+}

@@ -5,7 +5,7 @@ use crate::common::*;
 
 /// A USTAR header for `name` with `kind` and a size field of `size` (which may differ from the
 /// data that follows, as Go writes for sizes in PAX records).
-pub fn header_bytes(name: &str, kind: tar::EntryType, size: u64) -> Vec<u8> {
+pub(crate) fn header_bytes(name: &str, kind: tar::EntryType, size: u64) -> Vec<u8> {
     let mut h = tar::Header::new_ustar();
     h.as_ustar_mut().expect("ustar").name[..name.len()].copy_from_slice(name.as_bytes());
     h.set_entry_type(kind);
@@ -16,7 +16,7 @@ pub fn header_bytes(name: &str, kind: tar::EntryType, size: u64) -> Vec<u8> {
 }
 
 /// One gzip member (gzip readers decode concatenated members as one stream).
-pub fn gzip_member(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip_member(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(data).expect("gzip");
@@ -26,7 +26,7 @@ pub fn gzip_member(data: &[u8]) -> Vec<u8> {
 /// A gzip file of about 1 MB that inflates to a meta entry (`kind`) of 1 GiB before a valid
 /// archive: one header member, then the same compressed 1 MiB member 1024 times (written
 /// streamed, never held whole), then the archive.
-pub fn write_meta_bomb(path: &std::path::Path, kind: tar::EntryType, rest: &[u8]) {
+pub(crate) fn write_meta_bomb(path: &std::path::Path, kind: tar::EntryType, rest: &[u8]) {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create bomb"));
     out.write_all(&gzip_member(&header_bytes("././@LongLink", kind, 1 << 30)))
@@ -41,7 +41,7 @@ pub fn write_meta_bomb(path: &std::path::Path, kind: tar::EntryType, rest: &[u8]
 
 /// Imports `path` with the CLI under `/usr/bin/time -f %M`; returns stderr, the max RSS in KiB
 /// and whether the import succeeded.
-pub fn cli_import_measured(f: &Fixture, path: &std::path::Path) -> (String, u64, bool) {
+pub(crate) fn cli_import_measured(f: &Fixture, path: &std::path::Path) -> (String, u64, bool) {
     let cli = imagefs(f.root());
     let out = output(
         std::process::Command::new(tool("/usr/bin/time"))
@@ -64,7 +64,7 @@ pub fn cli_import_measured(f: &Fixture, path: &std::path::Path) -> (String, u64,
 }
 
 /// A PAX record (`"%d key=value\n"`, the length counting itself).
-pub fn pax_record(key: &str, value: &str) -> String {
+pub(crate) fn pax_record(key: &str, value: &str) -> String {
     let body = format!(" {key}={value}\n");
     let mut len = body.len() + 1;
     while format!("{len}{body}").len() != len {
@@ -74,7 +74,7 @@ pub fn pax_record(key: &str, value: &str) -> String {
 }
 
 /// A GNU long-name entry for `name`, then a symlink header (target `x`) it names.
-pub fn long_named_symlink(out: &mut Vec<u8>, name: &[u8]) {
+pub(crate) fn long_named_symlink(out: &mut Vec<u8>, name: &[u8]) {
     out.extend(header_bytes(
         "././@LongLink",
         tar::EntryType::GNULongName,
@@ -92,7 +92,7 @@ pub fn long_named_symlink(out: &mut Vec<u8>, name: &[u8]) {
 }
 
 /// The peak resident set of a live process, in KiB (`VmHWM`).
-pub fn peak_rss_kib(pid: u32) -> u64 {
+pub(crate) fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     status
         .lines()

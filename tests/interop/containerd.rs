@@ -328,8 +328,9 @@ pub(crate) fn attestation_blobs(
     selected: &[Digest],
 ) -> BTreeSet<String> {
     let record = find(store, image).remove(0);
-    let read =
-        |d: &str| fs::read(store.root().join("blobs/sha256").join(&d[7..])).expect("stored blob");
+    let read = |d: &str| {
+        fs::read(store.root().join(blob_name(&d.parse().expect("a digest")))).expect("stored blob")
+    };
     let index = json(&read(&record.target.digest.to_string()));
     let mut out = BTreeSet::new();
     for d in index["manifests"].as_array().into_iter().flatten() {

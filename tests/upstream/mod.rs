@@ -8,12 +8,12 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 /// One JSON file written by scripts/upstream_tables.py.
-pub struct Tables {
+pub(crate) struct Tables {
     doc: Value,
 }
 
 impl Tables {
-    pub fn parse(text: &str) -> Tables {
+    pub(crate) fn parse(text: &str) -> Tables {
         Tables {
             doc: serde_json::from_str(text).expect("upstream tables are valid JSON"),
         }
@@ -21,7 +21,7 @@ impl Tables {
 
     /// The literal assigned to `var` (`range` for the ranged-over table) in test function
     /// `func` of upstream file `file`; panics, failing the test, if the file has no such table.
-    pub fn literal(&self, file: &str, func: &str, var: &str) -> &Value {
+    pub(crate) fn literal(&self, file: &str, func: &str, var: &str) -> &Value {
         self.doc["files"][file][func]
             .as_array()
             .unwrap_or_else(|| panic!("no table for {file} {func}"))
@@ -32,7 +32,7 @@ impl Tables {
     }
 
     /// Every (file, test function) the JSON holds a table for.
-    pub fn functions(&self) -> BTreeSet<(String, String)> {
+    pub(crate) fn functions(&self) -> BTreeSet<(String, String)> {
         let mut out = BTreeSet::new();
         for (file, funcs) in self.doc["files"].as_object().expect("files") {
             for func in funcs.as_object().expect("functions").keys() {
@@ -42,13 +42,13 @@ impl Tables {
         out
     }
 
-    pub fn commit(&self) -> &str {
+    pub(crate) fn commit(&self) -> &str {
         self.doc["commit"].as_str().expect("commit")
     }
 }
 
 /// Cases of one upstream file: each agrees with upstream or not.
-pub struct Tally {
+pub(crate) struct Tally {
     name: String,
     known: Vec<(&'static str, &'static str)>,
     agreed: usize,
@@ -58,7 +58,7 @@ pub struct Tally {
 
 impl Tally {
     /// `known`: (case, why we deliberately differ) pairs.
-    pub fn new(name: &str, known: &[(&'static str, &'static str)]) -> Tally {
+    pub(crate) fn new(name: &str, known: &[(&'static str, &'static str)]) -> Tally {
         Tally {
             name: name.to_string(),
             known: known.to_vec(),
@@ -68,7 +68,7 @@ impl Tally {
         }
     }
 
-    pub fn case(&mut self, id: String, agrees: bool) {
+    pub(crate) fn case(&mut self, id: String, agrees: bool) {
         self.seen.insert(id.clone());
         if agrees {
             self.agreed += 1;
@@ -79,7 +79,7 @@ impl Tally {
 
     /// Fails on a disagreement not listed as known, and on a known difference that now agrees
     /// or did not run at all (so the list cannot go stale silently).
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         let total = self.agreed + self.disagreed.len();
         eprintln!(
             "{}: {total} cases, {} agree with upstream, {} known differences",
@@ -109,13 +109,13 @@ impl Tally {
 }
 
 /// A JSON string value.
-pub fn string(v: &Value) -> String {
+pub(crate) fn string(v: &Value) -> String {
     v.as_str()
         .unwrap_or_else(|| panic!("expected a string, found {v}"))
         .to_string()
 }
 
-pub fn str_list(v: &Value) -> Vec<String> {
+pub(crate) fn str_list(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap_or_else(|| panic!("expected a list, found {v}"))
         .iter()
@@ -126,7 +126,7 @@ pub fn str_list(v: &Value) -> Vec<String> {
 /// Go's `sort.Slice` (and `sort.SliceStable`) on at most 12 elements: pdqsort then sorts by
 /// insertion (sort/zsortfunc.go `insertionSortLessFunc`), which these tables' expected orders
 /// depend on, also where `less` is not a strict weak order.
-pub fn go_sort_slice<T>(items: &mut [T], less: impl Fn(&T, &T) -> bool) {
+pub(crate) fn go_sort_slice<T>(items: &mut [T], less: impl Fn(&T, &T) -> bool) {
     assert!(
         items.len() <= 12,
         "only Go's insertion-sort range is reproduced"

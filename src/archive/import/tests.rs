@@ -9,19 +9,10 @@ use super::*;
 use crate::archive::{ArchivePlan, ExportRequest, write_archive};
 use crate::sample::{LayerCompression, SampleSpec, write_sample};
 use crate::store::HistoryEntry;
-
-fn temp_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    (dir, store)
-}
+use crate::testing::{platform, temp_store};
 
 fn reference(s: &str) -> Reference {
     Reference::parse_normalized(s).unwrap().with_default_tag()
-}
-
-fn platform(s: &str) -> Platform {
-    Platform::parse(s).unwrap()
 }
 
 fn platforms(ps: &[&str]) -> Vec<Platform> {

@@ -9,19 +9,10 @@ use crate::oci::{
     MEDIA_TYPE_OCI_MANIFEST, encode_manifest,
 };
 use crate::sample::{LayerCompression, SampleSpec, write_sample};
-
-fn temp_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    (dir, store)
-}
+use crate::testing::{platform, temp_store};
 
 fn reference(s: &str) -> Reference {
     Reference::parse_normalized(s).unwrap().with_default_tag()
-}
-
-fn platform(s: &str) -> Platform {
-    Platform::parse(s).unwrap()
 }
 
 /// Small layers whose lengths are no multiple of 512, so every blob record has padding.

@@ -7,16 +7,7 @@ use std::collections::HashSet;
 use super::*;
 use crate::reference::Reference;
 use crate::sample::{LayerCompression, SampleSpec, write_sample};
-
-fn temp_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    (dir, store)
-}
-
-fn platform(s: &str) -> Platform {
-    Platform::parse(s).unwrap()
-}
+use crate::testing::{platform, temp_store};
 
 fn spec(name: Option<&str>, platforms: &[&str], seed: u64) -> SampleSpec {
     SampleSpec {

@@ -44,7 +44,7 @@ fn a_streamed_upload_loads_at_commit_and_commit_is_idempotent() {
     assert_eq!(loaded[0].platforms, vec![platform("linux/arm64")]);
     assert_eq!(state(&upload), UploadState::Loaded);
     let status = upload.status();
-    assert_eq!(status.images[0].outcome, "added");
+    assert_eq!(status.images[0].outcome, LoadedOutcome::Added);
     assert_eq!(status.bytes_processed, bytes.len() as u64);
     // A second close (another flush) reports the same outcome and imports nothing again.
     assert_eq!(upload.commit(&store).unwrap().unwrap(), loaded);
@@ -145,4 +145,17 @@ fn an_upload_keeps_its_name_and_platforms_in_its_status() {
     assert_eq!(status.name, "b.tar");
     assert_eq!(status.platforms, vec!["linux/arm/v7".to_string()]);
     assert_eq!(status.bytes_written, 0);
+}
+
+#[test]
+fn outcomes_keep_the_status_file_spelling() {
+    let spelled = [
+        (LoadedOutcome::Added, "added"),
+        (LoadedOutcome::Unchanged, "unchanged"),
+        (LoadedOutcome::AlreadyPart, "already-part"),
+        (LoadedOutcome::Moved, "moved"),
+    ];
+    for (outcome, text) in spelled {
+        assert_eq!(serde_json::to_value(outcome).unwrap(), text);
+    }
 }
