@@ -37,6 +37,9 @@ pub const MEDIA_TYPE_IN_TOTO: &str = "application/vnd.in-toto+json";
 pub const OCI_LAYOUT_FILE: &str = "oci-layout";
 pub const INDEX_FILE: &str = "index.json";
 pub const BLOB_DIR: &str = "blobs/sha256";
+/// The docker-archive manifest (`docker save`'s `manifest.json`, moby image/tarexport), which
+/// archives carry beside an OCI layout.
+pub const LEGACY_MANIFEST_FILE: &str = "manifest.json";
 /// The one layout version there is.
 pub const IMAGE_LAYOUT_VERSION: &str = "1.0.0";
 /// `oci-layout` as every tool writes it.

@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicU64;
 
 use super::ImportError;
 use super::names::NameTable;
-use super::scan::{Catalog, Compression, OCI_LAYOUT};
+use super::scan::{Catalog, Compression};
 use crate::digest::Digest;
 use crate::image::{Availability, ContentSource, ImageError, ImageGraph, SelectError};
 use crate::oci::{
@@ -373,7 +373,7 @@ fn plan_oci(
     if let Some(layout) = &catalog.oci_layout {
         let layout: ImageLayout =
             oci::parse_document(layout).map_err(|source| ImportError::BadDocument {
-                entry: OCI_LAYOUT.into(),
+                entry: oci::OCI_LAYOUT_FILE.into(),
                 source,
             })?;
         if layout.version != IMAGE_LAYOUT_VERSION {
@@ -384,13 +384,13 @@ fn plan_oci(
     }
     let Some(index_bytes) = &catalog.index_json else {
         return Err(ImportError::MissingEntry {
-            entry: "index.json".into(),
+            entry: oci::INDEX_FILE.into(),
             needed_by: "the OCI layout (oci-layout is present)".into(),
         });
     };
     let index: Index =
         oci::parse_document(index_bytes).map_err(|source| ImportError::BadDocument {
-            entry: "index.json".into(),
+            entry: oci::INDEX_FILE.into(),
             source,
         })?;
 
@@ -487,7 +487,7 @@ fn plan_oci(
         let path = catalog
             .blob_path(&d.digest)
             .ok_or_else(|| ImportError::MissingEntry {
-                entry: format!("blobs/sha256/{}", d.digest.hex()),
+                entry: oci::blob_path(&d.digest),
                 needed_by: "a selected image".into(),
             })?;
         catalog.stage(&path, Some((d.digest, d.size)))?;
@@ -584,7 +584,7 @@ fn plan_docker_archive(
     let bytes = catalog.manifest_json.clone().expect("caller checked");
     let entries: Vec<LegacyManifestEntry> =
         oci::parse_document(&bytes).map_err(|source| ImportError::BadDocument {
-            entry: "manifest.json".into(),
+            entry: oci::LEGACY_MANIFEST_FILE.into(),
             source,
         })?;
     if entries.is_empty() {
@@ -599,7 +599,7 @@ fn plan_docker_archive(
                 .filter(|_| !cleaned.split('/').any(|c| c == ".."))
                 .ok_or_else(|| ImportError::MissingEntry {
                     entry: p.to_string(),
-                    needed_by: "manifest.json".into(),
+                    needed_by: oci::LEGACY_MANIFEST_FILE.into(),
                 })
         };
         let config_path = find(catalog, &entry.config)?;

@@ -197,7 +197,12 @@ impl ArchivePlan {
             Body::Bytes(index_json),
         );
         if let Some(m) = manifest_json {
-            plan.push("manifest.json", EntryKind::Regular, 0o644, Body::Bytes(m));
+            plan.push(
+                oci::LEGACY_MANIFEST_FILE,
+                EntryKind::Regular,
+                0o644,
+                Body::Bytes(m),
+            );
         }
         plan.push(
             OCI_LAYOUT_FILE,

@@ -21,8 +21,6 @@ use crate::oci::{self, Descriptor};
 use crate::store::{SpooledBlob, Store};
 
 /// Metadata files read into memory as they pass (everything else is content).
-pub(super) const OCI_LAYOUT: &str = "oci-layout";
-pub(super) const MANIFEST_JSON: &str = "manifest.json";
 /// Written by old docker-archives; never needed, never stored.
 const REPOSITORIES: &str = "repositories";
 /// Most entries an archive may have. Image archives hold tens to a few thousand; the catalog
@@ -255,7 +253,7 @@ impl<'s> Catalog<'s> {
                         });
                     }
                     match path.as_str() {
-                        OCI_LAYOUT | oci::INDEX_FILE | MANIFEST_JSON => {
+                        oci::OCI_LAYOUT_FILE | oci::INDEX_FILE | oci::LEGACY_MANIFEST_FILE => {
                             let bytes = read_metadata(&mut tar.data(), &path, size)?;
                             self.insert_metadata(&path, bytes)?;
                         }
@@ -297,7 +295,7 @@ impl<'s> Catalog<'s> {
 
     fn insert_metadata(&mut self, path: &str, bytes: Vec<u8>) -> Result<(), ImportError> {
         let slot = match path {
-            OCI_LAYOUT => &mut self.oci_layout,
+            oci::OCI_LAYOUT_FILE => &mut self.oci_layout,
             oci::INDEX_FILE => &mut self.index_json,
             _ => &mut self.manifest_json,
         };
@@ -405,7 +403,7 @@ impl<'s> Catalog<'s> {
 
     /// The archive path of the blob a digest names (`blobs/sha256/<hex>`), links followed.
     pub(super) fn blob_path(&self, digest: &Digest) -> Option<String> {
-        self.resolve(&format!("blobs/sha256/{}", digest.hex()))
+        self.resolve(&oci::blob_path(digest))
     }
 
     /// Size of a file, links followed.
@@ -568,7 +566,8 @@ fn ingest_error(store: &Store, e: io::Error) -> ImportError {
 
 /// The digest a `blobs/sha256/<hex>` path names, if it is one.
 fn blob_path_digest(path: &str) -> Option<Digest> {
-    Digest::from_hex(path.strip_prefix("blobs/sha256/")?).ok()
+    let hex = path.strip_prefix(oci::BLOB_DIR)?.strip_prefix('/')?;
+    Digest::from_hex(hex).ok()
 }
 
 fn special(entry: String, kind: &'static str) -> ImportError {
