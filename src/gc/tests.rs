@@ -8,29 +8,14 @@ use std::os::unix::fs::PermissionsExt;
 use super::*;
 use crate::oci::Descriptor;
 use crate::reference::Reference;
-use crate::sample::{LayerCompression, SampleSpec, write_sample};
+use crate::sample::{SampleSpec, write_sample};
 use crate::store::{HistoryEntry, now};
-use crate::testing::temp_store;
+use crate::testing::{small_spec, temp_store};
 
 fn spec(name: &str, seed: u64) -> SampleSpec {
     SampleSpec {
-        name: Some(
-            Reference::parse_normalized(name)
-                .unwrap()
-                .with_default_tag(),
-        ),
-        platforms: ["linux/amd64", "linux/arm64"]
-            .iter()
-            .map(|p| crate::platform::Platform::parse(p).unwrap())
-            .collect(),
-        layers: 2,
         layer_size: 300,
-        compression: LayerCompression::None,
-        docker_media_types: false,
-        attestations: true,
-        shared_base: true,
-        single_manifest: false,
-        seed,
+        ..small_spec(Some(name), &["linux/amd64", "linux/arm64"], seed)
     }
 }
 

@@ -7,13 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::archive::{ArchivePlan, ExportRequest, write_archive};
-use crate::sample::{LayerCompression, SampleSpec, write_sample};
+use crate::sample::{SampleSpec, write_sample};
 use crate::store::HistoryEntry;
-use crate::testing::{platform, temp_store};
-
-fn reference(s: &str) -> Reference {
-    Reference::parse_normalized(s).unwrap().with_default_tag()
-}
+use crate::testing::{platform, reference, small_spec, temp_store};
 
 fn platforms(ps: &[&str]) -> Vec<Platform> {
     ps.iter().map(|p| platform(p)).collect()
@@ -23,18 +19,7 @@ const PLATFORMS: [&str; 3] = ["linux/amd64", "linux/arm64", "linux/s390x"];
 
 /// Uncompressed layers, so a byte flipped in the archive is a byte flipped in a blob.
 fn spec(name: &str, ps: &[&str], seed: u64) -> SampleSpec {
-    SampleSpec {
-        name: Some(reference(name)),
-        platforms: platforms(ps),
-        layers: 2,
-        layer_size: 600,
-        compression: LayerCompression::None,
-        docker_media_types: false,
-        attestations: true,
-        shared_base: true,
-        single_manifest: false,
-        seed,
-    }
+    small_spec(Some(name), ps, seed)
 }
 
 fn add(store: &Store, spec: &SampleSpec) -> ImageRecord {

@@ -8,26 +8,14 @@ use crate::oci::{
     MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_INDEX,
     MEDIA_TYPE_OCI_MANIFEST, encode_manifest,
 };
-use crate::sample::{LayerCompression, SampleSpec, write_sample};
-use crate::testing::{platform, temp_store};
-
-fn reference(s: &str) -> Reference {
-    Reference::parse_normalized(s).unwrap().with_default_tag()
-}
+use crate::sample::{SampleSpec, write_sample};
+use crate::testing::{platform, reference, small_spec, temp_store};
 
 /// Small layers whose lengths are no multiple of 512, so every blob record has padding.
 fn spec(name: Option<&str>, platforms: &[&str], seed: u64) -> SampleSpec {
     SampleSpec {
-        name: name.map(reference),
-        platforms: platforms.iter().map(|p| platform(p)).collect(),
-        layers: 2,
         layer_size: 700,
-        compression: LayerCompression::None,
-        docker_media_types: false,
-        attestations: true,
-        shared_base: true,
-        single_manifest: false,
-        seed,
+        ..small_spec(name, platforms, seed)
     }
 }
 

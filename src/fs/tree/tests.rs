@@ -5,22 +5,15 @@
 use std::collections::HashSet;
 
 use super::*;
-use crate::reference::Reference;
-use crate::sample::{LayerCompression, SampleSpec, write_sample};
-use crate::testing::{platform, temp_store};
+use crate::sample::{SampleSpec, write_sample};
+use crate::testing::{platform, small_spec, temp_store};
 
 fn spec(name: Option<&str>, platforms: &[&str], seed: u64) -> SampleSpec {
     SampleSpec {
-        name: name.map(|n| Reference::parse_normalized(n).unwrap().with_default_tag()),
-        platforms: platforms.iter().map(|p| platform(p)).collect(),
         layers: 1,
         layer_size: 100,
-        compression: LayerCompression::None,
-        docker_media_types: false,
-        attestations: true,
         shared_base: false,
-        single_manifest: false,
-        seed,
+        ..small_spec(name, platforms, seed)
     }
 }
 
