@@ -22,7 +22,7 @@ if ((${#need[@]})); then
     fi
     export DEBIAN_FRONTEND=noninteractive
     # --- policy-rc.d: keep apt from starting system daemons (containerd, docker) ---------
-    # The interop tests (tests/interop.rs) start their own private containerd and dockerd;
+    # The interop tests (tests/interop/) start their own private containerd and dockerd;
     # a system-wide daemon must not be started by the package install. Exit code 101 means
     # "action forbidden" to invoke-rc.d. Only a policy we create is removed again.
     made_policy=

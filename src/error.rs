@@ -1,7 +1,7 @@
 //! How an error is shown: the one-line form every message and log line uses, the error and then
 //! each of its causes (`cannot import x.tar: index.json: JSON nested deeper than 64 levels`).
 //! The error types themselves live with the layer that raises them (`StoreError`,
-//! `ImageError`, `ArchiveError`, `FsError`, …).
+//! `ImageError`, `ExportError`, `ImportError`, `FsError`, `CliError`, …).
 
 use std::error::Error;
 

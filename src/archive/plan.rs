@@ -265,8 +265,9 @@ impl ArchivePlan {
     }
 
     /// Fills `buf` from `offset`; returns fewer bytes only at the end of the archive. A blob that
-    /// is missing or whose size changed is an error, never zeros.
-    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    /// is missing or whose size changed is an error, never zeros. The error keeps the store's own
+    /// (an unopenable blob keeps its errno: EMFILE, EACCES, ELOOP reach the reader as they are).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, ExportError> {
         if offset >= self.size {
             return Ok(0);
         }
@@ -303,7 +304,7 @@ impl ArchivePlan {
         Ok(want)
     }
 
-    fn read_body(&self, r: &Record, start: u64, out: &mut [u8]) -> io::Result<()> {
+    fn read_body(&self, r: &Record, start: u64, out: &mut [u8]) -> Result<(), ExportError> {
         match &r.body {
             Body::None => Ok(()),
             Body::Bytes(b) => {
@@ -316,17 +317,23 @@ impl ArchivePlan {
                 let f = match file.get() {
                     Some(f) => f,
                     None => {
-                        let opened = self.store.open_blob(descriptor).map_err(io::Error::other)?;
+                        let opened = self
+                            .store
+                            .open_blob(descriptor)
+                            .map_err(ExportError::Store)?;
                         file.get_or_init(|| opened)
                     }
                 };
                 f.read_exact_at(out, start).map_err(|e| match e.kind() {
                     // The file shrank under us: the blob is corrupt, not the request.
-                    io::ErrorKind::UnexpectedEof => io::Error::other(format!(
-                        "blob {} is shorter than its {} bytes",
-                        descriptor.digest, descriptor.size
-                    )),
-                    _ => e,
+                    io::ErrorKind::UnexpectedEof => ExportError::BlobChanged {
+                        digest: descriptor.digest,
+                        found: None,
+                    },
+                    _ => ExportError::BlobRead {
+                        digest: descriptor.digest,
+                        source: e,
+                    },
                 })
             }
         }

@@ -82,8 +82,14 @@ pub enum FsError {
     /// Building an archive of an image failed.
     Archive(ExportError),
     Store(StoreError),
-    /// Reading archive bytes failed (a missing or corrupt blob).
-    Read(io::Error),
+    /// Reading archive bytes failed (a missing, unreadable or corrupt blob).
+    Read(ExportError),
+    /// The archive returned fewer bytes than it has at that offset (its reader broke its
+    /// contract); a short reply would be zero-filled by the kernel in cached mode.
+    ShortRead {
+        got: usize,
+        want: usize,
+    },
     /// Other I/O of the daemon itself (spool files, statfs of the store).
     Io {
         op: &'static str,
@@ -123,7 +129,8 @@ impl FsError {
             FsError::Import(e) => import_errno(e),
             FsError::Archive(e) => export_errno(e),
             FsError::Store(e) => store_errno(e),
-            FsError::Read(e) => io_errno(e),
+            FsError::Read(e) => export_errno(e),
+            FsError::ShortRead { .. } => Errno::EIO,
             FsError::Io { source, .. } => io_errno(source),
         }
     }
@@ -156,6 +163,7 @@ impl FsError {
             | FsError::Archive(_)
             | FsError::Store(_)
             | FsError::Read(_)
+            | FsError::ShortRead { .. }
             | FsError::Io { .. } => Level::Warn,
         }
     }
@@ -271,7 +279,8 @@ fn import_errno(e: &ImportError) -> Errno {
 
 /// An OS error keeps its errno (ENOSPC stays ENOSPC). One a library wrapped with context keeps
 /// only its kind (tempfile adds the path and passes the kind on: tempfile src/error.rs
-/// `PathError`), so the kinds that name one errno are mapped back; anything else is EIO.
+/// `PathError`), so the kinds of a full or read-only store, which a writer can act on, are
+/// mapped back; anything else is EIO (the store is broken, not the caller's request).
 fn io_errno(e: &io::Error) -> Errno {
     if let Some(code) = e.raw_os_error() {
         return Errno::from_i32(code);
@@ -284,12 +293,10 @@ fn io_errno(e: &io::Error) -> Errno {
 
 /// Error kinds that stand for one errno, for OS errors that arrive wrapped. `io::ErrorKind` is
 /// non-exhaustive, so this is a table rather than a match.
-const KIND_ERRNO: [(io::ErrorKind, Errno); 5] = [
+const KIND_ERRNO: [(io::ErrorKind, Errno); 3] = [
     (io::ErrorKind::StorageFull, Errno::ENOSPC),
     (io::ErrorKind::QuotaExceeded, Errno::EDQUOT),
     (io::ErrorKind::ReadOnlyFilesystem, Errno::EROFS),
-    (io::ErrorKind::PermissionDenied, Errno::EACCES),
-    (io::ErrorKind::NotFound, Errno::ENOENT),
 ];
 
 impl fmt::Display for FsError {
@@ -347,6 +354,9 @@ impl fmt::Display for FsError {
             FsError::Archive(_) => write!(f, "cannot plan the archive"),
             FsError::Store(_) => write!(f, "store error"),
             FsError::Read(_) => write!(f, "cannot read archive bytes"),
+            FsError::ShortRead { got, want } => {
+                write!(f, "archive read returned {got} of {want} bytes")
+            }
             FsError::Io { op, .. } => write!(f, "cannot {op}"),
         }
     }
@@ -357,9 +367,9 @@ impl std::error::Error for FsError {
         match self {
             FsError::Import(e) | FsError::ImportRejected(e) => Some(&**e),
             FsError::AccessRefused(e) => Some(&**e),
-            FsError::Archive(e) => Some(e),
+            FsError::Archive(e) | FsError::Read(e) => Some(e),
             FsError::Store(e) => Some(e),
-            FsError::Read(e) | FsError::Io { source: e, .. } => Some(e),
+            FsError::Io { source: e, .. } => Some(e),
             FsError::NotFound { .. }
             | FsError::UnknownInode(_)
             | FsError::BadHandle(_)
@@ -375,6 +385,7 @@ impl std::error::Error for FsError {
             | FsError::WriteOnly
             | FsError::PermissionDenied { .. }
             | FsError::NotOwner { .. }
+            | FsError::ShortRead { .. }
             | FsError::NameNotUtf8 { .. } => None,
         }
     }
@@ -394,5 +405,33 @@ mod tests {
         let kind_only = io::Error::new(io::ErrorKind::StorageFull, "at path /x");
         assert_eq!(io_errno(&kind_only), Errno::ENOSPC);
         assert_eq!(io_errno(&io::Error::other("odd")), Errno::EIO);
+        // A wrapped permission or lookup failure is the store's problem, not the caller's.
+        let store_side = io::Error::new(io::ErrorKind::PermissionDenied, "at path /x");
+        assert_eq!(io_errno(&store_side), Errno::EIO);
+    }
+
+    #[test]
+    fn a_blob_that_cannot_be_opened_keeps_its_errno_for_the_reader() {
+        // Out of descriptors, or a blob swapped for a symlink: the reader of the archive sees
+        // what open(2) said, as it would for a local file.
+        for code in [libc::EMFILE, libc::ELOOP, libc::EACCES] {
+            let open = StoreError::Io {
+                op: "open",
+                path: "/store/blobs/sha256/x".into(),
+                source: io::Error::from_raw_os_error(code),
+            };
+            let e = FsError::Read(ExportError::Store(open));
+            assert_eq!(
+                e.errno(),
+                Errno::from_i32(code),
+                "{}",
+                crate::error::chain(&e)
+            );
+        }
+        let short = FsError::Read(ExportError::BlobChanged {
+            digest: crate::digest::Digest::of(b"x"),
+            found: None,
+        });
+        assert_eq!(short.errno(), Errno::EIO);
     }
 }

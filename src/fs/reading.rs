@@ -2,7 +2,6 @@
 //! (through an [`ArchiveReader`]), the stored JSON documents and status files. Opening an
 //! upload for writing is `import_dir.rs`'s; release hands uploads back to it.
 
-use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -39,18 +38,15 @@ impl ArchiveReader for PlanReader {
         len: usize,
         buf: &mut Vec<u8>,
     ) -> Result<usize, FsError> {
-        let want = (len as u64).min(plan.size().saturating_sub(offset)) as usize;
-        let out = reserve(buf, want);
-        let n = plan.read_at(offset, out).map_err(FsError::Read)?;
-        if n != want {
-            // A short reply in cached mode would be zero-filled by the kernel: fail instead.
-            return Err(FsError::Read(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("archive read returned {n} of {want} bytes"),
-            )));
-        }
-        Ok(n)
+        let want = archive_bytes_at(plan, offset, len);
+        plan.read_at(offset, reserve(buf, want))
+            .map_err(FsError::Read)
     }
+}
+
+/// How many bytes of the archive a read of `len` at `offset` must return.
+fn archive_bytes_at(plan: &ArchivePlan, offset: u64, len: usize) -> usize {
+    (len as u64).min(plan.size().saturating_sub(offset)) as usize
 }
 
 /// A small document's bytes at `offset`, copied into `buf`; returns the count.
@@ -194,7 +190,15 @@ impl ImageFs {
         buf: &mut Vec<u8>,
     ) -> Result<usize, FsError> {
         match &*self.handle(fh)? {
-            Handle::Archive { plan, .. } => self.reader.read_at(plan, offset, size as usize, buf),
+            Handle::Archive { plan, .. } => {
+                let want = archive_bytes_at(plan, offset, size as usize);
+                let got = self.reader.read_at(plan, offset, size as usize, buf)?;
+                if got != want {
+                    // A short reply in cached mode would be zero-filled by the kernel: fail.
+                    return Err(FsError::ShortRead { got, want });
+                }
+                Ok(got)
+            }
             Handle::Bytes(b) => Ok(read_bytes(b, offset, size as usize, buf)),
             Handle::Upload { .. } => Err(FsError::WriteOnly),
         }

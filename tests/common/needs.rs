@@ -14,8 +14,9 @@
 //!   and `ctr`, `docker` means `dockerd` and `docker`; an absolute path (`/usr/bin/time`,
 //!   `/usr/bin/python3`) is that file.
 //!
-//! `IMAGEFS_TEST_SKIP` is a comma-separated list of those names, plus two groups: `peers` (every
-//! program, i.e. every name but `fuse` and `root`) and `all`. A test is skipped when any of its
+//! `IMAGEFS_TEST_SKIP` is a comma-separated list of those names, plus two groups: `peers` (the
+//! tools of the field and the backup tools a developer's machine may lack: see `PEERS`) and
+//! `all`. A test is skipped when any of its
 //! needs is in the list, whether or not this machine has it (the list says what was not
 //! tested); a need not in the list is probed, and a missing one fails the test. Mounts, peers
 //! and tools that are present but do not work always fail the test: the variable only says
@@ -48,9 +49,24 @@ fn skip_list() -> Vec<String> {
         .collect()
 }
 
+/// What `peers` stands for: the image tools round trips go through and the backup tools the
+/// mount is backed up with. Everyday programs (`setpriv`, `script`, `/usr/bin/time`, python)
+/// are not in it: a test that needs one is skipped only when it is named.
+const PEERS: [&str; 9] = [
+    "skopeo",
+    "umoci",
+    "containerd",
+    "podman",
+    "docker",
+    "rsync",
+    "borg",
+    "restic",
+    "rdiff-backup",
+];
+
 fn is_skipped(list: &[String], need: &str) -> bool {
     list.iter()
-        .any(|s| s == need || s == "all" || (s == "peers" && need != "fuse" && need != "root"))
+        .any(|s| s == need || s == "all" || (s == "peers" && PEERS.contains(&need)))
 }
 
 /// The running test's name (libtest names each test's thread after it).

@@ -122,13 +122,13 @@ pub(crate) fn run_with_input(mut c: Command, stdin: &[u8]) -> Output {
     out
 }
 
-/// Waits (up to 20 s, polling) until `cond` holds; fails the test naming `what` otherwise.
+/// Waits (up to 10 s, polling) until `cond` holds; fails the test naming `what` otherwise.
 #[track_caller]
 pub(crate) fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(
-            start.elapsed() < Duration::from_secs(20),
+            start.elapsed() < Duration::from_secs(10),
             "timed out waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(50));

@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::time::{Duration, Instant};
 
-use imagefs::fs::FsError;
+use std::sync::Arc;
+
+use imagefs::archive::ArchivePlan;
+use imagefs::fs::{ArchiveReader, FsError, ImageFs};
 
 use super::{Mount, OTHER, OWNER, errno_of, ino, lookup_as};
 use crate::common::{self, blob_name};
@@ -36,12 +39,13 @@ fn variant(e: &FsError) -> &'static str {
         FsError::Archive(_) => "Archive",
         FsError::Store(_) => "Store",
         FsError::Read(_) => "Read",
+        FsError::ShortRead { .. } => "ShortRead",
         FsError::Io { .. } => "Io",
     }
 }
 
 /// Every variant `variant` names: kept beside it, so a new one is listed in both places.
-const ALL: [&str; 23] = [
+const ALL: [&str; 24] = [
     "NotFound",
     "UnknownInode",
     "BadHandle",
@@ -64,8 +68,26 @@ const ALL: [&str; 23] = [
     "Archive",
     "Store",
     "Read",
+    "ShortRead",
     "Io",
 ];
+
+/// Answers one byte less than asked for (a reader that breaks its contract).
+#[derive(Debug)]
+struct OneByteShort;
+
+impl ArchiveReader for OneByteShort {
+    fn read_at(
+        &self,
+        _plan: &ArchivePlan,
+        _offset: u64,
+        len: usize,
+        buf: &mut Vec<u8>,
+    ) -> Result<usize, FsError> {
+        buf.resize(len, 0);
+        Ok(len.saturating_sub(1))
+    }
+}
 
 struct Seen(BTreeSet<&'static str>);
 
@@ -211,6 +233,15 @@ fn every_fs_error_variant_has_its_errno() {
         libc::EINVAL,
     );
     fs.release(bad.fh).expect("release");
+
+    // A reader that answers fewer bytes than the archive has there: the kernel would fill the
+    // rest of a cached page with zeros, so the read fails instead.
+    let short = ImageFs::new(m.store().clone(), super::options())
+        .with_archive_reader(Arc::new(OneByteShort));
+    let tar = ino(&short, &format!("{three}/image.tar"));
+    let fh = short.open(tar, libc::O_RDONLY, &OWNER).expect("open").fh;
+    seen.check("ShortRead", short.read(fh, 0, 4096, &mut buf), libc::EIO);
+    short.release(fh).expect("release");
 
     // The store loses blobs under the mount: EIO wherever they are needed.
     let record = common::find(m.store(), super::THREE).remove(0);

@@ -233,17 +233,37 @@ fn a_blob_that_shrank_fails_the_read_instead_of_reading_zeros() {
     let image = add(&store, &spec(Some("a"), &["linux/amd64"], 1));
     let plan = plan(&store, &[&image], &["linux/amd64"]);
     let layer = graph(&store, &image).manifests[0].children[1].clone();
-    let path = store.blob_path(&layer.digest);
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::write(&path, b"short").unwrap();
     let record = plan
         .records
         .iter()
         .find(|r| matches!(&r.body, Body::Blob { descriptor, .. } if descriptor.digest == layer.digest))
         .unwrap();
     let mut buf = vec![0; 100];
-    assert!(plan.read_at(record.data_start(), &mut buf).is_err());
+    // The first read opens the blob; the plan keeps it open.
+    assert_eq!(plan.read_at(record.data_start(), &mut buf).unwrap(), 100);
+    let path = store.blob_path(&layer.digest);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&path, b"short").unwrap();
+    // Shrunk while open: the read past its new end names the blob.
+    let err = plan
+        .read_at(record.data_start() + 50, &mut buf)
+        .unwrap_err();
+    assert!(
+        matches!(&err, ExportError::BlobChanged { digest, found: None } if *digest == layer.digest),
+        "{err:?}"
+    );
+    // Shrunk before it was opened: the store's size check at open names it.
+    let fresh = plan.reopened();
+    let err = fresh.read_at(record.data_start(), &mut buf).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ExportError::Store(crate::store::StoreError::SizeMismatch { digest, found: 5, .. })
+                if *digest == layer.digest
+        ),
+        "{err:?}"
+    );
 }
 
 // --- manifest.json --------------------------------------------------------------------------
