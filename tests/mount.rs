@@ -449,6 +449,28 @@ fn mount_live_view_follows_cli_import_and_rm() {
     wait_for("the CLI rm to show", || !live.exists());
 }
 
+/// Claim (live view): `cp x.tar MOUNT/import/ && test -d MOUNT/images/<name>` holds without
+/// waiting: what close(2) loaded is listed when cp returns, even right after a miss.
+#[test]
+fn mount_shows_an_import_when_cp_returns() {
+    needs!("fuse");
+    let m = Mounted::new();
+    let archive = m.foreign_archive("example.com/test/now:1", 13);
+    let now = m.path("images/example.com/test/now:1");
+    // A miss first, so the mount's view of the store is one without the image.
+    assert!(!now.exists());
+    let shell = format!(
+        "cp '{}' '{}' && test -d '{}' && ls '{}'",
+        archive.display(),
+        m.path("import/").display(),
+        now.display(),
+        m.path("images/example.com/test").display()
+    );
+    let listed = run(Command::new("sh").args(["-c", &shell]));
+    let names = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(names.lines().any(|n| n == "now:1"), "{names}");
+}
+
 /// "gc never removes a blob that an open file is reading": gc waits until it is closed.
 #[test]
 fn mount_gc_waits_for_open_archive_files() {

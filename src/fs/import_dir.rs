@@ -286,9 +286,13 @@ impl ImageFs {
             && *opener_pid == pid
             && wrote.load(Ordering::Relaxed)
             && upload.meta().size > 0
-            && let Some(Err(e)) = upload.commit(&self.store)
         {
-            return Err(FsError::Import(e));
+            match upload.commit(&self.store) {
+                Some(Err(e)) => return Err(FsError::Import(e)),
+                // What close(2) returned for is visible under images/ when it returns.
+                Some(Ok(_)) => self.catalog_changed(),
+                None => {}
+            }
         }
         Ok(())
     }
@@ -300,8 +304,9 @@ impl ImageFs {
         if let Handle::Upload { upload, wrote, .. } = handle
             && wrote.load(Ordering::Relaxed)
             && upload.meta().size > 0
+            && let Some(Ok(_)) = upload.commit(&self.store)
         {
-            upload.commit(&self.store);
+            self.catalog_changed();
         }
     }
 

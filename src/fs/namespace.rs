@@ -88,6 +88,12 @@ impl ImageFs {
         state.catalog.clone()
     }
 
+    /// The store changed through this mount (an upload committed): the next look at the
+    /// catalog re-reads `index.json` instead of waiting out `CATALOG_TTL`.
+    pub(super) fn catalog_changed(&self) {
+        self.catalog.write().expect("catalog lock poisoned").checked = None;
+    }
+
     pub(super) fn node(&self, ino: u64) -> Result<Node, FsError> {
         if ino == tree::ROOT_INO {
             return Ok(Node::Root);

@@ -365,6 +365,25 @@ fn opening_a_finished_upload_for_writing_starts_a_new_import() {
     );
 }
 
+/// `cp x.tar import/ && ls images/…`: what close(2) loaded is there when close returns, even
+/// right after a look that found it missing (the catalog the mount holds is then fresh).
+#[test]
+fn an_import_is_under_images_when_close_returns() {
+    let m = Mount::start();
+    let dir = "images/example.com/up/new:1";
+    assert_eq!(errno_of(lookup_as(&m.fs, dir, &OWNER)), libc::ENOENT);
+    upload(&m.fs, "", "n.tar", &archive_of(NEW, 7)).expect("import");
+    lookup_as(&m.fs, dir, &OWNER).expect("the image right after close");
+    assert!(super::names(&m.fs, "images/example.com/up", &OWNER).contains(&"new:1".to_string()));
+    // Committed at release (a writer that never flushed): the same.
+    let other = "images/example.com/up/late:1";
+    assert_eq!(errno_of(lookup_as(&m.fs, other, &OWNER)), libc::ENOENT);
+    let fh = create(&m.fs, "", "late.tar");
+    write_all(&m.fs, fh, &archive_of("example.com/up/late:1", 9), 8192).expect("write");
+    m.fs.release(fh).expect("release");
+    lookup_as(&m.fs, other, &OWNER).expect("the image right after the last close");
+}
+
 #[test]
 fn the_images_tree_follows_imports_and_removals_within_a_second() {
     let m = Mount::start();
