@@ -5,17 +5,18 @@
 use std::ffi::OsStr;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fuser::{
     AccessFlags, Config, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem,
     FopenFlags, Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig, LockOwner, MountOption,
-    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
-    ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request,
-    Session, SessionACL, TimeOrNow, WriteFlags,
+    Notifier, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
+    ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
+    Request, Session, SessionACL, TimeOrNow, WriteFlags,
 };
 
-use crate::fs::{Attr, Caller, FileKind, FsError, ImageFs, Opened};
+use crate::fs::{Attr, Caller, FileKind, FsError, ImageFs, Invalidation, Opened};
 
 /// Attribute and entry cache time: short, because tags move and imports land.
 const TTL: Duration = Duration::from_secs(1);
@@ -40,13 +41,7 @@ pub struct MountConfig {
 }
 
 pub struct FuseAdapter {
-    fs: ImageFs,
-}
-
-impl FuseAdapter {
-    fn new(fs: ImageFs) -> FuseAdapter {
-        FuseAdapter { fs }
-    }
+    fs: Arc<ImageFs>,
 }
 
 /// Creates the mount (it is live when this returns) and the session that serves it.
@@ -70,7 +65,50 @@ pub fn session(
     };
     c.n_threads = Some(config.threads.max(1));
     c.clone_fd = true;
-    Session::new(FuseAdapter::new(fs), mountpoint, &c)
+    let fs = Arc::new(fs);
+    let session = Session::new(FuseAdapter { fs: fs.clone() }, mountpoint, &c)?;
+    keep_live(fs, session.notifier());
+    Ok(session)
+}
+
+/// Starts the thread that forwards what `ImageFs::refresh` finds stale to the kernel each time
+/// the store changes. Without it (no inotify, say) changes still show, after the cache times.
+fn keep_live(fs: Arc<ImageFs>, notifier: Notifier) {
+    let watch = match fs.watch_store() {
+        Ok(w) => w,
+        Err(e) => {
+            log::warn!(target: "fuse", "cannot watch the store ({e}): changes made outside this \
+                mount show after the kernel's 1 s cache instead of at once");
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("live-view".into())
+        .spawn(move || {
+            loop {
+                if let Err(e) = watch.wait() {
+                    log::warn!(target: "fuse", "store watch failed ({e}); live view stops");
+                    return;
+                }
+                for stale in fs.refresh(&watch) {
+                    let sent = match &stale {
+                        Invalidation::Entry { parent, name } => {
+                            notifier.inval_entry(INodeNo(*parent), OsStr::new(name))
+                        }
+                        Invalidation::Inode(ino) => notifier.inval_inode(INodeNo(*ino), 0, 0),
+                    };
+                    // ENOENT: the kernel had nothing cached for it.
+                    if let Err(e) = sent
+                        && e.raw_os_error() != Some(libc::ENOENT)
+                    {
+                        log::debug!(target: "fuse", "{stale:?}: {e}");
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!(target: "fuse", "cannot start the live-view thread ({e})");
+    }
 }
 
 fn file_attr(a: &Attr) -> FileAttr {

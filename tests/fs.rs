@@ -14,6 +14,8 @@ mod common;
 
 #[path = "fs/errno.rs"]
 mod errno;
+#[path = "fs/live.rs"]
+mod live;
 #[path = "fs/namespace.rs"]
 mod namespace;
 #[path = "fs/read.rs"]

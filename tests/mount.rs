@@ -471,6 +471,39 @@ fn mount_shows_an_import_when_cp_returns() {
     assert!(names.lines().any(|n| n == "now:1"), "{names}");
 }
 
+/// Claim (live view): a name the CLI removes leaves the mount at once, not when the kernel's
+/// 1 s entry cache runs out: the daemon watches the store and invalidates the kernel's entry.
+/// Measured from the last `stat` that cached the entry; without the invalidation the cached
+/// entry answers `stat` for a full second after it.
+#[test]
+fn mount_forgets_a_name_the_cli_removed_before_the_kernel_cache_runs_out() {
+    needs!("fuse");
+    let m = Mounted::new();
+    let archive = m.foreign_archive("example.com/test/gone:1", 14);
+    run(imagefs(&m.store).arg("import").arg(&archive));
+    let gone = m.path("images/example.com/test/gone:1");
+    wait_for("the CLI import to show", || gone.exists());
+    let mut rm = imagefs(&m.store);
+    rm.args(["rm", "example.com/test/gone:1"]);
+    // Cache the entry, then remove the name.
+    assert!(gone.exists());
+    let cached = std::time::Instant::now();
+    run(&mut rm);
+    while gone.exists() {
+        assert!(
+            cached.elapsed() < Duration::from_millis(900),
+            "{} still there {:?} after the last lookup cached it",
+            gone.display(),
+            cached.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "gone {:?} after the lookup that cached it",
+        cached.elapsed()
+    );
+}
+
 /// "gc never removes a blob that an open file is reading": gc waits until it is closed.
 #[test]
 fn mount_gc_waits_for_open_archive_files() {

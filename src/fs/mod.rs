@@ -17,6 +17,7 @@ mod error;
 mod fixtures;
 mod handles;
 mod import_dir;
+mod live;
 mod namespace;
 mod reading;
 mod tree;
@@ -30,6 +31,7 @@ use std::time::SystemTime;
 
 pub use access::Caller;
 pub use error::FsError;
+pub use live::{Invalidation, StoreWatch};
 pub use reading::ArchiveReader;
 pub use upload::{LoadedOutcome, UploadState, UploadStatus};
 

@@ -297,6 +297,16 @@ impl ImageCatalog {
         Ok(ImageCatalog { images, newest })
     }
 
+    /// Every image, by path.
+    pub(super) fn images(&self) -> impl Iterator<Item = (&Vec<String>, &Arc<ImageEntry>)> {
+        self.images.iter()
+    }
+
+    /// The image at exactly `path`.
+    pub(super) fn image(&self, path: &[String]) -> Option<&Arc<ImageEntry>> {
+        self.images.get(path)
+    }
+
     /// The newest image's time, else the epoch: a function of the store's content only.
     pub(super) fn newest(&self) -> SystemTime {
         self.newest.unwrap_or(UNIX_EPOCH)
