@@ -238,6 +238,13 @@ impl ImageEntry {
 #[derive(Debug, Default)]
 pub(super) struct ImageCatalog {
     images: BTreeMap<Vec<String>, Arc<ImageEntry>>,
+    /// The colon-free path of every image whose path has a colon (`alpine@3.20` for
+    /// `alpine:3.20`, `localhost@5000/app@1` for `localhost:5000/app:1`): found on lookup, never
+    /// listed, so that tools which split at the first colon (skopeo's and podman's transports,
+    /// rsync, scp, tar, make) take a path into the mount. `@` cannot appear in a host, a
+    /// repository path component or a tag (distribution/reference's grammar), so no name's
+    /// path looks like another's alias.
+    aliases: BTreeMap<Vec<String>, Arc<ImageEntry>>,
     /// The newest image time: the time of the directories above the images.
     newest: Option<SystemTime>,
 }
@@ -253,6 +260,7 @@ impl ImageCatalog {
     /// manifests are unchanged (so their cached plans survive).
     pub(super) fn load(store: &Store, previous: &ImageCatalog) -> Result<ImageCatalog, FsError> {
         let mut images = BTreeMap::new();
+        let mut aliases = BTreeMap::new();
         // Many names may share one image (a CI cache tagging every build): walk each once.
         let mut graphs: HashMap<Digest, ImageGraph> = HashMap::new();
         for record in store.images().map_err(FsError::Store)? {
@@ -275,14 +283,25 @@ impl ImageCatalog {
             match graph {
                 Ok(graph) => {
                     let key = content_key(&graph);
-                    let entry = match previous.images.get(&path) {
-                        Some(old)
-                            if old.digest == record.target.digest && old.content_key == key =>
-                        {
-                            old.clone()
-                        }
-                        _ => Arc::new(ImageEntry::new(path.clone(), record, graph)),
+                    let reuse = |map: &BTreeMap<Vec<String>, Arc<ImageEntry>>, p: &[String]| {
+                        map.get(p)
+                            .filter(|old| {
+                                old.digest == record.target.digest && old.content_key == key
+                            })
+                            .cloned()
                     };
+                    if let Some(alias) = colon_free(&path) {
+                        let entry = reuse(&previous.aliases, &alias).unwrap_or_else(|| {
+                            Arc::new(ImageEntry::new(
+                                alias.clone(),
+                                record.clone(),
+                                graph.clone(),
+                            ))
+                        });
+                        aliases.insert(alias, entry);
+                    }
+                    let entry = reuse(&previous.images, &path)
+                        .unwrap_or_else(|| Arc::new(ImageEntry::new(path.clone(), record, graph)));
                     images.insert(path, entry);
                 }
                 Err(e) => log::warn!(
@@ -294,17 +313,21 @@ impl ImageCatalog {
             }
         }
         let newest = images.values().map(|e| e.mtime).max();
-        Ok(ImageCatalog { images, newest })
+        Ok(ImageCatalog {
+            images,
+            aliases,
+            newest,
+        })
     }
 
-    /// Every image, by path.
+    /// Every image, by path, colon-free aliases included.
     pub(super) fn images(&self) -> impl Iterator<Item = (&Vec<String>, &Arc<ImageEntry>)> {
-        self.images.iter()
+        self.images.iter().chain(&self.aliases)
     }
 
-    /// The image at exactly `path`.
+    /// The image at exactly `path` (or its colon-free alias).
     pub(super) fn image(&self, path: &[String]) -> Option<&Arc<ImageEntry>> {
-        self.images.get(path)
+        self.images.get(path).or_else(|| self.aliases.get(path))
     }
 
     /// The newest image's time, else the epoch: a function of the store's content only.
@@ -313,22 +336,21 @@ impl ImageCatalog {
     }
 
     pub(super) fn find(&self, path: &[String]) -> Option<Found> {
-        if let Some(e) = self.images.get(path) {
-            return Some(Found::Image(e.clone()));
-        }
-        let is_prefix = self
-            .images
-            .range(path.to_vec()..)
-            .next()
-            .is_some_and(|(k, _)| k.len() > path.len() && k.starts_with(path));
-        is_prefix.then(|| Found::Prefix(path.to_vec()))
+        find_in(&self.images, path).or_else(|| find_in(&self.aliases, path))
     }
 
-    /// The names directly under `prefix`, each once.
+    /// The names directly under `prefix`, each once. The colon-free aliases are listed only
+    /// inside a directory that exists only on their way (`images/localhost@5000/`), never
+    /// beside the names they stand for.
     pub(super) fn children(&self, prefix: &[String]) -> Vec<Found> {
+        let map = if find_in(&self.images, prefix).is_some() || prefix.is_empty() {
+            &self.images
+        } else {
+            &self.aliases
+        };
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
-        for (k, e) in self.images.range(prefix.to_vec()..) {
+        for (k, e) in map.range(prefix.to_vec()..) {
             if !k.starts_with(prefix) {
                 break;
             }
@@ -343,6 +365,24 @@ impl ImageCatalog {
         }
         out
     }
+}
+
+fn find_in(map: &BTreeMap<Vec<String>, Arc<ImageEntry>>, path: &[String]) -> Option<Found> {
+    if let Some(e) = map.get(path) {
+        return Some(Found::Image(e.clone()));
+    }
+    let is_prefix = map
+        .range(path.to_vec()..)
+        .next()
+        .is_some_and(|(k, _)| k.len() > path.len() && k.starts_with(path));
+    is_prefix.then(|| Found::Prefix(path.to_vec()))
+}
+
+/// The colon-free form of an image's path (every `:` as `@`), when it has a colon.
+pub(super) fn colon_free(path: &[String]) -> Option<Vec<String>> {
+    path.iter()
+        .any(|c| c.contains(':'))
+        .then(|| path.iter().map(|c| c.replace(':', "@")).collect())
 }
 
 /// Digest of the sorted digests of an image's complete manifests.

@@ -266,3 +266,31 @@ fn statfs_asks_the_pinned_store_directory_not_its_name() {
     std::fs::remove_file(m.fx.root()).expect("remove the symlink");
     std::fs::rename(&moved, m.fx.root()).expect("move it back");
 }
+
+/// Every image has a colon-free path (`:` as `@`, the registry port's too), found on lookup and
+/// never listed: same bytes, its own inode numbers (a directory has one name in the kernel).
+#[test]
+fn every_image_has_a_colon_free_path_that_is_found_but_not_listed() {
+    let m = Mount::start();
+    for shown in &m.images {
+        let alias = shown.path.replace(':', "@");
+        assert_ne!(alias, shown.path);
+        let a = lookup(&m.fs, &alias);
+        let real = lookup(&m.fs, &shown.path);
+        assert_eq!(a.kind, FileKind::Directory, "{alias}");
+        assert_ne!(a.ino, real.ino, "{alias} shares the directory's inode");
+        assert_eq!(
+            names(&m.fs, &alias, &OWNER),
+            names(&m.fs, &shown.path, &OWNER),
+            "{alias}"
+        );
+        assert_eq!(
+            read_all(&m.fs, &format!("{alias}/image.tar")),
+            read_all(&m.fs, &format!("{}/image.tar", shown.path)),
+            "{alias}"
+        );
+    }
+    // Not listed anywhere: the walk of the whole tree meets no `@`.
+    let tree = walk(&m.fs);
+    assert!(!tree.keys().any(|p| p.contains('@')), "an alias is listed");
+}
