@@ -263,3 +263,26 @@ fn podman_saves_import_into_imagefs() {
     }
     m.finish();
 }
+
+/// podman loads a by-platform tar through the absolute colon-free path of its image directory
+/// (`podman load -i /…/multi@v1/by-platform/linux-arm64.tar`). podman splits
+/// `transport:PATH[:REF]` at a colon, so with the familiar `multi:v1` path the other podman
+/// legs must name the file relative to its directory (`split`).
+#[test]
+fn podman_loads_a_by_platform_tar_through_its_colon_free_absolute_path() {
+    needs!("fuse", "root", "podman");
+    let src = Source::new();
+    let pod = Podman::new();
+    let dir = src.mount.mnt.join("images").join(MULTI.replace(':', "@"));
+    let tar = dir.join("by-platform/linux-arm64.tar");
+    let said = run_stdout(&mut pod.podman(&["load", "-i", &p(&tar)]));
+    assert!(said.contains(&format!("Loaded image: {MULTI}")), "{said}");
+    let inspected = run_stdout(&mut pod.podman(&[
+        "image",
+        "inspect",
+        MULTI,
+        "--format",
+        "{{.Os}}/{{.Architecture}}",
+    ]));
+    assert_eq!(inspected.trim(), "linux/arm64");
+}
