@@ -275,7 +275,7 @@ fn podman_loads_a_by_platform_tar_through_its_colon_free_absolute_path() {
     let pod = Podman::new();
     let dir = src.mount.mnt.join("images").join(MULTI.replace(':', "@"));
     let tar = dir.join("by-platform/linux-arm64.tar");
-    let said = run_stdout(&mut pod.podman(&["load", "-i", &p(&tar)]));
+    let said = run_stdout(&mut pod.podman(&["load", "-i", p(&tar)]));
     assert!(said.contains(&format!("Loaded image: {MULTI}")), "{said}");
     let inspected = run_stdout(&mut pod.podman(&[
         "image",
