@@ -1,6 +1,8 @@
 //! `FuseAdapter`: the `fuser::Filesystem` face of [`ImageFs`]. Each op logs, calls one
 //! `ImageFs` method and replies; errors become errnos only through `FsError::errno`. The only
-//! errno chosen here is ENOSYS, for ops the mount does not offer (so the kernel stops asking).
+//! errnos chosen here are ENOSYS, for ops the mount does not offer (so the kernel stops
+//! asking), and the xattr protocol's ERANGE for a caller's buffer that is too small. It also
+//! runs the live-view thread, which forwards what `ImageFs::refresh` finds stale.
 
 use std::ffi::OsStr;
 use std::io;
@@ -166,6 +168,18 @@ fn fail(op: &str, detail: std::fmt::Arguments<'_>, e: &FsError) -> Errno {
     log::log!(target: "fuse", e.log_level(), "{op} {detail}: {} ({errno:?})",
         crate::error::chain(e));
     errno
+}
+
+/// The xattr protocol: a request of size 0 asks for the length; a buffer too small is ERANGE.
+fn reply_xattr(reply: ReplyXattr, value: &[u8], size: u32) {
+    let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
+    if size == 0 {
+        reply.size(len);
+    } else if len > size {
+        reply.error(Errno::ERANGE);
+    } else {
+        reply.data(value);
+    }
 }
 
 macro_rules! unsupported {
@@ -518,19 +532,18 @@ impl Filesystem for FuseAdapter {
         }
     }
 
-    fn getxattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _size: u32,
-        reply: ReplyXattr,
-    ) {
-        unsupported!(reply);
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        match self.fs.getxattr(ino.0, name) {
+            Ok(value) => reply_xattr(reply, &value, size),
+            Err(e) => reply.error(fail("getxattr", format_args!("ino={ino} {name:?}"), &e)),
+        }
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
-        unsupported!(reply);
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        match self.fs.listxattr(ino.0) {
+            Ok(names) => reply_xattr(reply, &names, size),
+            Err(e) => reply.error(fail("listxattr", format_args!("ino={ino}"), &e)),
+        }
     }
 
     // The ops below are fuser's defaults answered quietly: the same ENOSYS, without the

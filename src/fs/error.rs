@@ -74,6 +74,11 @@ pub enum FsError {
     NameNotUtf8 {
         name: String,
     },
+    /// An extended attribute asked for by name: the mount has none, and says so as a
+    /// filesystem without them does (ENODATA), not that it cannot have any.
+    NoAttribute {
+        name: String,
+    },
     /// A write to an import whose archive was already rejected, and why: the errno is the
     /// cause's (EINVAL for bad input, ENOSPC for a full store), as at close.
     ImportRejected(Arc<ImportError>),
@@ -124,6 +129,7 @@ impl FsError {
             // What chmod(2) and utimensat(2) answer a non-owner.
             FsError::NotOwner { .. } => Errno::EPERM,
             FsError::NameNotUtf8 { .. } => Errno::EINVAL,
+            FsError::NoAttribute { .. } => Errno::ENODATA,
             FsError::AccessRefused(e) => e.errno(),
             FsError::ImportRejected(e) => import_errno(e),
             FsError::Import(e) => import_errno(e),
@@ -139,9 +145,11 @@ impl FsError {
     /// else is worth a warning in the daemon log.
     pub fn log_level(&self) -> Level {
         match self {
-            FsError::NotFound { .. } | FsError::UnknownInode(_) | FsError::AccessRefused(_) => {
-                Level::Debug
-            }
+            // `getfattr -R`, `tar --xattrs` and file managers ask every file.
+            FsError::NotFound { .. }
+            | FsError::UnknownInode(_)
+            | FsError::AccessRefused(_)
+            | FsError::NoAttribute { .. } => Level::Debug,
             // Asked for by other users as often as they like (`stat` in a loop): at warn, each
             // line naming every platform, they could fill the daemon's log. `-v` shows them.
             FsError::PlatformAbsent { .. }
@@ -346,6 +354,7 @@ impl fmt::Display for FsError {
                 write!(f, "{op}: uid {uid} does not own it (owner uid {owner})")
             }
             FsError::NameNotUtf8 { name } => write!(f, "name {name:?} is not UTF-8"),
+            FsError::NoAttribute { name } => write!(f, "no extended attribute {name:?}"),
             FsError::AccessRefused(_) => write!(f, "access refused"),
             FsError::ImportRejected(_) => {
                 write!(f, "this import already failed; see its .status file")
@@ -386,7 +395,8 @@ impl std::error::Error for FsError {
             | FsError::PermissionDenied { .. }
             | FsError::NotOwner { .. }
             | FsError::ShortRead { .. }
-            | FsError::NameNotUtf8 { .. } => None,
+            | FsError::NameNotUtf8 { .. }
+            | FsError::NoAttribute { .. } => None,
         }
     }
 }

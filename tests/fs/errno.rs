@@ -34,6 +34,7 @@ fn variant(e: &FsError) -> &'static str {
         FsError::NotOwner { .. } => "NotOwner",
         FsError::AccessRefused(_) => "AccessRefused",
         FsError::NameNotUtf8 { .. } => "NameNotUtf8",
+        FsError::NoAttribute { .. } => "NoAttribute",
         FsError::ImportRejected(_) => "ImportRejected",
         FsError::Import(_) => "Import",
         FsError::Archive(_) => "Archive",
@@ -45,7 +46,7 @@ fn variant(e: &FsError) -> &'static str {
 }
 
 /// Every variant `variant` names: kept beside it, so a new one is listed in both places.
-const ALL: [&str; 24] = [
+const ALL: [&str; 25] = [
     "NotFound",
     "UnknownInode",
     "BadHandle",
@@ -63,6 +64,7 @@ const ALL: [&str; 24] = [
     "NotOwner",
     "AccessRefused",
     "NameNotUtf8",
+    "NoAttribute",
     "ImportRejected",
     "Import",
     "Archive",
@@ -233,6 +235,15 @@ fn every_fs_error_variant_has_its_errno() {
         libc::EINVAL,
     );
     fs.release(bad.fh).expect("release");
+
+    // Extended attributes: none, as on a filesystem without them (ENODATA, an empty list).
+    let root = super::ROOT_INO;
+    seen.check(
+        "NoAttribute",
+        fs.getxattr(root, n("user.comment")),
+        libc::ENODATA,
+    );
+    assert_eq!(fs.listxattr(root).expect("listxattr"), Vec::<u8>::new());
 
     // A reader that answers fewer bytes than the archive has there: the kernel would fill the
     // rest of a cached page with zeros, so the read fails instead.

@@ -197,3 +197,30 @@ fn mount_backups_see_no_change_across_remount_and_daemon_restart() {
     m.mount();
     unchanged("after the daemon was killed and mounted again");
 }
+
+/// The mount answers extended-attribute requests as a filesystem without xattrs: `getfattr -R
+/// -d` and GNU `tar --xattrs` of the whole tree find none and print no error (an unsupported
+/// answer made each print one "Operation not supported" per file).
+#[test]
+fn xattr_readers_find_none_and_report_nothing() {
+    needs!("fuse", "getfattr");
+    let m = Mounted::new();
+    let images = m.path("images");
+    let dumped = run(Command::new("getfattr").args(["-R", "-d"]).arg(&images));
+    assert_eq!(said(&dumped), "", "getfattr printed something");
+    let one = Command::new("getfattr")
+        .args(["-n", "user.comment"])
+        .arg(m.image("image.tar"))
+        .output()
+        .unwrap();
+    assert!(
+        text(&one.stderr).contains("No such attribute"),
+        "getfattr -n: {}",
+        said(&one)
+    );
+    let tarred = run(Command::new("tar")
+        .args(["--xattrs", "-cf", "/dev/null", "-C"])
+        .arg(&images)
+        .arg("."));
+    assert_eq!(said(&tarred), "", "tar --xattrs printed something");
+}
