@@ -107,7 +107,11 @@ pub enum ImageError<E = StoreError> {
     /// A platform request that selects no single manifest.
     Select(SelectError),
     /// A REF that names no image in the store.
-    NoSuchImage { query: String },
+    /// No image has this name or ID; `nearest` is a stored name a typo away, if any.
+    NoSuchImage {
+        query: String,
+        nearest: Option<String>,
+    },
     /// A REF that is no stored name but begins the digests of several images (Docker's
     /// "ambiguous reference").
     AmbiguousImageId { query: String, digests: Vec<Digest> },
@@ -139,7 +143,13 @@ impl<E: fmt::Display> fmt::Display for ImageError<E> {
                 )
             }
             Self::Select(e) => write!(f, "{e}"),
-            Self::NoSuchImage { query } => write!(f, "no such image: {query}"),
+            Self::NoSuchImage { query, nearest } => {
+                write!(f, "no such image: {query}")?;
+                match nearest {
+                    Some(n) => write!(f, "; did you mean {n}?"),
+                    None => Ok(()),
+                }
+            }
             Self::AmbiguousImageId { query, digests } => write!(
                 f,
                 "ambiguous image ID {query:?}: it begins {} image digests ({}); give more digits",
@@ -198,6 +208,21 @@ impl<E: std::error::Error + 'static> std::error::Error for ImageError<E> {
 }
 
 impl<E> ImageError<E> {
+    /// `query` names none of `images`; suggests the stored name nearest to it, if a typo away.
+    pub fn no_such_image(query: &str, images: &[ImageRecord]) -> ImageError<E> {
+        // Each name as users type it, with its tag and without (`alpnie` → `alpine`).
+        let names: Vec<String> = images
+            .iter()
+            .filter_map(|r| r.name())
+            .flat_map(|n| [n.familiar_string(), n.familiar_name()])
+            .collect();
+        let nearest = crate::suggest::nearest(query, names.iter().map(String::as_str));
+        ImageError::NoSuchImage {
+            query: query.to_string(),
+            nearest: nearest.map(str::to_string),
+        }
+    }
+
     /// The content source's own failure (`Err`), or else this error, which then holds none: for
     /// a caller whose source errors are already its own (an importer reading an archive).
     pub fn split_source(self) -> Result<ImageError<Infallible>, E> {
@@ -212,7 +237,9 @@ impl<E> ImageError<E> {
                 ImageError::TargetMissing { image, digest }
             }
             ImageError::Select(e) => ImageError::Select(e),
-            ImageError::NoSuchImage { query } => ImageError::NoSuchImage { query },
+            ImageError::NoSuchImage { query, nearest } => {
+                ImageError::NoSuchImage { query, nearest }
+            }
             ImageError::AmbiguousImageId { query, digests } => {
                 ImageError::AmbiguousImageId { query, digests }
             }
@@ -242,12 +269,18 @@ impl fmt::Display for SelectError {
                 image,
                 requested,
                 available,
-            } => write!(
-                f,
-                "image {image} does not provide platform {}; it has: {}",
-                requested.format_all(),
-                format_platforms(available)
-            ),
+            } => {
+                write!(
+                    f,
+                    "image {image} does not provide platform {}; it has: {}",
+                    requested.format_all(),
+                    format_platforms(available)
+                )?;
+                match requested.nearest(available) {
+                    Some(p) => write!(f, "; did you mean {}?", p.format_all()),
+                    None => Ok(()),
+                }
+            }
             Self::PlatformIncomplete {
                 image,
                 requested,
@@ -725,11 +758,13 @@ impl ImageQuery {
     pub fn find(&self, store: &Store, query: &str) -> Result<Vec<ImageRecord>, ImageError> {
         let images = store.images()?;
         let resolved = self.resolve_in(&images, query)?;
-        let found: Vec<ImageRecord> = images.into_iter().filter(|r| resolved.matches(r)).collect();
+        let found: Vec<ImageRecord> = images
+            .iter()
+            .filter(|r| resolved.matches(r))
+            .cloned()
+            .collect();
         if found.is_empty() {
-            return Err(ImageError::NoSuchImage {
-                query: query.to_string(),
-            });
+            return Err(ImageError::no_such_image(query, &images));
         }
         Ok(match resolved {
             // Several names may share a digest; a digest query means the one image, unnamed
@@ -770,9 +805,7 @@ impl ImageQuery {
             .filter(|d| d.hex().starts_with(prefix.as_str()))
             .collect();
         match digests.len() {
-            0 => Err(ImageError::NoSuchImage {
-                query: query.to_string(),
-            }),
+            0 => Err(ImageError::no_such_image(query, images)),
             1 => Ok(ImageQuery::Digest(*digests.first().expect("one digest"))),
             _ => Err(ImageError::AmbiguousImageId {
                 query: query.to_string(),

@@ -25,5 +25,6 @@ pub mod reference;
 pub mod restore;
 pub mod sample;
 pub mod store;
+pub mod suggest;
 #[cfg(test)]
 mod testing;

@@ -391,6 +391,56 @@ fn cli_platform_flag_accepts_comma_lists_and_repeats() {
     }
 }
 
+/// The mount's file-name form of a platform (`linux-arm64`, as copied from a path) names the
+/// same platform as Docker's syntax.
+#[test]
+fn cli_platform_flag_accepts_the_mounts_file_name_form() {
+    let (f, _) = fixture_with_alpine();
+    let docker = ok(cli(
+        f.root(),
+        &["export", "alpine", "--platform", "linux/arm64"],
+    ));
+    for form in ["linux-arm64", "linux-arm64-v8", "linux-amd64,linux-arm64"] {
+        let out = ok(cli(f.root(), &["export", "alpine", "--platform", form]));
+        if form.contains(',') {
+            let both = ok(cli(
+                f.root(),
+                &["export", "alpine", "--platform", "linux/amd64,linux/arm64"],
+            ));
+            assert_eq!(out, both, "{form}");
+        } else {
+            assert_eq!(out, docker, "{form}");
+        }
+    }
+}
+
+/// A platform or a name a typo away from one the store has is suggested; a different one is
+/// not (the error lists what there is).
+#[test]
+fn cli_suggests_the_platform_or_name_a_typo_away() {
+    let (f, _) = fixture_with_alpine();
+    let said = fails_with(
+        &cli(f.root(), &["export", "alpine", "--platform", "linux/arm65"]),
+        "does not provide platform linux/arm65",
+    );
+    assert!(said.contains("; did you mean linux/arm64?"), "{said}");
+    let said = fails_with(
+        &cli(
+            f.root(),
+            &["export", "alpine", "--platform", "windows/amd64"],
+        ),
+        "it has: linux/amd64",
+    );
+    assert!(!said.contains("did you mean"), "{said}");
+    let said = fails_with(
+        &cli(f.root(), &["inspect", "alpnie"]),
+        "no such image: alpnie",
+    );
+    assert!(said.contains("; did you mean alpine?"), "{said}");
+    let said = fails_with(&cli(f.root(), &["rm", "busybox"]), "no such image: busybox");
+    assert!(!said.contains("did you mean"), "{said}");
+}
+
 #[test]
 fn cli_store_location_follows_flag_then_env_then_xdg() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -29,9 +29,7 @@ pub(super) fn rm(store: &Store, args: &RmArgs) -> CliResult {
             _ => images.iter().any(|record| query.matches(record)),
         };
         if !found {
-            return Err(CliError::Image(ImageError::NoSuchImage {
-                query: r.clone(),
-            }));
+            return Err(CliError::Image(ImageError::no_such_image(r, &images)));
         }
         match query {
             ImageQuery::Tagged(name) => {

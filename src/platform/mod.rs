@@ -253,7 +253,14 @@ impl Platform {
                 if spec.is_empty() {
                     return Err(ParsePlatformError::EmptyListElement { list: list.clone() });
                 }
-                let p = Platform::parse(spec)?;
+                // The mount's file-name form (`linux-arm64`) too, which containerd's grammar
+                // refuses: what a user copied from a path is what they type.
+                let p = Platform::parse(spec).or_else(|e| {
+                    if spec.contains('/') {
+                        return Err(e);
+                    }
+                    Platform::from_file_name(spec).map_err(|_| e)
+                })?;
                 let normal = p.normalize();
                 if !seen.contains(&normal) {
                     seen.push(normal);
@@ -286,6 +293,15 @@ impl Platform {
             return "unknown".to_string();
         }
         path_join(&[&self.os, &self.architecture, &self.variant])
+    }
+
+    /// The nearest of `available` to this platform when it looks like a typo of one
+    /// (`linux/arm65` → `linux/arm64`), for "did you mean" in errors.
+    pub fn nearest<'a>(&self, available: &'a [Platform]) -> Option<&'a Platform> {
+        let wanted = self.format_all();
+        let names: Vec<String> = available.iter().map(Platform::format_all).collect();
+        let hit = crate::suggest::nearest(&wanted, names.iter().map(String::as_str))?;
+        available.iter().find(|p| p.format_all() == hit)
     }
 
     /// containerd's `FormatAll`: like [`Platform::format`], with `(version+features)` after the
