@@ -298,18 +298,13 @@ impl fmt::Display for ImportError {
                 image,
                 requested,
                 available,
-            } => {
-                write!(
-                    f,
-                    "image {image} does not provide platform {} in this archive; it has: {}",
-                    requested.format_all(),
-                    format_platforms(available)
-                )?;
-                match requested.nearest(available) {
-                    Some(p) => write!(f, "; did you mean {}?", p.format_all()),
-                    None => Ok(()),
-                }
-            }
+            } => write!(
+                f,
+                "image {image} does not provide platform {} in this archive; it has: {}{}",
+                requested.format_all(),
+                format_platforms(available),
+                requested.did_you_mean(available)
+            ),
             Self::NothingComplete { image } => {
                 write!(
                     f,

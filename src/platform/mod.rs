@@ -304,6 +304,12 @@ impl Platform {
         available.iter().find(|p| p.format_all() == hit)
     }
 
+    /// `; did you mean linux/arm64?` after an error naming this platform, when one of
+    /// `available` is a typo away; nothing otherwise.
+    pub fn did_you_mean<'a>(&'a self, available: &'a [Platform]) -> impl fmt::Display + 'a {
+        DidYouMean(self.nearest(available))
+    }
+
     /// containerd's `FormatAll`: like [`Platform::format`], with `(version+features)` after the
     /// OS when either is present; features sorted, empty and repeated ones dropped, and
     /// `% + ( ) /` percent-encoded so the result parses back.
@@ -711,6 +717,18 @@ fn is_known_arch(arch: &str) -> bool {
 /// Whether `arch` names a known architecture once normalised (`x86-64`, `aarch64`, `armhf`).
 fn is_known_arch_alias(arch: &str) -> bool {
     is_known_arch(&normalize_arch(arch, "").0)
+}
+
+/// What [`Platform::did_you_mean`] shows: the suggestion, or nothing.
+struct DidYouMean<'a>(Option<&'a Platform>);
+
+impl fmt::Display for DidYouMean<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(p) => write!(f, "; did you mean {}?", p.format_all()),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
