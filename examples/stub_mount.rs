@@ -26,7 +26,7 @@ impl ArchiveReader for Zeros {
         len: usize,
         buf: &mut Vec<u8>,
     ) -> Result<usize, FsError> {
-        let want = (len as u64).min(plan.size().saturating_sub(offset)) as usize;
+        let want = plan.bytes_at(offset, len);
         if buf.len() < want {
             buf.resize(want, 0);
         }

@@ -264,6 +264,11 @@ impl ArchivePlan {
         &self.blobs
     }
 
+    /// How many bytes a read of `len` at `offset` returns: `len`, clipped at the end.
+    pub fn bytes_at(&self, offset: u64, len: usize) -> usize {
+        (len as u64).min(self.size.saturating_sub(offset)) as usize
+    }
+
     /// Fills `buf` from `offset`; returns fewer bytes only at the end of the archive. A blob that
     /// is missing or whose size changed is an error, never zeros. The error keeps the store's own
     /// (an unopenable blob keeps its errno: EMFILE, EACCES, ELOOP reach the reader as they are).
@@ -271,7 +276,7 @@ impl ArchivePlan {
         if offset >= self.size {
             return Ok(0);
         }
-        let want = (buf.len() as u64).min(self.size - offset) as usize;
+        let want = self.bytes_at(offset, buf.len());
         let mut done = 0;
         let mut i = self.records.partition_point(|r| r.end() <= offset);
         while done < want {

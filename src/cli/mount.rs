@@ -215,28 +215,15 @@ fn spawn_daemon(args: &MountArgs) -> CliResult {
 
 /// A daemon that died leaves its mountpoint answering ENOTCONN, or ECONNABORTED when the
 /// kernel aborted the connection with requests in flight; detach it so we can mount. Asked
-/// with statfs, which the kernel always forwards to the daemon: a stat could be answered from
-/// the attribute cache.
+/// by opening the directory, which the kernel always forwards to the daemon (OPENDIR): a stat
+/// could be answered from the attribute cache.
 fn clear_stale_mount(mountpoint: &Path) {
-    if let Err(e) = statfs(mountpoint)
+    if let Err(e) = std::fs::read_dir(mountpoint)
         && matches!(e.raw_os_error(), Some(libc::ENOTCONN | libc::ECONNABORTED))
     {
         log::warn!(target: "mount", "{} is a stale mount; detaching it", mountpoint.display());
         let _ = unmount_path(mountpoint, true);
     }
-}
-
-fn statfs(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: statfs is plain old data; all zeroes is a valid value.
-    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid C string and `buf` a writable statfs for the call's duration.
-    if unsafe { libc::statfs(c.as_ptr(), &mut buf) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 pub(super) fn unmount(args: &UnmountArgs) -> CliResult {

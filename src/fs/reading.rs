@@ -38,15 +38,10 @@ impl ArchiveReader for PlanReader {
         len: usize,
         buf: &mut Vec<u8>,
     ) -> Result<usize, FsError> {
-        let want = archive_bytes_at(plan, offset, len);
+        let want = plan.bytes_at(offset, len);
         plan.read_at(offset, reserve(buf, want))
             .map_err(FsError::Read)
     }
-}
-
-/// How many bytes of the archive a read of `len` at `offset` must return.
-fn archive_bytes_at(plan: &ArchivePlan, offset: u64, len: usize) -> usize {
-    (len as u64).min(plan.size().saturating_sub(offset)) as usize
 }
 
 /// A small document's bytes at `offset`, copied into `buf`; returns the count.
@@ -191,7 +186,7 @@ impl ImageFs {
     ) -> Result<usize, FsError> {
         match &*self.handle(fh)? {
             Handle::Archive { plan, .. } => {
-                let want = archive_bytes_at(plan, offset, size as usize);
+                let want = plan.bytes_at(offset, size as usize);
                 let got = self.reader.read_at(plan, offset, size as usize, buf)?;
                 if got != want {
                     // A short reply in cached mode would be zero-filled by the kernel: fail.
