@@ -61,13 +61,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             uid,
             gid,
             direct_io,
+            read_only: false,
+            dir_mode: None,
+            file_mode: None,
         },
     )
     .with_archive_reader(Arc::new(Zeros));
-    let config = MountConfig {
-        allow_other: false,
-        threads,
-    };
+    let config = MountConfig::new("stub_mount", threads);
     let session = fuse::session(fs, &mountpoint, &config)?;
     eprintln!("stub_mount: serving zeros on {}", mountpoint.display());
     session.run()?;

@@ -9,7 +9,7 @@ use imagefs::cli::{self, Cli};
 use imagefs::logger;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cli::args_from_mount_helper(std::env::args_os().collect()));
     logger::init(cli.verbose, cli.quiet);
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

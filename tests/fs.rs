@@ -99,6 +99,9 @@ pub(crate) fn options() -> FsOptions {
         uid: OWNER.uid,
         gid: OWNER.gid,
         direct_io: false,
+        read_only: false,
+        dir_mode: None,
+        file_mode: None,
     }
 }
 

@@ -19,6 +19,8 @@ use common::*;
 mod access;
 #[path = "mount/backup.rs"]
 mod backup;
+#[path = "mount/conventions.rs"]
+mod conventions;
 #[path = "mount/import.rs"]
 mod import;
 #[path = "mount/paths.rs"]

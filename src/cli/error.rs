@@ -6,6 +6,7 @@ use std::io;
 use std::path::PathBuf;
 use std::string::FromUtf8Error;
 
+use super::mount::MountError;
 use crate::archive::{ExportError, ImportError};
 use crate::image::{ImageError, SelectError};
 use crate::platform::ParsePlatformError;
@@ -60,23 +61,8 @@ pub enum CliError {
         path: PathBuf,
         source: io::Error,
     },
-    Mount {
-        mountpoint: PathBuf,
-        source: io::Error,
-    },
-    /// `mount --daemon --log-file` cannot open the log file.
-    LogFile {
-        path: PathBuf,
-        source: io::Error,
-    },
-    /// The background mount reported why it failed (its error line, already formatted).
-    Daemon(String),
-    /// The background mount exited without reporting.
-    DaemonExited,
-    Unmount {
-        mountpoint: PathBuf,
-        source: io::Error,
-    },
+    /// `mount` or `unmount` refused or failed.
+    Mount(MountError),
 }
 
 impl CliError {
@@ -102,11 +88,7 @@ impl CliError {
             | CliError::TerminalOutput
             | CliError::ExportTemp { .. }
             | CliError::ExportPersist { .. }
-            | CliError::Mount { .. }
-            | CliError::LogFile { .. }
-            | CliError::Daemon(_)
-            | CliError::DaemonExited
-            | CliError::Unmount { .. } => false,
+            | CliError::Mount(_) => false,
         }
     }
 }
@@ -148,17 +130,7 @@ impl fmt::Display for CliError {
                 write!(f, "cannot create a file in {}", dir.display())
             }
             CliError::ExportPersist { path, .. } => write!(f, "cannot write {}", path.display()),
-            CliError::Mount { mountpoint, .. } => {
-                write!(f, "cannot mount on {}", mountpoint.display())
-            }
-            CliError::LogFile { path, .. } => write!(f, "cannot open log file {}", path.display()),
-            CliError::Daemon(line) => write!(f, "{line}"),
-            CliError::DaemonExited => {
-                write!(f, "the mount daemon exited before the mount was ready")
-            }
-            CliError::Unmount { mountpoint, .. } => {
-                write!(f, "cannot unmount {}", mountpoint.display())
-            }
+            CliError::Mount(e) => write!(f, "{e}"),
         }
     }
 }
@@ -175,20 +147,17 @@ impl std::error::Error for CliError {
             CliError::Io(e) => e.source(),
             CliError::NotUtf8(e) => e.source(),
             CliError::NotJson(e) => e.source(),
+            CliError::Mount(e) => e.source(),
             CliError::Import { source, .. } => Some(source),
-            CliError::ExportTemp { source, .. }
-            | CliError::ExportPersist { source, .. }
-            | CliError::Mount { source, .. }
-            | CliError::LogFile { source, .. }
-            | CliError::Unmount { source, .. } => Some(source),
+            CliError::ExportTemp { source, .. } | CliError::ExportPersist { source, .. } => {
+                Some(source)
+            }
             CliError::NoStoreDirectory
             | CliError::GcRemovedNothing
             | CliError::FsckProblems { .. }
             | CliError::NoCompletePlatform { .. }
             | CliError::NoConfig
-            | CliError::TerminalOutput
-            | CliError::Daemon(_)
-            | CliError::DaemonExited => None,
+            | CliError::TerminalOutput => None,
         }
     }
 }
@@ -213,6 +182,7 @@ from!(
     Io(io::Error),
     NotUtf8(FromUtf8Error),
     NotJson(serde_json::Error),
+    Mount(MountError),
 );
 
 impl From<SelectError> for CliError {
@@ -251,10 +221,10 @@ mod tests {
             error_chain(&e),
             "cannot import x.tar: truncated archive: input ended inside tar header"
         );
-        let e = CliError::Unmount {
+        let e = CliError::Mount(MountError::Unmount {
             mountpoint: "/m".into(),
             source: io::Error::from_raw_os_error(libc::EINVAL),
-        };
+        });
         assert_eq!(
             error_chain(&e),
             "cannot unmount /m: Invalid argument (os error 22)"

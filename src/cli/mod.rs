@@ -8,14 +8,16 @@ mod progress;
 mod query;
 mod transfer;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::platform::{ParsePlatformError, Platform};
 use crate::store::Store;
 
 pub use error::CliError;
+pub use mount::{MountError, OptionError};
 
 pub type CliResult = Result<(), CliError>;
 
@@ -199,9 +201,42 @@ pub struct FsckArgs {
     pub repair: bool,
 }
 
+/// `mount.fuse3` runs `imagefs STORE MOUNTPOINT -o OPTIONS` for fstab and `mount -t
+/// fuse.imagefs` (as it runs `sshfs` or `mount-s3`); that form means `imagefs --store STORE
+/// mount MOUNTPOINT -o OPTIONS`. It is recognised only when the first two arguments are existing
+/// directories and the first is no subcommand, so a mistyped subcommand still gets clap's
+/// "unrecognized subcommand" rather than a mount.
+pub fn args_from_mount_helper(args: Vec<OsString>) -> Vec<OsString> {
+    let is_dir = |a: Option<&OsString>| {
+        a.is_some_and(|a| {
+            !a.as_encoded_bytes().starts_with(b"-") && std::path::Path::new(a).is_dir()
+        })
+    };
+    let command = Cli::command();
+    let names_subcommand = args.get(1).is_some_and(|a| {
+        command
+            .get_subcommands()
+            .any(|c| a == c.get_name() || c.get_all_aliases().any(|al| a == al))
+            || a == "help"
+    });
+    if names_subcommand || !is_dir(args.get(1)) || !is_dir(args.get(2)) {
+        return args;
+    }
+    let mut out = Vec::with_capacity(args.len() + 2);
+    let mut it = args.into_iter();
+    out.extend(it.next());
+    out.push("--store".into());
+    out.extend(it.next());
+    out.push("mount".into());
+    out.extend(it);
+    out
+}
+
 /// Runs one command.
 pub fn run(cli: Cli) -> CliResult {
     let root = Store::default_location(cli.store.as_deref()).ok_or(CliError::NoStoreDirectory)?;
+    // Absolute, so that a mount serving in the background can leave the caller's directory.
+    let root = std::path::absolute(&root)?;
     // A store on read-only media is served as it is; say so once, up front.
     let store = Store::open(&root)?;
     if store.is_read_only() {
@@ -225,8 +260,55 @@ pub fn run(cli: Cli) -> CliResult {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{args_from_mount_helper, parse_duration};
+    use std::ffi::OsString;
     use std::time::Duration;
+
+    #[test]
+    fn the_mount_helper_form_becomes_a_mount_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, mnt) = (dir.path().join("store"), dir.path().join("mnt"));
+        std::fs::create_dir(&store).unwrap();
+        std::fs::create_dir(&mnt).unwrap();
+        let args = |v: &[&std::ffi::OsStr]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let helper = args(&[
+            "imagefs".as_ref(),
+            store.as_ref(),
+            mnt.as_ref(),
+            "-o".as_ref(),
+            "ro".as_ref(),
+        ]);
+        assert_eq!(
+            args_from_mount_helper(helper),
+            args(&[
+                "imagefs".as_ref(),
+                "--store".as_ref(),
+                store.as_ref(),
+                "mount".as_ref(),
+                mnt.as_ref(),
+                "-o".as_ref(),
+                "ro".as_ref()
+            ])
+        );
+        // A subcommand, a flag, or a path that is no directory leaves the arguments alone.
+        for unchanged in [
+            args(&["imagefs".as_ref(), "ls".as_ref()]),
+            args(&[
+                "imagefs".as_ref(),
+                "--store".as_ref(),
+                store.as_ref(),
+                "ls".as_ref(),
+            ]),
+            args(&["imagefs".as_ref(), "lss".as_ref(), mnt.as_ref()]),
+            args(&[
+                "imagefs".as_ref(),
+                store.as_ref(),
+                dir.path().join("missing").as_ref(),
+            ]),
+        ] {
+            assert_eq!(args_from_mount_helper(unchanged.clone()), unchanged);
+        }
+    }
 
     #[test]
     fn durations_take_seconds_minutes_hours_and_days() {

@@ -1,6 +1,7 @@
-//! The one mount guard: `imagefs mount --daemon` of a store, unmounted on drop, whose failure to
-//! mount fails the test (a test that mounts states `needs!("fuse")` first); and the other mounts
-//! tests make or clean up: a small tmpfs, and detaching what a killed daemon left.
+//! The one mount guard: `imagefs mount` of a store (backgrounded, the default), unmounted on
+//! drop, whose failure to mount fails the test (a test that mounts states `needs!("fuse")`
+//! first); and the other mounts tests make or clean up: a small tmpfs, and detaching what a
+//! killed daemon left.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,12 +9,12 @@ use std::process::Command;
 
 use super::process::{imagefs, output, run, text, wait_for};
 
-/// A mounted store: `imagefs mount MNT --daemon --no-sample -vv --log-file LOG [extra…]`.
+/// A mounted store: `imagefs mount MNT --no-sample -vv --log-file LOG [extra…]`.
 pub(crate) struct Mount {
     pub store: PathBuf,
     pub mnt: PathBuf,
     pub log: PathBuf,
-    /// The daemon's pid, as `mount --daemon` reports it; `None` once killed.
+    /// The daemon's pid, as `mount` reports it; `None` once killed.
     pub pid: Option<u32>,
     extra: Vec<String>,
     mounted: bool,
@@ -42,6 +43,18 @@ impl Mount {
         m
     }
 
+    /// A mount the test made itself (another way), unmounted on drop like the others.
+    pub(crate) fn adopt(store: &Path, mnt: &Path) -> Mount {
+        Mount {
+            store: store.to_path_buf(),
+            mnt: mnt.to_path_buf(),
+            log: PathBuf::new(),
+            pid: None,
+            extra: Vec::new(),
+            mounted: true,
+        }
+    }
+
     /// Mounts (again, after `unmount`, `kill_daemon` or `detach`) with the same options; a
     /// stale mount left by a killed daemon is detached by the new one.
     #[track_caller]
@@ -50,7 +63,7 @@ impl Mount {
             imagefs(&self.store)
                 .arg("mount")
                 .arg(&self.mnt)
-                .args(["--daemon", "--no-sample", "-vv", "--log-file"])
+                .args(["--no-sample", "-vv", "--log-file"])
                 .arg(&self.log)
                 .args(&self.extra),
         );
@@ -69,7 +82,7 @@ impl Mount {
             .nth(1)
             .and_then(|rest| rest.split(')').next())
             .and_then(|pid| pid.parse().ok());
-        assert!(self.pid.is_some(), "mount --daemon reported no pid: {said}");
+        assert!(self.pid.is_some(), "mount reported no pid: {said}");
     }
 
     /// `imagefs unmount` (lazily if busy); waits a moment for the daemon to exit.

@@ -2,7 +2,12 @@
 //! `ImageFs` method and replies; errors become errnos only through `FsError::errno`. The only
 //! errnos chosen here are ENOSYS, for ops the mount does not offer (so the kernel stops
 //! asking), and the xattr protocol's ERANGE for a caller's buffer that is too small. It also
-//! runs the live-view thread, which forwards what `ImageFs::refresh` finds stale.
+//! runs the live-view thread, which forwards what `ImageFs::refresh` finds stale. Making the
+//! mount itself is [`mount`]'s.
+
+mod mount;
+
+pub use mount::{Audience, DEV_FUSE, MountConfig, Mounted, SUBTYPE, Unmounter, session, umount};
 
 use std::ffi::OsStr;
 use std::io;
@@ -11,11 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fuser::{
-    AccessFlags, Config, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem,
-    FopenFlags, Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig, LockOwner, MountOption,
-    Notifier, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
-    ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
-    Request, Session, SessionACL, TimeOrNow, WriteFlags,
+    AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
+    Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig, LockOwner, Notifier, OpenFlags,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
+    ReplyIoctl, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow,
+    WriteFlags,
 };
 
 use crate::fs::{Attr, Caller, FileKind, FsError, ImageFs, Invalidation, Opened};
@@ -34,43 +39,8 @@ thread_local! {
     static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// How to mount.
-#[derive(Clone, Debug)]
-pub struct MountConfig {
-    pub allow_other: bool,
-    /// FUSE event-loop threads.
-    pub threads: usize,
-}
-
 pub struct FuseAdapter {
     fs: Arc<ImageFs>,
-}
-
-/// Creates the mount (it is live when this returns) and the session that serves it.
-pub fn session(
-    fs: ImageFs,
-    mountpoint: &Path,
-    config: &MountConfig,
-) -> io::Result<Session<FuseAdapter>> {
-    let mut c = Config::default();
-    c.mount_options = vec![
-        MountOption::FSName("imagefs".into()),
-        MountOption::Subtype("imagefs".into()),
-        MountOption::NoAtime,
-        MountOption::NoDev,
-        MountOption::NoSuid,
-    ];
-    c.acl = if config.allow_other {
-        SessionACL::All
-    } else {
-        SessionACL::Owner
-    };
-    c.n_threads = Some(config.threads.max(1));
-    c.clone_fd = true;
-    let fs = Arc::new(fs);
-    let session = Session::new(FuseAdapter { fs: fs.clone() }, mountpoint, &c)?;
-    keep_live(fs, session.notifier());
-    Ok(session)
 }
 
 /// Starts the thread that forwards what `ImageFs::refresh` finds stale to the kernel each time
