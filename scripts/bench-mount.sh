@@ -63,7 +63,7 @@ mount_with() { # BINARY [ARGS]: the imagefs daemon, or the stub mount (in the ba
         echo "bench-mount: the stub mount did not come up" >&2
         return 1
     fi
-    "$1" --store "$store" mount "$mnt" --daemon --no-sample "${@:2}" >/dev/null
+    "$1" --store "$store" mount "$mnt" --no-sample "${@:2}" >/dev/null
 }
 
 mount_with "$bin"
@@ -112,7 +112,7 @@ for _ in 1 2 3; do
     rm -rf "$imp_store"
     "$bin" --store "$imp_store" ls >/dev/null
     cleanup
-    "$bin" --store "$imp_store" mount "$mnt" --daemon --no-sample >/dev/null
+    "$bin" --store "$imp_store" mount "$mnt" --no-sample >/dev/null
     mkdir -p "$mnt/import/linux-arm64"
     sync
     s=$(secs cp "$work/full.tar" "$mnt/import/linux-arm64/")

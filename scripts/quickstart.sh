@@ -22,7 +22,7 @@ mkdir -p "$MNT"
 if mountpoint -q "$MNT"; then
     "$BIN" unmount "$MNT"
 fi
-"$BIN" mount --daemon "$MNT"
+"$BIN" mount "$MNT"
 
 SAMPLE="$MNT/images/example.com/imagefs/sample:latest"
 cat <<MSG

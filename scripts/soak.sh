@@ -102,7 +102,7 @@ add_ref by-platform/linux-amd64+linux-arm64.tar "$read1" linux/amd64 linux/arm64
 add_ref image.tar "$read2"
 add_ref by-platform/linux-arm64.tar "$read2" linux/arm64
 
-out=$(imagefs mount "$mnt" --daemon --no-sample --log-file "$work/mount.log")
+out=$(imagefs mount "$mnt" --no-sample --log-file "$work/mount.log")
 daemon=$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' <<<"$out")
 [[ -n $daemon ]] || { echo "soak: cannot find the daemon's pid in: $out" >&2; exit 1; }
 

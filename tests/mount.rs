@@ -1,5 +1,5 @@
 //! The mount, end to end: each test mounts the real filesystem with the built binary
-//! (`imagefs mount --daemon`) on a temp dir and checks one claim of doc/SEMANTICS.md
+//! (`imagefs mount`, which returns once the mount is live) on a temp dir and checks one claim of doc/SEMANTICS.md
 //! ("The mount") with real tools. FUSE is required: without it the tests fail, unless
 //! `IMAGEFS_TEST_SKIP` names `fuse` (see tests/common/needs.rs).
 

@@ -469,7 +469,7 @@ fn mount_works_for_an_ordinary_user_through_fusermount3() {
         c
     };
     let mnt_s = mnt.to_str().unwrap();
-    let out = output(&mut as_nobody(&["mount", "--daemon", "--no-sample", mnt_s]));
+    let out = output(&mut as_nobody(&["mount", "--no-sample", mnt_s]));
     assert!(
         out.status.success(),
         "mount as nobody: {}",
