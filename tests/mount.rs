@@ -508,6 +508,32 @@ fn mount_forgets_a_name_the_cli_removed_before_the_kernel_cache_runs_out() {
     );
 }
 
+/// Claim (live view): an image the CLI imports shows in `ls` of its (cached) repository
+/// directory at once, not when the kernel's 1 s attribute and entry caches run out. Measured
+/// from the end of the import; the bound is the cache's, the figure printed is this machine's.
+#[test]
+fn mount_lists_a_cli_import_before_the_kernel_cache_runs_out() {
+    needs!("fuse");
+    let m = Mounted::new();
+    let archive = m.foreign_archive("example.com/test/app:2", 15);
+    let repo = m.path("images/example.com/test");
+    // Cache the directory's attributes, its listing and the miss.
+    assert!(names(&repo).iter().all(|n| n != "app:2"));
+    assert!(!repo.join("app:2").exists());
+    run(imagefs(&m.store).arg("import").arg(&archive));
+    let imported = Instant::now();
+    while !names(&repo).iter().any(|n| n == "app:2") {
+        assert!(
+            imported.elapsed() < Duration::from_millis(900),
+            "app:2 not listed {:?} after the import",
+            imported.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!("listed {:?} after the import", imported.elapsed());
+    assert!(repo.join("app:2/image.tar").is_file());
+}
+
 /// "gc never removes a blob that an open file is reading": gc waits until it is closed.
 #[test]
 fn mount_gc_waits_for_open_archive_files() {
