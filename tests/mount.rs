@@ -622,7 +622,7 @@ fn mount_reads_proceed_while_an_import_is_in_progress() {
     let expected = fs::read(m.export(&["linux/arm64"])).unwrap();
     let mut upload = fs::File::create(m.path("import/slow.tar")).unwrap();
     upload.write_all(&archive[..archive.len() / 2]).unwrap();
-    let status = fs::read_to_string(m.path("import/.status/slow.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/slow.tar.json")).unwrap();
     assert!(status.contains("\"receiving\""), "{status}");
 
     let (tx, rx) = std::sync::mpsc::channel();
@@ -643,7 +643,7 @@ fn mount_reads_proceed_while_an_import_is_in_progress() {
 
     upload.write_all(&archive[archive.len() / 2..]).unwrap();
     drop(upload);
-    let status = fs::read_to_string(m.path("import/.status/slow.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/slow.tar.json")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
 }
 
@@ -701,11 +701,11 @@ fn mount_another_process_closing_an_upload_does_not_end_it() {
     let mut upload = fs::File::create(&target).unwrap();
     upload.write_all(&archive[..archive.len() / 2]).unwrap();
     run(Command::new("touch").arg(&target));
-    let status = fs::read_to_string(m.path("import/.status/touched.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/touched.tar.json")).unwrap();
     assert!(status.contains("\"receiving\""), "{status}");
     upload.write_all(&archive[archive.len() / 2..]).unwrap();
     drop(upload);
-    let status = fs::read_to_string(m.path("import/.status/touched.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/touched.tar.json")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
 }
 

@@ -197,10 +197,11 @@ impl ImageFs {
                 Err(not_found())
             }
             Node::StatusDir(dir) => {
+                let upload = tree::status_upload(name).ok_or_else(not_found)?;
                 let imports = self.imports.lock().expect("imports lock poisoned");
                 imports
                     .get(dir)
-                    .and_then(|files| files.get(name))
+                    .and_then(|files| files.get(upload))
                     .map(|u| Node::StatusFile(u.clone()))
                     .ok_or_else(not_found)
             }
@@ -376,7 +377,7 @@ impl ImageFs {
             Node::StatusDir(dir) => {
                 let imports = self.imports.lock().expect("imports lock poisoned");
                 for (name, u) in imports.get(dir).into_iter().flatten() {
-                    children.push((name.clone(), Node::StatusFile(u.clone())));
+                    children.push((tree::status_name(name), Node::StatusFile(u.clone())));
                 }
             }
             Node::IndexJson(_)

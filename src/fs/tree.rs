@@ -23,6 +23,9 @@ pub(super) const ROOT_INO: u64 = 1;
 pub(super) const IMAGES_DIR: &str = "images";
 pub(super) const IMPORT_DIR: &str = "import";
 pub(super) const STATUS_DIR: &str = ".status";
+/// What a status file's name adds to its upload's: file managers type files by extension, so
+/// `x.tar`'s status is `x.tar.json`, shown (and opened) as the JSON it is.
+const STATUS_SUFFIX: &str = ".json";
 pub(super) const IMAGE_TAR: &str = "image.tar";
 pub(super) const BY_PLATFORM_DIR: &str = "by-platform";
 pub(super) const MANIFEST_JSON: &str = "manifest.json";
@@ -110,6 +113,16 @@ pub(super) fn platform_list_name(platforms: &[Platform]) -> String {
         .map(Platform::file_name)
         .collect::<Vec<_>>()
         .join("+")
+}
+
+/// The name of the status file of the upload named `upload`.
+pub(super) fn status_name(upload: &str) -> String {
+    format!("{upload}{STATUS_SUFFIX}")
+}
+
+/// The upload a status file name stands for: `x.tar.json` -> `x.tar`; `None` without `.json`.
+pub(super) fn status_upload(status: &str) -> Option<&str> {
+    status.strip_suffix(STATUS_SUFFIX)
 }
 
 /// Operating systems a directory name under `import/` may start with. Without this filter any

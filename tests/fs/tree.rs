@@ -175,7 +175,7 @@ fn absent_platforms_and_unknown_names_are_enoent_everywhere() {
         &format!("{image}/by-platform/linux-amd64+linux-s390x.tar"),
         &format!("{image}/by-platform/not a platform.tar"),
         &format!("{image}/by-platform/linux-amd64/other.json"),
-        "import/.status/never-written.tar",
+        "import/.status/never-written.tar.json",
         "import/not-a-platform-dir",
     ] {
         assert_eq!(
@@ -227,10 +227,10 @@ fn import_lists_platform_directories_and_status_but_never_uploads() {
             .expect("create");
     m.fs.release(opened.fh).expect("release");
     assert_eq!(names(&m.fs, "import", &OWNER), [".status", "linux-arm64"]);
-    assert_eq!(names(&m.fs, "import/.status", &OWNER), ["x.tar"]);
+    assert_eq!(names(&m.fs, "import/.status", &OWNER), ["x.tar.json"]);
     // Reachable by name, write-only.
     assert_eq!(lookup(&m.fs, "import/x.tar").perm, 0o200);
-    assert_eq!(lookup(&m.fs, "import/.status/x.tar").perm, 0o444);
+    assert_eq!(lookup(&m.fs, "import/.status/x.tar.json").perm, 0o444);
 }
 
 #[test]

@@ -65,7 +65,7 @@ fn mount_whole_mount_backs_up_with_rsync_and_restic_after_an_import() {
     let m = Mounted::new();
     let archive = m.foreign_archive("example.com/test/backup:1", 31);
     run(Command::new("cp").arg(&archive).arg(m.path("import/")));
-    let status = fs::read_to_string(m.path("import/.status/foreign-31.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/foreign-31.tar.json")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
     // The live view shows the new image within about 1.5 s.
     wait_for("the imported image", || {
@@ -88,7 +88,7 @@ fn mount_whole_mount_backs_up_with_rsync_and_restic_after_an_import() {
         "the backed-up image.tar has the mount's bytes"
     );
     assert_eq!(
-        fs::read_to_string(dest.join("import/.status/foreign-31.tar")).unwrap(),
+        fs::read_to_string(dest.join("import/.status/foreign-31.tar.json")).unwrap(),
         status,
         "the backed-up status file"
     );
