@@ -61,6 +61,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             uid,
             gid,
             direct_io,
+            read_only: false,
+            dir_mode: None,
+            file_mode: None,
         },
     )
     .with_archive_reader(Arc::new(Zeros));

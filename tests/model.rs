@@ -63,6 +63,9 @@ fn fs_options() -> FsOptions {
         uid: OWNER.uid,
         gid: OWNER.gid,
         direct_io: false,
+        read_only: false,
+        dir_mode: None,
+        file_mode: None,
     }
 }
 

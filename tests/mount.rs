@@ -17,6 +17,8 @@ use common::*;
 
 #[path = "mount/access.rs"]
 mod access;
+#[path = "mount/attrs.rs"]
+mod attrs;
 #[path = "mount/backup.rs"]
 mod backup;
 #[path = "mount/import.rs"]

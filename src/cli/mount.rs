@@ -98,6 +98,9 @@ fn serve(store: &Store, args: &MountArgs, ready: &mut Option<std::fs::File>) -> 
             uid,
             gid,
             direct_io: args.direct_io,
+            read_only: false,
+            dir_mode: None,
+            file_mode: None,
         },
     );
     // Block the signals before the FUSE threads start, so they inherit the mask and only the

@@ -171,7 +171,37 @@ impl ImageFs {
         if Arc::ptr_eq(&old, &new) {
             return Vec::new();
         }
-        stale(&old, &new)
+        let mut out: BTreeSet<Invalidation> = stale(&old, &new).into_iter().collect();
+        out.extend(self.stale_directory_times(&old, &new));
+        out.into_iter().collect()
+    }
+
+    /// The directories whose attributes the change made stale although their listing may be
+    /// the same: those above the images carry the time the image list last changed, and so do
+    /// the import directories without uploads; `import/` lists the platforms images have.
+    fn stale_directory_times(&self, old: &ImageCatalog, new: &ImageCatalog) -> Vec<Invalidation> {
+        let mut out = Vec::new();
+        if old.platform_dirs() != new.platform_dirs() {
+            out.push(Invalidation::Inode(Node::ImportDir(String::new()).ino()));
+        }
+        if old.time() == new.time() {
+            return out;
+        }
+        out.extend(
+            [Node::Root, Node::ImagesDir]
+                .iter()
+                .map(|n| Invalidation::Inode(n.ino())),
+        );
+        let prefixes = old.prefixes().into_iter().chain(new.prefixes());
+        out.extend(prefixes.map(|p| Invalidation::Inode(Node::NamePrefix(p).ino())));
+        if !self.options.read_only {
+            let dirs = std::iter::once(String::new()).chain(self.import_dir_names(new));
+            for d in dirs {
+                out.push(Invalidation::Inode(Node::ImportDir(d.clone()).ino()));
+                out.push(Invalidation::Inode(Node::StatusDir(d).ino()));
+            }
+        }
+        out
     }
 }
 

@@ -108,6 +108,12 @@ pub struct FsOptions {
     pub gid: u32,
     /// Serve archives with direct I/O instead of through the page cache.
     pub direct_io: bool,
+    /// The mount only reads: no `import/` directory (`--read-only`, `-o ro`).
+    pub read_only: bool,
+    /// Permission bits for directories and for files, as `--dir-mode`/`--file-mode` give them
+    /// (mount-s3's options of the same names); `None`: the defaults the mount has today.
+    pub dir_mode: Option<u16>,
+    pub file_mode: Option<u16>,
 }
 
 /// The filesystem core: see the module docs.

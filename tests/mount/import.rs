@@ -164,3 +164,50 @@ fn mount_status_files_are_json_named_for_their_upload() {
         });
     }
 }
+
+/// "`import/` lists … the common ones …, every platform a stored image has … and those made
+/// with `mkdir`": `ls import/` shows them, so a file manager can drop into one.
+#[test]
+fn mount_import_lists_platform_directories() {
+    needs!("fuse");
+    let m = Mounted::new();
+    let common = [
+        "linux-386",
+        "linux-amd64",
+        "linux-arm-v6",
+        "linux-arm-v7",
+        "linux-arm64",
+        "linux-ppc64le",
+        "linux-riscv64",
+        "linux-s390x",
+    ];
+    let listed = run_stdout(Command::new("ls").arg(m.path("import")));
+    let listed: Vec<&str> = listed.lines().collect();
+    assert_eq!(listed, common, "ls import/");
+    let all = run_stdout(Command::new("ls").arg("-a").arg(m.path("import")));
+    assert!(all.lines().any(|n| n == ".status"), "{all}");
+    // An image of a platform beyond the common ones, imported through the CLI, adds its own.
+    let src = m.tmp("src-mips");
+    run(crate::common::imagefs(&src).args([
+        "sample",
+        "--name",
+        "example.com/test/mips:1",
+        "--platform",
+        "linux/mips64le",
+    ]));
+    let archive = m.tmp("mips.tar");
+    run(crate::common::imagefs(&src)
+        .args(["export", "example.com/test/mips:1", "-o"])
+        .arg(&archive));
+    run(crate::common::imagefs(&m.store).arg("import").arg(&archive));
+    wait_for("linux-mips64le under import/", || {
+        names(&m.path("import")).contains(&"linux-mips64le".to_string())
+    });
+    fs::create_dir_all(m.path("import/linux-mips64le")).unwrap();
+    assert_eq!(
+        fs::read_dir(m.path("import/linux-mips64le/.status"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
