@@ -178,7 +178,9 @@ impl ImageFs {
 
     /// The directories whose attributes the change made stale although their listing may be
     /// the same: those above the images carry the time the image list last changed, and so do
-    /// the import directories without uploads; `import/` lists the platforms images have.
+    /// the import directories without uploads; `import/` lists the platforms images have. Only
+    /// directories the kernel was given (the node table) can be cached there, so only those are
+    /// named: a store of many names does not cost one notification per name prefix.
     fn stale_directory_times(&self, old: &ImageCatalog, new: &ImageCatalog) -> Vec<Invalidation> {
         let mut out = Vec::new();
         if old.platform_dirs() != new.platform_dirs() {
@@ -187,20 +189,20 @@ impl ImageFs {
         if old.time() == new.time() {
             return out;
         }
+        out.push(Invalidation::Inode(Node::Root.ino()));
+        let nodes = self.nodes.read().expect("node table lock poisoned");
+        let above_images = |n: &Node| {
+            matches!(
+                n,
+                Node::ImagesDir | Node::NamePrefix(_) | Node::ImportDir(_) | Node::StatusDir(_)
+            )
+        };
         out.extend(
-            [Node::Root, Node::ImagesDir]
+            nodes
                 .iter()
-                .map(|n| Invalidation::Inode(n.ino())),
+                .filter(|(_, n)| above_images(n))
+                .map(|(&ino, _)| Invalidation::Inode(ino)),
         );
-        let prefixes = old.prefixes().into_iter().chain(new.prefixes());
-        out.extend(prefixes.map(|p| Invalidation::Inode(Node::NamePrefix(p).ino())));
-        if !self.options.read_only {
-            let dirs = std::iter::once(String::new()).chain(self.import_dir_names(new));
-            for d in dirs {
-                out.push(Invalidation::Inode(Node::ImportDir(d.clone()).ino()));
-                out.push(Invalidation::Inode(Node::StatusDir(d).ino()));
-            }
-        }
         out
     }
 }

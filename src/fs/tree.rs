@@ -381,13 +381,6 @@ impl ImageCatalog {
         &self.platforms
     }
 
-    /// Every directory between `images/` and the images (`NamePrefix` paths), aliases' too.
-    pub(super) fn prefixes(&self) -> BTreeSet<Vec<String>> {
-        self.images()
-            .flat_map(|(path, _)| (1..path.len()).map(|depth| path[..depth].to_vec()))
-            .collect()
-    }
-
     /// Every image, by path, colon-free aliases included.
     pub(super) fn images(&self) -> impl Iterator<Item = (&Vec<String>, &Arc<ImageEntry>)> {
         self.images.iter().chain(&self.aliases)

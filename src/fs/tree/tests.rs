@@ -2,7 +2,7 @@
 //! drawn from a store (paths, prefixes, reuse of unchanged entries), and the platforms and plans
 //! an image directory offers. (`tests` beside this module holds the older helper tests.)
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use super::*;
 use crate::sample::{SampleSpec, write_sample};
@@ -372,7 +372,7 @@ fn common_import_platforms_are_in_the_mounts_file_name_form() {
 }
 
 #[test]
-fn the_catalog_knows_its_platform_directories_prefixes_and_time() {
+fn the_catalog_knows_its_platform_directories_and_time() {
     let (_dir, store) = temp_store();
     write_sample(
         &store,
@@ -391,10 +391,6 @@ fn the_catalog_knows_its_platform_directories_prefixes_and_time() {
     let catalog = load(&store);
     let dirs: Vec<&str> = catalog.platform_dirs().iter().map(String::as_str).collect();
     assert_eq!(dirs, ["linux-amd64", "linux-s390x", "windows-amd64"]);
-    assert_eq!(
-        catalog.prefixes(),
-        BTreeSet::from([path("example.com"), path("example.com/a")])
-    );
     // Unstamped, the time is the newest image's; stamped, when the image list changed.
     assert_eq!(catalog.time(), catalog.newest());
     let when = UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
