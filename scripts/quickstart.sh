@@ -34,7 +34,7 @@ Try:
   cp "$SAMPLE/by-platform/linux-arm64.tar" .            # = docker save --platform linux/arm64
   tar -tvf linux-arm64.tar
   cp linux-arm64.tar $MNT/import/linux-arm64/             # load an archive (only linux/arm64)
-  cat $MNT/import/linux-arm64/.status/linux-arm64.tar     # what the import did
+  cat $MNT/import/linux-arm64/.status/linux-arm64.tar.json  # what the import did
   $BIN ls                                                  # the same store from the CLI
   $BIN unmount $MNT
 MSG

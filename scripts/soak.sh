@@ -171,11 +171,11 @@ importer_cp() {
             fail import-cp "$(head -c 200 "$work/tmp/cp.err")"
             continue
         fi
-        state=$(sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p' "$dir/.status/$name")
+        state=$(sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p' "$dir/.status/$name.json")
         if [[ $state == loaded ]]; then
             echo "import cp"
         else
-            fail import-cp-status "$name: $(head -c 200 "$dir/.status/$name")"
+            fail import-cp-status "$name: $(head -c 200 "$dir/.status/$name.json")"
         fi
         rm -f "$dir/$name"
     done

@@ -18,6 +18,8 @@ mod errno;
 mod live;
 #[path = "fs/namespace.rs"]
 mod namespace;
+#[path = "fs/options.rs"]
+mod options;
 #[path = "fs/read.rs"]
 mod read;
 #[path = "fs/tree.rs"]
@@ -69,6 +71,20 @@ pub(crate) const FILE_NAMES: [(&str, &str); 4] = [
     ("linux/arm64/v8", "linux-arm64"),
     ("linux/riscv64", "linux-riscv64"),
     ("linux/arm/v7", "linux-arm-v7"),
+];
+
+/// What `import/` lists when nothing was made there with mkdir: `.status` and one directory per
+/// common platform (doc/SEMANTICS.md), which include every platform of the fixture's images.
+pub(crate) const IMPORT_LISTING: [&str; 9] = [
+    ".status",
+    "linux-386",
+    "linux-amd64",
+    "linux-arm-v6",
+    "linux-arm-v7",
+    "linux-arm64",
+    "linux-ppc64le",
+    "linux-riscv64",
+    "linux-s390x",
 ];
 
 pub(crate) fn file_name(platform: &str) -> &'static str {

@@ -561,9 +561,9 @@ fn upload(
     fs.release(opened.fh).map_err(|e| fail("release", e))?;
     let result = result.and(flushed);
     let status_path = if filter.is_empty() {
-        format!("import/.status/{name}")
+        format!("import/.status/{name}.json")
     } else {
-        format!("import/{dir_name}/.status/{name}")
+        format!("import/{dir_name}/.status/{name}.json")
     };
     let (_, status) = read_at(fs, &status_path, 0, 1 << 20)?;
     let status = common::json(&status);

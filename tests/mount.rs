@@ -17,6 +17,8 @@ use common::*;
 
 #[path = "mount/access.rs"]
 mod access;
+#[path = "mount/attrs.rs"]
+mod attrs;
 #[path = "mount/backup.rs"]
 mod backup;
 #[path = "mount/conventions.rs"]
@@ -650,7 +652,7 @@ fn mount_reads_proceed_while_an_import_is_in_progress() {
     let expected = fs::read(m.export(&["linux/arm64"])).unwrap();
     let mut upload = fs::File::create(m.path("import/slow.tar")).unwrap();
     upload.write_all(&archive[..archive.len() / 2]).unwrap();
-    let status = fs::read_to_string(m.path("import/.status/slow.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/slow.tar.json")).unwrap();
     assert!(status.contains("\"receiving\""), "{status}");
 
     let (tx, rx) = std::sync::mpsc::channel();
@@ -671,7 +673,7 @@ fn mount_reads_proceed_while_an_import_is_in_progress() {
 
     upload.write_all(&archive[archive.len() / 2..]).unwrap();
     drop(upload);
-    let status = fs::read_to_string(m.path("import/.status/slow.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/slow.tar.json")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
 }
 
@@ -729,11 +731,11 @@ fn mount_another_process_closing_an_upload_does_not_end_it() {
     let mut upload = fs::File::create(&target).unwrap();
     upload.write_all(&archive[..archive.len() / 2]).unwrap();
     run(Command::new("touch").arg(&target));
-    let status = fs::read_to_string(m.path("import/.status/touched.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/touched.tar.json")).unwrap();
     assert!(status.contains("\"receiving\""), "{status}");
     upload.write_all(&archive[archive.len() / 2..]).unwrap();
     drop(upload);
-    let status = fs::read_to_string(m.path("import/.status/touched.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/touched.tar.json")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
 }
 

@@ -361,7 +361,15 @@ fn mount_import_that_moves_a_name_reports_it_in_its_status() {
 
     let daemon = Mount::start(f.root(), &f.path("mnt"), &f.path("mount.log"));
     let status = |name: &str| {
-        json(&std::fs::read(daemon.mnt.join("import/.status").join(name)).expect("status file"))
+        json(
+            &std::fs::read(
+                daemon
+                    .mnt
+                    .join("import/.status")
+                    .join(format!("{name}.json")),
+            )
+            .expect("status file"),
+        )
     };
     let cp = |from: &Path, to: &str| {
         run(std::process::Command::new("cp")

@@ -357,7 +357,10 @@ impl fmt::Display for FsError {
             FsError::NoAttribute { name } => write!(f, "no extended attribute {name:?}"),
             FsError::AccessRefused(_) => write!(f, "access refused"),
             FsError::ImportRejected(_) => {
-                write!(f, "this import already failed; see its .status file")
+                write!(
+                    f,
+                    "this import already failed; see its status, import/.status/<file>.json"
+                )
             }
             FsError::Import(_) => write!(f, "import failed"),
             FsError::Archive(_) => write!(f, "cannot plan the archive"),

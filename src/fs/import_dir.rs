@@ -128,12 +128,14 @@ impl ImageFs {
     pub fn unlink(&self, parent: u64, name: &OsStr, caller: &Caller) -> Result<(), FsError> {
         let parent = self.writable_dir(parent, caller, "unlink")?;
         let name = name_str(name)?;
-        let dir = match &parent {
-            Node::StatusDir(d) => d.clone(),
-            other => self.import_dir_of(other)?,
+        // `rm .status/x.tar.json` forgets the upload `x.tar`, as `rm x.tar` does.
+        let (dir, upload) = match &parent {
+            Node::StatusDir(d) => (d.clone(), tree::status_upload(name)),
+            other => (self.import_dir_of(other)?, Some(name)),
         };
         let mut imports = self.imports.lock().expect("imports lock poisoned");
-        match imports.get_mut(&dir).and_then(|files| files.remove(name)) {
+        let removed = upload.and_then(|u| imports.get_mut(&dir).and_then(|files| files.remove(u)));
+        match removed {
             Some(_) => Ok(()),
             None => Err(FsError::NotFound {
                 name: name.to_string(),

@@ -171,7 +171,39 @@ impl ImageFs {
         if Arc::ptr_eq(&old, &new) {
             return Vec::new();
         }
-        stale(&old, &new)
+        let mut out: BTreeSet<Invalidation> = stale(&old, &new).into_iter().collect();
+        out.extend(self.stale_directory_times(&old, &new));
+        out.into_iter().collect()
+    }
+
+    /// The directories whose attributes the change made stale although their listing may be
+    /// the same: those above the images carry the time the image list last changed, and so do
+    /// the import directories without uploads; `import/` lists the platforms images have. Only
+    /// directories the kernel was given (the node table) can be cached there, so only those are
+    /// named: a store of many names does not cost one notification per name prefix.
+    fn stale_directory_times(&self, old: &ImageCatalog, new: &ImageCatalog) -> Vec<Invalidation> {
+        let mut out = Vec::new();
+        if old.platform_dirs() != new.platform_dirs() {
+            out.push(Invalidation::Inode(Node::ImportDir(String::new()).ino()));
+        }
+        if old.time() == new.time() {
+            return out;
+        }
+        out.push(Invalidation::Inode(Node::Root.ino()));
+        let nodes = self.nodes.read().expect("node table lock poisoned");
+        let above_images = |n: &Node| {
+            matches!(
+                n,
+                Node::ImagesDir | Node::NamePrefix(_) | Node::ImportDir(_) | Node::StatusDir(_)
+            )
+        };
+        out.extend(
+            nodes
+                .iter()
+                .filter(|(_, n)| above_images(n))
+                .map(|(&ino, _)| Invalidation::Inode(ino)),
+        );
+        out
     }
 }
 

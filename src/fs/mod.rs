@@ -148,7 +148,7 @@ fn name_str(name: &OsStr) -> Result<&str, FsError> {
 }
 
 /// Whether a node can change at all: everything outside `import/` is read-only, for root too.
-/// `.status/` accepts only `rm` of its entries.
+/// `.status/` accepts only `rm` of its entries (`<upload>.json`).
 fn writable(node: &Node) -> bool {
     matches!(
         node,

@@ -1,6 +1,7 @@
 //! The namespace: the image catalog (re-read when the store changes), the inode table, and the
 //! ops that find and describe nodes: lookup, getattr, access, readdir, statfs.
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub(super) struct CatalogState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct CatalogStamp {
     index_ino: u64,
-    index_mtime: (i64, i64),
+    index_mtime: SystemTime,
     index_len: u64,
     blobs_mtime: (i64, i64),
 }
@@ -44,7 +45,7 @@ impl CatalogStamp {
         let blobs = std::fs::metadata(root.join(BLOB_DIR)).ok()?;
         Some(CatalogStamp {
             index_ino: index.ino(),
-            index_mtime: (index.mtime(), index.mtime_nsec()),
+            index_mtime: index.modified().ok()?,
             index_len: index.len(),
             blobs_mtime: (blobs.mtime(), blobs.mtime_nsec()),
         })
@@ -78,7 +79,7 @@ impl ImageFs {
         if stamp != state.stamp || stamp.is_none() {
             match ImageCatalog::load(&self.store, &state.catalog) {
                 Ok(c) => {
-                    state.catalog = Arc::new(c);
+                    state.catalog = Arc::new(c.stamped(stamp.map(|s| s.index_mtime)));
                     state.stamp = stamp;
                 }
                 Err(e) => log::warn!(target: "fs", "cannot read the image list: {}",
@@ -149,7 +150,7 @@ impl ImageFs {
         match parent {
             Node::Root => match name {
                 tree::IMAGES_DIR => Ok(Node::ImagesDir),
-                tree::IMPORT_DIR => Ok(Node::ImportDir(String::new())),
+                tree::IMPORT_DIR if !self.options.read_only => Ok(Node::ImportDir(String::new())),
                 _ => Err(not_found()),
             },
             Node::ImagesDir => image_path(&[]),
@@ -197,10 +198,11 @@ impl ImageFs {
                 Err(not_found())
             }
             Node::StatusDir(dir) => {
+                let upload = tree::status_upload(name).ok_or_else(not_found)?;
                 let imports = self.imports.lock().expect("imports lock poisoned");
                 imports
                     .get(dir)
-                    .and_then(|files| files.get(name))
+                    .and_then(|files| files.get(upload))
                     .map(|u| Node::StatusFile(u.clone()))
                     .ok_or_else(not_found)
             }
@@ -217,33 +219,42 @@ impl ImageFs {
         let dir = |mtime: SystemTime, perm: u16| (FileKind::Directory, 0, perm, mtime);
         let file =
             |size: u64, mtime: SystemTime, perm: u16| (FileKind::RegularFile, size, perm, mtime);
+        // The modes given apply as they are (doc/SEMANTICS.md "Attributes"); write bits outside
+        // `import/` grant nothing (EROFS), as on any read-only filesystem.
+        let dir_mode = self.options.dir_mode.map(|m| m & 0o777);
+        let file_mode = self.options.file_mode.unwrap_or(0o444) & 0o777;
+        let images_dir = dir_mode.unwrap_or(0o555);
+        // rm of a status is allowed, so import directories (`.status/` too) are writable, but
+        // not in a read-only store, which takes no imports: the mode says so too.
+        let import_dir = if self.store.is_read_only() {
+            dir_mode.unwrap_or(0o755) & !0o222
+        } else {
+            dir_mode.unwrap_or(0o755)
+        };
         let (kind, size, perm, mtime) = match node {
             // Times of what the store holds, not of this mount: a remount (a new daemon) must
             // show the same times, or backup tools count every directory as changed.
             Node::Root | Node::ImagesDir | Node::NamePrefix(_) => {
-                dir(self.catalog().newest(), 0o555)
+                dir(self.catalog().time(), images_dir)
             }
             Node::Image(e) | Node::ByPlatformDir(e) | Node::PlatformDir(e, _) => {
-                dir(e.mtime, 0o555)
+                dir(e.mtime, images_dir)
             }
-            Node::IndexJson(e) => file(e.record.bare_target().size, e.mtime, 0o444),
-            Node::ManifestJson(e, p) => file(e.manifest(p)?.descriptor.size, e.mtime, 0o444),
+            Node::IndexJson(e) => file(e.record.bare_target().size, e.mtime, file_mode),
+            Node::ManifestJson(e, p) => file(e.manifest(p)?.descriptor.size, e.mtime, file_mode),
             Node::ConfigJson(e, p) => {
                 let size = e.manifest(p)?.children.first().map_or(0, |c| c.size);
-                file(size, e.mtime, 0o444)
+                file(size, e.mtime, file_mode)
             }
-            Node::Archive(e, ps) => file(e.plan(&self.store, ps)?.size(), e.mtime, 0o444),
-            // A read-only store takes no imports: say so in the mode too.
-            Node::ImportDir(d) if self.store.is_read_only() => dir(self.newest_upload(d), 0o555),
-            Node::ImportDir(d) => dir(self.newest_upload(d), 0o755),
-            // rm of a status is allowed, so its directory says so.
-            Node::StatusDir(d) => dir(self.newest_upload(d), 0o755),
-            // Write-only, the truth: the bytes went into the store and cannot be read back.
+            Node::Archive(e, ps) => file(e.plan(&self.store, ps)?.size(), e.mtime, file_mode),
+            Node::ImportDir(d) | Node::StatusDir(d) => dir(self.newest_upload(d), import_dir),
+            // Write-only, the truth: the bytes went into the store and cannot be read back, so
+            // no file mode's read bits apply.
             Node::ImportFile(u) => {
                 let m = u.meta();
                 file(m.size, m.mtime, 0o200)
             }
-            Node::StatusFile(u) => file(u.status_bytes().len() as u64, u.meta().mtime, 0o444),
+            Node::StatusFile(u) => file(u.status_bytes().len() as u64, u.meta().mtime, file_mode),
         };
         Ok(Attr {
             ino: node.ino(),
@@ -270,7 +281,20 @@ impl ImageFs {
             .map(|u| u.meta().mtime)
             .max();
         drop(imports);
-        newest.unwrap_or_else(|| self.catalog().newest())
+        newest.unwrap_or_else(|| self.catalog().time())
+    }
+
+    /// The platform directories `import/` lists: the common platforms, those of the stored
+    /// images (from the catalog: no blob is read), and those made with mkdir.
+    pub(super) fn import_dir_names(&self, catalog: &ImageCatalog) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = tree::COMMON_IMPORT_PLATFORMS
+            .iter()
+            .map(|n| n.to_string())
+            .chain(catalog.platform_dirs().iter().cloned())
+            .collect();
+        let imports = self.imports.lock().expect("imports lock poisoned");
+        names.extend(imports.keys().filter(|k| !k.is_empty()).cloned());
+        names
     }
 
     pub fn lookup(&self, parent: u64, name: &OsStr, caller: &Caller) -> Result<Attr, FsError> {
@@ -321,7 +345,9 @@ impl ImageFs {
         match &node {
             Node::Root => {
                 children.push((tree::IMAGES_DIR.into(), Node::ImagesDir));
-                children.push((tree::IMPORT_DIR.into(), Node::ImportDir(String::new())));
+                if !self.options.read_only {
+                    children.push((tree::IMPORT_DIR.into(), Node::ImportDir(String::new())));
+                }
             }
             Node::ImagesDir | Node::NamePrefix(_) => {
                 let prefix = match &node {
@@ -363,10 +389,9 @@ impl ImageFs {
             }
             Node::ImportDir(dir) => {
                 children.push((tree::STATUS_DIR.into(), Node::StatusDir(dir.clone())));
-                let imports = self.imports.lock().expect("imports lock poisoned");
                 if dir.is_empty() {
-                    for sub in imports.keys().filter(|k| !k.is_empty()) {
-                        children.push((sub.clone(), Node::ImportDir(sub.clone())));
+                    for sub in self.import_dir_names(&self.catalog()) {
+                        children.push((sub.clone(), Node::ImportDir(sub)));
                     }
                 }
                 // Uploads are not listed: `import/` is a drop box (their bytes cannot be read
@@ -376,7 +401,7 @@ impl ImageFs {
             Node::StatusDir(dir) => {
                 let imports = self.imports.lock().expect("imports lock poisoned");
                 for (name, u) in imports.get(dir).into_iter().flatten() {
-                    children.push((name.clone(), Node::StatusFile(u.clone())));
+                    children.push((tree::status_name(name), Node::StatusFile(u.clone())));
                 }
             }
             Node::IndexJson(_)

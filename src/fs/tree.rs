@@ -23,6 +23,9 @@ pub(super) const ROOT_INO: u64 = 1;
 pub(super) const IMAGES_DIR: &str = "images";
 pub(super) const IMPORT_DIR: &str = "import";
 pub(super) const STATUS_DIR: &str = ".status";
+/// What a status file's name adds to its upload's: file managers type files by extension, so
+/// `x.tar`'s status is `x.tar.json`, shown (and opened) as the JSON it is.
+const STATUS_SUFFIX: &str = ".json";
 pub(super) const IMAGE_TAR: &str = "image.tar";
 pub(super) const BY_PLATFORM_DIR: &str = "by-platform";
 pub(super) const MANIFEST_JSON: &str = "manifest.json";
@@ -111,6 +114,30 @@ pub(super) fn platform_list_name(platforms: &[Platform]) -> String {
         .collect::<Vec<_>>()
         .join("+")
 }
+
+/// The name of the status file of the upload named `upload`.
+pub(super) fn status_name(upload: &str) -> String {
+    format!("{upload}{STATUS_SUFFIX}")
+}
+
+/// The upload a status file name stands for: `x.tar.json` -> `x.tar`; `None` without `.json`.
+pub(super) fn status_upload(status: &str) -> Option<&str> {
+    status.strip_suffix(STATUS_SUFFIX)
+}
+
+/// Platform directories `import/` lists even when no stored image has them, so that a file
+/// manager can drop an archive into one: the platforms images are commonly built for (the
+/// `linux/*` platforms of Docker Official Images), in the mount's file-name form.
+pub(super) const COMMON_IMPORT_PLATFORMS: [&str; 8] = [
+    "linux-amd64",
+    "linux-arm64",
+    "linux-arm-v7",
+    "linux-arm-v6",
+    "linux-386",
+    "linux-ppc64le",
+    "linux-s390x",
+    "linux-riscv64",
+];
 
 /// Operating systems a directory name under `import/` may start with. Without this filter any
 /// `word-word` file name (`foreign-7.tar`) would parse as a platform and look like a directory.
@@ -245,8 +272,14 @@ pub(super) struct ImageCatalog {
     /// repository path component or a tag (distribution/reference's grammar), so no name's
     /// path looks like another's alias.
     aliases: BTreeMap<Vec<String>, Arc<ImageEntry>>,
-    /// The newest image time: the time of the directories above the images.
+    /// The newest image time.
     newest: Option<SystemTime>,
+    /// When the store's image list last changed (`index.json`'s mtime), set by whoever read it
+    /// (see `stamped`): the time of the directories above the images.
+    changed: Option<SystemTime>,
+    /// The file names of the platforms stored images have completely that name an import
+    /// directory: `import/` lists them. Gathered once per load, so a listing reads no blob.
+    platforms: BTreeSet<String>,
 }
 
 /// What a name inside `images/` leads to.
@@ -313,11 +346,39 @@ impl ImageCatalog {
             }
         }
         let newest = images.values().map(|e| e.mtime).max();
+        // Many names share an image: ask each image (digest and complete manifests) once.
+        let mut seen = BTreeSet::new();
+        let platforms = images
+            .values()
+            .filter(|e| seen.insert((e.digest, e.content_key)))
+            .flat_map(|e| e.platforms())
+            .map(|p| p.file_name())
+            .filter(|name| is_import_platform_dir(name))
+            .collect();
         Ok(ImageCatalog {
             images,
             aliases,
             newest,
+            changed: None,
+            platforms,
         })
+    }
+
+    /// This catalog, read when the store's image list had changed last at `changed`.
+    pub(super) fn stamped(mut self, changed: Option<SystemTime>) -> ImageCatalog {
+        self.changed = changed;
+        self
+    }
+
+    /// The time of the directories above the images: when the image list last changed (so it
+    /// moves when an image comes or goes, and stays across remounts), else the newest image's.
+    pub(super) fn time(&self) -> SystemTime {
+        self.changed.unwrap_or_else(|| self.newest())
+    }
+
+    /// The platform file names stored images have: see `platforms`.
+    pub(super) fn platform_dirs(&self) -> &BTreeSet<String> {
+        &self.platforms
     }
 
     /// Every image, by path, colon-free aliases included.

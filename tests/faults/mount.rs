@@ -78,7 +78,7 @@ fn import_cp(mount: &Mount, src: &Path, request: Request, name: &str, ctx: &str)
         .mnt
         .join(request.import_dir())
         .join(".status")
-        .join(name);
+        .join(format!("{name}.json"));
     let status: serde_json::Value =
         serde_json::from_slice(&fs::read(&status_path).expect("read import status"))
             .expect("status is JSON");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use imagefs::fs::{ImageFs, Invalidation, StoreWatch};
 
-use super::{ATTESTED, Mount, SHALLOW, THREE, ino};
+use super::{ATTESTED, Mount, ROOT_INO, SHALLOW, THREE, ino};
 use crate::common::{self, small_spec};
 
 /// Runs `change` and waits (at most 10 s) for the watch to wake; fails if it does not.
@@ -127,4 +127,47 @@ fn a_name_moved_to_another_image_is_a_stale_entry_and_an_added_one_is_not() {
         stale.contains(&Invalidation::Inode(ino(&m.fs, prefix))),
         "{stale:?}"
     );
+}
+
+/// A change of the image list moves the time of every directory above the images (and of the
+/// import directories without uploads), and `refresh` makes their cached attributes stale, so
+/// a `stat` right after a CLI import or `rm` sees the new time.
+#[test]
+fn a_changed_image_list_makes_the_directory_times_stale_and_moves_them() {
+    let m = Mount::start();
+    let dirs = [
+        "",
+        "images",
+        "images/example.com",
+        "images/example.com/fs",
+        "import",
+        "import/.status",
+        "import/linux-arm64",
+        "import/linux-arm64/.status",
+    ];
+    let before: Vec<_> = dirs.iter().map(|d| super::lookup(&m.fs, d).mtime).collect();
+    let watch = m.fs.watch_store().expect("watch");
+    // A later mtime than the fixture's last write, whatever the filesystem's granularity.
+    std::thread::sleep(Duration::from_millis(20));
+    let watch = woken_by(watch, || rm(&m, SHALLOW));
+    let stale = m.fs.refresh(&watch);
+    let changed = std::fs::metadata(m.store().root().join("index.json"))
+        .and_then(|md| md.modified())
+        .expect("index.json mtime");
+    for (dir, before) in dirs.iter().zip(before) {
+        let ino = if dir.is_empty() {
+            ROOT_INO
+        } else {
+            ino(&m.fs, dir)
+        };
+        assert!(
+            stale.contains(&Invalidation::Inode(ino)),
+            "{dir}/ not stale: {stale:?}"
+        );
+        let now = m.fs.getattr(ino).expect("getattr").mtime;
+        assert_eq!(now, changed, "{dir}/");
+        assert!(now > before, "{dir}/ kept its time");
+    }
+    // Nothing changed since: nothing is stale.
+    assert_eq!(m.fs.refresh(&watch), []);
 }

@@ -35,13 +35,13 @@ fn rename_moves_an_upload_and_its_status_and_keeps_its_platform_filter() {
     )
     .expect("rename");
     assert_eq!(statuses(&m.fs, "linux-arm64"), Vec::<String>::new());
-    assert_eq!(statuses(&m.fs, ""), ["x.tar"]);
+    assert_eq!(statuses(&m.fs, ""), ["x.tar.json"]);
     assert_eq!(
         errno_of(lookup_as(&m.fs, "import/linux-arm64/x.tar.part", &OWNER)),
         libc::ENOENT
     );
     // The filter is the directory it was created in, not where it now is.
-    let s = crate::common::json(&super::read_all(&m.fs, "import/.status/x.tar"));
+    let s = crate::common::json(&super::read_all(&m.fs, "import/.status/x.tar.json"));
     assert_eq!(
         (s["name"].as_str(), &s["platforms"]),
         (Some("x.tar"), &serde_json::json!(["linux/arm64"]))
@@ -51,7 +51,7 @@ fn rename_moves_an_upload_and_its_status_and_keeps_its_platform_filter() {
     create(&m.fs, "", "y.tar", &OWNER).expect("create");
     m.fs.rename(to, OsStr::new("y.tar"), to, OsStr::new("x.tar"), &OWNER)
         .expect("rename over");
-    assert_eq!(statuses(&m.fs, ""), ["x.tar"]);
+    assert_eq!(statuses(&m.fs, ""), ["x.tar.json"]);
     assert_eq!(
         errno_of(m.fs.rename(to, OsStr::new("x.tar"), to, OsStr::new(".status"), &OWNER)),
         libc::EEXIST
@@ -88,10 +88,15 @@ fn unlink_removes_an_upload_or_its_status_and_nothing_else() {
     let status = ino(&m.fs, "import/.status");
     m.fs.unlink(import, OsStr::new("a.tar"), &OWNER)
         .expect("unlink upload");
-    m.fs.unlink(status, OsStr::new("b.tar"), &OWNER)
+    m.fs.unlink(status, OsStr::new("b.tar.json"), &OWNER)
         .expect("unlink status");
     assert_eq!(statuses(&m.fs, ""), Vec::<String>::new());
-    for (dir, name) in [(import, "a.tar"), (status, "b.tar"), (import, "never")] {
+    for (dir, name) in [
+        (import, "a.tar"),
+        (status, "b.tar.json"),
+        (status, "a.tar"),
+        (import, "never"),
+    ] {
         assert_eq!(
             errno_of(m.fs.unlink(dir, OsStr::new(name), &OWNER)),
             libc::ENOENT
@@ -141,7 +146,7 @@ fn mkdir_and_rmdir_take_only_platform_directories_under_import() {
     m.fs.unlink(sub, OsStr::new("x.tar"), &OWNER)
         .expect("unlink");
     m.fs.rmdir(import, name, &OWNER).expect("rmdir");
-    assert_eq!(names(&m.fs, "import", &OWNER), [".status"]);
+    assert_eq!(names(&m.fs, "import", &OWNER), super::IMPORT_LISTING);
     assert_eq!(
         errno_of(m.fs.rmdir(import, OsStr::new(".status"), &OWNER)),
         libc::EINVAL
@@ -270,11 +275,11 @@ fn other_users_cannot_change_import_but_the_owner_and_root_can() {
         assert!(matches!(e, FsError::PermissionDenied { .. }), "{op}: {e:?}");
         assert_eq!(e.errno().code(), libc::EACCES, "{op}");
     }
-    assert_eq!(statuses(&m.fs, ""), ["mine.tar", "roots.tar"]);
+    assert_eq!(statuses(&m.fs, ""), ["mine.tar.json", "roots.tar.json"]);
     // Reading the images tree and the statuses is open to them.
     assert_eq!(
         names(&m.fs, "import/.status", &OTHER),
-        ["mine.tar", "roots.tar"]
+        ["mine.tar.json", "roots.tar.json"]
     );
 }
 
@@ -314,7 +319,7 @@ fn access_tells_the_truth_about_each_node() {
         // An upload has no bytes to read back, whoever asks.
         ("import/up.tar", r, &ROOT, Some(libc::EACCES)),
         ("import/up.tar", r, &OWNER, Some(libc::EACCES)),
-        ("import/.status/up.tar", r, &OTHER, None),
+        ("import/.status/up.tar.json", r, &OTHER, None),
     ];
     for (path, mask, caller, want) in cases {
         let got = m.fs.access(ino(&m.fs, path), mask, caller);

@@ -8,7 +8,8 @@ use std::time::UNIX_EPOCH;
 use imagefs::fs::{Attr, FileKind, ImageFs};
 
 use super::{
-    Mount, OTHER, OWNER, ROOT_INO, errno_of, file_name, ino, lookup, lookup_as, names, read_all,
+    IMPORT_LISTING, Mount, OTHER, OWNER, ROOT_INO, errno_of, file_name, ino, lookup, lookup_as,
+    names, read_all,
 };
 
 /// Every node reachable from the root by readdir: path -> attributes (from lookup). Checks on
@@ -60,6 +61,10 @@ fn expected_tree(m: &Mount) -> BTreeMap<String, FileKind> {
     let mut t = BTreeMap::new();
     for p in ["images", "import", "import/.status"] {
         t.insert(p.to_string(), D);
+    }
+    for p in &IMPORT_LISTING[1..] {
+        t.insert(format!("import/{p}"), D);
+        t.insert(format!("import/{p}/.status"), D);
     }
     for image in &m.images {
         // Every directory on the way: images/example.com, images/example.com/fs, …
@@ -175,7 +180,7 @@ fn absent_platforms_and_unknown_names_are_enoent_everywhere() {
         &format!("{image}/by-platform/linux-amd64+linux-s390x.tar"),
         &format!("{image}/by-platform/not a platform.tar"),
         &format!("{image}/by-platform/linux-amd64/other.json"),
-        "import/.status/never-written.tar",
+        "import/.status/never-written.tar.json",
         "import/not-a-platform-dir",
     ] {
         assert_eq!(
@@ -214,23 +219,29 @@ fn other_users_may_walk_and_read_the_images_tree() {
 fn import_lists_platform_directories_and_status_but_never_uploads() {
     let m = Mount::start();
     assert_eq!(names(&m.fs, "", &OWNER), ["images", "import"]);
-    assert_eq!(names(&m.fs, "import", &OWNER), [".status"]);
-    // A platform directory resolves without mkdir; once made it is listed.
+    assert_eq!(names(&m.fs, "import", &OWNER), IMPORT_LISTING);
+    // Any other platform directory resolves without mkdir; once made it is listed too.
     let import = ino(&m.fs, "import");
-    assert!(lookup(&m.fs, "import/linux-arm64").kind == FileKind::Directory);
-    assert_eq!(names(&m.fs, "import", &OWNER), [".status"]);
-    m.fs.mkdir(import, OsStr::new("linux-arm64"), &OWNER)
+    assert!(lookup(&m.fs, "import/linux-mips64le").kind == FileKind::Directory);
+    assert_eq!(names(&m.fs, "import", &OWNER), IMPORT_LISTING);
+    m.fs.mkdir(import, OsStr::new("linux-mips64le"), &OWNER)
         .expect("mkdir");
-    assert_eq!(names(&m.fs, "import", &OWNER), [".status", "linux-arm64"]);
+    let with_mips = || {
+        let mut want = IMPORT_LISTING.to_vec();
+        want.push("linux-mips64le");
+        want.sort();
+        want
+    };
+    assert_eq!(names(&m.fs, "import", &OWNER), with_mips());
     let (_, opened) =
         m.fs.create(import, OsStr::new("x.tar"), libc::O_WRONLY, &OWNER)
             .expect("create");
     m.fs.release(opened.fh).expect("release");
-    assert_eq!(names(&m.fs, "import", &OWNER), [".status", "linux-arm64"]);
-    assert_eq!(names(&m.fs, "import/.status", &OWNER), ["x.tar"]);
+    assert_eq!(names(&m.fs, "import", &OWNER), with_mips());
+    assert_eq!(names(&m.fs, "import/.status", &OWNER), ["x.tar.json"]);
     // Reachable by name, write-only.
     assert_eq!(lookup(&m.fs, "import/x.tar").perm, 0o200);
-    assert_eq!(lookup(&m.fs, "import/.status/x.tar").perm, 0o444);
+    assert_eq!(lookup(&m.fs, "import/.status/x.tar.json").perm, 0o444);
 }
 
 #[test]
@@ -293,4 +304,61 @@ fn every_image_has_a_colon_free_path_that_is_found_but_not_listed() {
     // Not listed anywhere: the walk of the whole tree meets no `@`.
     let tree = walk(&m.fs);
     assert!(!tree.keys().any(|p| p.contains('@')), "an alias is listed");
+}
+
+/// `import/` lists, besides the common platforms, every platform a stored image has (in the
+/// mount's file-name form), so a file manager can drop into it; a platform no image has and that
+/// is not common stays resolvable but unlisted.
+#[test]
+fn import_lists_the_platforms_stored_images_have() {
+    let m = Mount::start();
+    crate::common::add(
+        m.store(),
+        &crate::common::small_spec(
+            "example.com/fs/rare:1",
+            &["linux/mips64le", "windows/amd64", "linux/amd64"],
+        ),
+    );
+    // A remount reads the store afresh (the mount itself re-reads it within 0.5 s).
+    let fs = m.remount();
+    let mut want = IMPORT_LISTING.to_vec();
+    want.extend(["linux-mips64le", "windows-amd64"]);
+    want.sort();
+    assert_eq!(names(&fs, "import", &OWNER), want);
+    for dir in ["import/windows-amd64", "import/linux-loong64"] {
+        assert_eq!(lookup(&fs, dir).kind, FileKind::Directory, "{dir}");
+    }
+    assert!(!names(&fs, "import", &OWNER).contains(&"linux-loong64".to_string()));
+}
+
+/// The directories above the images carry the time the store's image list last changed (the
+/// mtime of its `index.json`), never the mount's: the same across a remount.
+#[test]
+fn directories_above_the_images_carry_the_time_the_image_list_changed() {
+    let m = Mount::start();
+    let changed = std::fs::metadata(m.store().root().join("index.json"))
+        .and_then(|md| md.modified())
+        .expect("index.json mtime");
+    let remounted = m.remount();
+    for dir in [
+        "",
+        "images",
+        "images/example.com",
+        "images/example.com/fs",
+        "import",
+        "import/.status",
+        "import/linux-arm64",
+    ] {
+        assert_eq!(lookup(&m.fs, dir).mtime, changed, "{dir}/");
+        assert_eq!(
+            lookup(&remounted, dir).mtime,
+            changed,
+            "{dir}/ after a remount"
+        );
+    }
+    // Image directories keep the image's own time.
+    assert_ne!(
+        lookup(&m.fs, "images/example.com/fs/three:1").mtime,
+        changed
+    );
 }

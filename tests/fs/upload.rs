@@ -64,7 +64,7 @@ fn upload(fs: &ImageFs, dir: &str, name: &str, bytes: &[u8]) -> Result<(), FsErr
 }
 
 fn status(fs: &ImageFs, dir: &str, name: &str) -> serde_json::Value {
-    let path = format!("import/{dir}/.status/{name}");
+    let path = format!("import/{dir}/.status/{name}.json");
     common::json(&read_all(fs, &path))
 }
 
@@ -169,7 +169,7 @@ fn platform_directories_load_only_their_platforms() {
     // The status directory of each platform directory lists its own uploads only.
     assert_eq!(
         super::names(&m.fs, "import/linux-arm64/.status", &OWNER),
-        ["a.tar"]
+        ["a.tar.json"]
     );
 }
 

@@ -257,13 +257,13 @@ fn mount_daemon_refuses_gnu_long_name_bomb_with_bounded_memory() {
             .arg(&bomb)
             .arg(mount.path("import/")),
     );
-    let status = std::fs::read_to_string(mount.path("import/.status/bomb.tar.gz"));
+    let status = std::fs::read_to_string(mount.path("import/.status/bomb.tar.gz.json"));
     let peak = peak_rss_kib(mount.pid.expect("daemon pid"));
     eprintln!("daemon peak RSS {peak} KiB");
     mount.unmount();
     assert!(peak < 200 << 10, "daemon peak RSS {peak} KiB: not bounded");
     assert!(!cp.status.success(), "cp of the bomb succeeded");
-    let status = status.expect("import/.status/bomb.tar.gz");
+    let status = status.expect("import/.status/bomb.tar.gz.json");
     assert!(
         status.contains("GNU long name") && status.contains("limit of 65536 bytes"),
         "{status}"

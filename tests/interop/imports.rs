@@ -8,7 +8,7 @@ pub(crate) fn cp_import(mount: &Mount, file: &Path, dir: &str, name: &str) -> (b
     let target = mount.mnt.join("import").join(dir);
     fs::create_dir_all(&target).expect("mkdir under import/");
     let out = output(&mut cmd("cp", &[p(file), p(&target.join(name))]));
-    let status_path = target.join(".status").join(name);
+    let status_path = target.join(".status").join(format!("{name}.json"));
     let status = fs::read(&status_path)
         .map(|b| json(&b))
         .unwrap_or_else(|e| {

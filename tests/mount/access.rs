@@ -126,7 +126,7 @@ fn mount_allow_other_keeps_other_users_out_of_import() {
             "rm of root's status",
             as_nobody("rm")
                 .arg("-f")
-                .arg(import.join(".status/root.tar"))
+                .arg(import.join(".status/root.tar.json"))
                 .output(),
         ),
         (
@@ -277,7 +277,7 @@ fn mount_unsupported_ops_are_refused_quietly() {
         } else {
             "import"
         };
-        let status = fs::read_to_string(m.path(&format!("{dir}/.status/{name}"))).unwrap();
+        let status = fs::read_to_string(m.path(&format!("{dir}/.status/{name}.json"))).unwrap();
         assert!(status.contains("\"loaded\""), "{status}");
     }
     let lsattr = output(Command::new("lsattr").arg(m.image("image.tar")));
@@ -324,14 +324,14 @@ fn mount_rejected_second_writer_does_not_end_the_import() {
     );
     assert!(!b.status.success(), "B's write at offset 0 was accepted");
     assert!(stderr(&b).contains("Illegal seek"), "{}", stderr(&b));
-    let status = fs::read_to_string(m.path("import/.status/two.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/two.tar.json")).unwrap();
     assert!(
         status.contains("\"receiving\""),
         "after B's close: {status}"
     );
     a.write_all(&archive[archive.len() / 2..]).unwrap();
     drop(a);
-    let status = fs::read_to_string(m.path("import/.status/two.tar")).unwrap();
+    let status = fs::read_to_string(m.path("import/.status/two.tar.json")).unwrap();
     assert!(status.contains("\"loaded\""), "{status}");
     wait_for("the image A wrote", || {
         m.path("images/example.com/test/two:1").exists()
@@ -398,7 +398,7 @@ fn mount_enospc_reaches_cp_and_leaves_store_unchanged() {
             rc == 0 || close_errno == Some(libc::ENOSPC),
             "close of a spooled upload on a full disk: {close_errno:?}"
         );
-        let status = fs::read_to_string(m.path("import/.status/spooled.tar")).unwrap();
+        let status = fs::read_to_string(m.path("import/.status/spooled.tar.json")).unwrap();
         assert!(
             status.contains("\"failed\"") && status.contains("No space left on device"),
             "{status}"

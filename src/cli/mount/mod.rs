@@ -243,7 +243,7 @@ fn serve(
             .unwrap_or_else(|| store.root().display().to_string()),
         read_only: s.read_only,
         no_exec: s.no_exec,
-        default_permissions: s.default_permissions,
+        default_permissions: s.default_permissions || search_is_restricted(s),
         auto_unmount: s.auto_unmount,
     };
     let mut mounted =
@@ -287,6 +287,15 @@ fn serve(
     mounted.run()?;
     log::info!(target: "mount", "unmounted {}", mountpoint.display());
     Ok(())
+}
+
+/// A shared mount whose directories deny search to the group or others needs the kernel to
+/// check search on every path walk: without `default_permissions` it asks the daemon only on
+/// lookup and serves cached entries to anyone for their 1 s. The price, paid only then: the
+/// kernel answers access(2) from the modes alone (root hears "writable" under `images/`,
+/// where writes still fail with EROFS).
+fn search_is_restricted(s: &MountSettings) -> bool {
+    s.audience != fuse::Audience::Owner && s.dir_mode.is_some_and(|m| m & 0o011 != 0o011)
 }
 
 fn block_stop_signals() -> libc::sigset_t {

@@ -361,3 +361,38 @@ fn platform_lists_resolve_aliases() {
     assert!(!is_import_platform_dir("foreign-7.tar"));
     assert!(!is_import_platform_dir("my-image"));
 }
+
+#[test]
+fn common_import_platforms_are_in_the_mounts_file_name_form() {
+    for name in COMMON_IMPORT_PLATFORMS {
+        let p = Platform::from_file_name(name).unwrap();
+        assert_eq!(p.file_name(), name, "{p}");
+        assert!(is_import_platform_dir(name), "{name}");
+    }
+}
+
+#[test]
+fn the_catalog_knows_its_platform_directories_and_time() {
+    let (_dir, store) = temp_store();
+    write_sample(
+        &store,
+        &spec(Some("example.com/a/x:1"), &["linux/amd64"], 1),
+    )
+    .unwrap();
+    write_sample(
+        &store,
+        &spec(
+            Some("example.com/b:1"),
+            &["linux/s390x", "windows/amd64"],
+            2,
+        ),
+    )
+    .unwrap();
+    let catalog = load(&store);
+    let dirs: Vec<&str> = catalog.platform_dirs().iter().map(String::as_str).collect();
+    assert_eq!(dirs, ["linux-amd64", "linux-s390x", "windows-amd64"]);
+    // Unstamped, the time is the newest image's; stamped, when the image list changed.
+    assert_eq!(catalog.time(), catalog.newest());
+    let when = UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+    assert_eq!(load(&store).stamped(Some(when)).time(), when);
+}
