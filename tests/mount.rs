@@ -480,34 +480,45 @@ fn mount_shows_an_import_when_cp_returns() {
 /// Claim (live view): a name the CLI removes leaves the mount at once, not when the kernel's
 /// 1 s entry cache runs out: the daemon watches the store and invalidates the kernel's entry.
 /// Measured from the last `stat` that cached the entry; without the invalidation the cached
-/// entry answers `stat` for a full second after it.
+/// entry answers `stat` for a full second after it. An attempt whose `imagefs rm` alone took
+/// most of that second (a loaded machine) proves nothing either way and is retried.
 #[test]
 fn mount_forgets_a_name_the_cli_removed_before_the_kernel_cache_runs_out() {
     needs!("fuse");
     let m = Mounted::new();
     let archive = m.foreign_archive("example.com/test/gone:1", 14);
-    run(imagefs(&m.store).arg("import").arg(&archive));
     let gone = m.path("images/example.com/test/gone:1");
-    wait_for("the CLI import to show", || gone.exists());
-    let mut rm = imagefs(&m.store);
-    rm.args(["rm", "example.com/test/gone:1"]);
-    // Cache the entry, then remove the name.
-    assert!(gone.exists());
-    let cached = std::time::Instant::now();
-    run(&mut rm);
-    while gone.exists() {
-        assert!(
-            cached.elapsed() < Duration::from_millis(900),
-            "{} still there {:?} after the last lookup cached it",
-            gone.display(),
+    for attempt in 1..=5 {
+        run(imagefs(&m.store).arg("import").arg(&archive));
+        wait_for("the CLI import to show", || gone.exists());
+        let mut rm = imagefs(&m.store);
+        rm.args(["rm", "example.com/test/gone:1"]);
+        // Cache the entry, then remove the name.
+        assert!(gone.exists());
+        let cached = Instant::now();
+        run(&mut rm);
+        let removed = cached.elapsed();
+        if removed > Duration::from_millis(600) {
+            eprintln!("attempt {attempt}: rm took {removed:?}, too slow to tell; again");
+            wait_for("the cached entry to expire", || !gone.exists());
+            continue;
+        }
+        while gone.exists() {
+            assert!(
+                cached.elapsed() < Duration::from_millis(900),
+                "{} still there {:?} after the last lookup cached it (rm took {removed:?})",
+                gone.display(),
+                cached.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        eprintln!(
+            "gone {:?} after the lookup that cached it",
             cached.elapsed()
         );
-        std::thread::sleep(Duration::from_millis(5));
+        return;
     }
-    eprintln!(
-        "gone {:?} after the lookup that cached it",
-        cached.elapsed()
-    );
+    panic!("imagefs rm took over 600 ms in all 5 attempts: the machine is too loaded to tell");
 }
 
 /// Claim (live view): an image the CLI imports shows in `ls` of its (cached) repository
