@@ -7,6 +7,7 @@ mod mount;
 mod progress;
 mod query;
 mod transfer;
+mod tree;
 
 use std::path::PathBuf;
 
@@ -133,6 +134,9 @@ pub struct LsArgs {
     /// List the images names pointed to before imports moved them (see `imagefs restore`)
     #[arg(long)]
     pub history: bool,
+    /// Show each image's platforms beneath it, with their manifest digests and sizes
+    #[arg(long, conflicts_with_all = ["json", "history"])]
+    pub tree: bool,
 }
 
 #[derive(Debug, Args)]
