@@ -64,6 +64,11 @@ pub enum CliError {
         mountpoint: PathBuf,
         source: io::Error,
     },
+    /// A file the CLI generates (a man page) cannot be written.
+    WriteFile {
+        path: PathBuf,
+        source: io::Error,
+    },
     /// `mount --daemon --log-file` cannot open the log file.
     LogFile {
         path: PathBuf,
@@ -104,6 +109,7 @@ impl CliError {
             | CliError::ExportPersist { .. }
             | CliError::Mount { .. }
             | CliError::LogFile { .. }
+            | CliError::WriteFile { .. }
             | CliError::Daemon(_)
             | CliError::DaemonExited
             | CliError::Unmount { .. } => false,
@@ -152,6 +158,7 @@ impl fmt::Display for CliError {
                 write!(f, "cannot mount on {}", mountpoint.display())
             }
             CliError::LogFile { path, .. } => write!(f, "cannot open log file {}", path.display()),
+            CliError::WriteFile { path, .. } => write!(f, "cannot write {}", path.display()),
             CliError::Daemon(line) => write!(f, "{line}"),
             CliError::DaemonExited => {
                 write!(f, "the mount daemon exited before the mount was ready")
@@ -180,6 +187,7 @@ impl std::error::Error for CliError {
             | CliError::ExportPersist { source, .. }
             | CliError::Mount { source, .. }
             | CliError::LogFile { source, .. }
+            | CliError::WriteFile { source, .. }
             | CliError::Unmount { source, .. } => Some(source),
             CliError::NoStoreDirectory
             | CliError::GcRemovedNothing

@@ -6,6 +6,7 @@ mod maintenance;
 mod mount;
 mod progress;
 mod query;
+mod shell;
 mod transfer;
 mod tree;
 
@@ -68,6 +69,11 @@ pub enum Command {
     /// Generate a synthetic multi-platform image into the store (for demos and benchmarks)
     #[command(hide = true)]
     Sample(SampleArgs),
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell)
+    Completions(shell::CompletionsArgs),
+    /// Write man pages (imagefs.1, imagefs-COMMAND.1) into a directory (for installers)
+    #[command(hide = true)]
+    Man(shell::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +211,12 @@ pub struct FsckArgs {
 
 /// Runs one command.
 pub fn run(cli: Cli) -> CliResult {
+    // These describe the command line and need no store.
+    match &cli.command {
+        Command::Completions(args) => return shell::completions(args),
+        Command::Man(args) => return shell::man(args),
+        _ => {}
+    }
     let root = Store::default_location(cli.store.as_deref()).ok_or(CliError::NoStoreDirectory)?;
     // A store on read-only media is served as it is; say so once, up front.
     let store = Store::open(&root)?;
@@ -224,6 +236,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Sample(args) => maintenance::sample(&store, &args),
         Command::Mount(args) => mount::mount(&store, &args),
         Command::Unmount(args) => mount::unmount(&args),
+        Command::Completions(_) | Command::Man(_) => unreachable!("answered before the store"),
     }
 }
 
