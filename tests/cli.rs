@@ -936,3 +936,109 @@ fn cli_man_pages_render_and_cover_every_subcommand() {
     let ls = render("imagefs-ls.1");
     assert!(ls.contains("--tree"), "{ls}");
 }
+
+// --- scripts/install.sh -----------------------------------------------------------------------
+
+#[test]
+fn cli_install_script_puts_binary_man_pages_and_completions_under_destdir_and_prefix() {
+    needs!("bash");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install.sh");
+    let dest = tempfile::tempdir().unwrap();
+    let out = output(
+        cmd(tool("bash"), &[script, "--no-build", "--binary", bin()])
+            .env("DESTDIR", dest.path())
+            .env("PREFIX", "/opt/imagefs"),
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let root = dest.path().join("opt/imagefs");
+    let installed = root.join("bin/imagefs");
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(bin()).unwrap()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&installed), 0o755);
+    let mut expected = vec![
+        "bin/imagefs".to_string(),
+        "share/man/man1/imagefs.1".to_string(),
+    ];
+    expected.extend(
+        visible_subcommands()
+            .iter()
+            .map(|s| format!("share/man/man1/imagefs-{s}.1")),
+    );
+    let completions = [
+        ("bash", "share/bash-completion/completions/imagefs"),
+        ("zsh", "share/zsh/site-functions/_imagefs"),
+        ("fish", "share/fish/vendor_completions.d/imagefs.fish"),
+    ];
+    expected.extend(completions.iter().map(|(_, p)| p.to_string()));
+    for file in &expected {
+        let path = root.join(file);
+        assert!(
+            path.is_file(),
+            "{file} not installed: {}",
+            text(&out.stdout)
+        );
+        assert!(
+            std::fs::metadata(&path).unwrap().len() > 0,
+            "{file} is empty"
+        );
+        if file != "bin/imagefs" {
+            assert_eq!(mode(&path), 0o644, "{file}");
+        }
+        let said = format!("installed {}", path.display());
+        assert!(
+            text(&out.stdout).contains(&said),
+            "{said}: {}",
+            text(&out.stdout)
+        );
+    }
+    // Nothing else, and nothing outside DESTDIR/PREFIX.
+    let mut all = Vec::new();
+    let mut stack = vec![dest.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            match p.is_dir() {
+                true => stack.push(p),
+                false => all.push(p.strip_prefix(&root).expect("under the prefix").to_owned()),
+            }
+        }
+    }
+    assert_eq!(all.len(), expected.len(), "{all:?}");
+    let f = Fixture::new();
+    for (shell, file) in completions {
+        let generated = ok(cli(f.root(), &["completions", shell]));
+        assert_eq!(
+            std::fs::read(root.join(file)).unwrap(),
+            generated,
+            "{shell}"
+        );
+    }
+
+    // Without a binary to install, it says which one it looked for.
+    let out = output(
+        cmd(tool("bash"), &[script, "--binary", "/nonexistent/imagefs"])
+            .env("DESTDIR", dest.path()),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no executable /nonexistent/imagefs"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = output(cmd(tool("bash"), &[script, "--no-build"]).env("PREFIX", "relative"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("PREFIX must be absolute"),
+        "{}",
+        text(&out.stderr)
+    );
+}
