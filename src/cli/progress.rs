@@ -95,11 +95,16 @@ impl ProgressLine {
                 std::thread::Builder::new()
                     .name("progress".into())
                     .spawn(move || {
-                        let start = Instant::now();
+                        // Each phase has its own rate: its count starts again from 0.
+                        let mut phase = ("", Instant::now());
                         while !stop.load(Ordering::Relaxed) {
                             std::thread::sleep(TICK);
                             let state = *lock(&shared.state);
-                            let line = render(shared.verb, &state, Some(start.elapsed()));
+                            if state.phase != phase.0 {
+                                let now = Instant::now();
+                                phase = (state.phase, now.checked_sub(TICK).unwrap_or(now));
+                            }
+                            let line = render(shared.verb, &state, Some(phase.1.elapsed()));
                             let mut err = std::io::stderr().lock();
                             let _ = write!(err, "\r\x1b[K{line}");
                             let _ = err.flush();
