@@ -28,9 +28,20 @@ pub struct ManArgs {
 pub(super) fn completions(args: &CompletionsArgs) -> CliResult {
     // Into memory first: `generate` panics when a write fails (`| head` closing the pipe).
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "imagefs", &mut script);
+    clap_complete::generate(args.shell, &mut offered(), "imagefs", &mut script);
     io::stdout().lock().write_all(&script)?;
     Ok(())
+}
+
+/// The command line as completions offer it. clap_complete walks hidden subcommands too
+/// (clap-rs/clap#1335), and clap has no way to remove one, so the root is rebuilt from `Cli`'s
+/// own arguments and its visible subcommands: nothing is restated, nothing can drift.
+fn offered() -> clap::Command {
+    let full = Cli::command();
+    clap::Command::new("imagefs")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned())
 }
 
 /// Writes a page for `imagefs` and one for each visible subcommand; returns their paths.
@@ -95,6 +106,29 @@ mod tests {
             "{import}"
         );
         assert!(import.contains("platform"), "{import}");
+    }
+
+    #[test]
+    fn completions_offer_the_visible_subcommands_and_every_global_flag() {
+        let full = Cli::command();
+        let offered = offered();
+        let names = |c: &clap::Command| {
+            let mut v: Vec<String> = c.get_subcommands().map(|s| s.get_name().into()).collect();
+            v.sort();
+            v
+        };
+        let visible: Vec<String> = names(&full)
+            .into_iter()
+            .filter(|n| !full.find_subcommand(n).unwrap().is_hide_set())
+            .collect();
+        assert_eq!(names(&offered), visible);
+        assert!(!visible.contains(&"sample".to_string()) && !visible.contains(&"man".to_string()));
+        let ids = |c: &clap::Command| {
+            c.get_arguments()
+                .map(|a| a.get_id().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&offered), ids(&full));
     }
 
     #[test]

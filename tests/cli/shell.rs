@@ -56,6 +56,11 @@ fn cli_completions_bash_parses_and_completes_subcommands_and_flags() {
     for sub in visible_subcommands() {
         assert!(offered.contains(&sub.as_str()), "{sub} not offered: {all}");
     }
+    // Hidden commands (`sample`, `man`) are not offered (clap-rs/clap#1335 would offer them).
+    assert!(
+        !offered.contains(&"sample") && !offered.contains(&"man"),
+        "{all}"
+    );
     let im = complete(&["imagefs", "im"]);
     assert_eq!(im.lines().skip(1).collect::<Vec<_>>(), ["import"], "{im}");
     let ls = complete(&["imagefs", "ls", "--t"]);
@@ -103,6 +108,7 @@ fn cli_completions_fish_completes_subcommands_and_flags() {
         assert!(all.contains(&sub), "{sub} not offered: {all:?}");
     }
     assert_eq!(complete("imagefs im"), ["import"]);
+    assert!(!all.contains(&"sample".to_string()) && !all.contains(&"man".to_string()));
     assert!(complete("imagefs ls --").contains(&"--tree".to_string()));
 }
 
