@@ -600,3 +600,48 @@ fn blobs_the_store_already_holds_count_as_verified_and_stored() {
         .sum();
     check_reports(reports.0.into_inner(), bytes.len() as u64, all);
 }
+
+#[test]
+fn a_docker_archive_reports_each_config_and_layer_once() {
+    // Two images sharing a layer, one of them listed under two entries' paths.
+    let layer = |n: u8| vec![n; 3000];
+    let config = |n: u8| {
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux", "n": n,
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }))
+        .unwrap()
+    };
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut add_file = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        builder.append_data(&mut h, name, data).unwrap();
+    };
+    add_file("c1.json", &config(1));
+    add_file("c2.json", &config(2));
+    add_file("shared/layer.tar", &layer(1));
+    add_file("own/layer.tar", &layer(2));
+    let manifest = serde_json::json!([
+        {"Config": "c1.json", "RepoTags": ["a:1"], "Layers": ["shared/layer.tar"]},
+        {"Config": "c2.json", "RepoTags": ["b:1"], "Layers": ["shared/layer.tar", "own/layer.tar"]},
+    ]);
+    add_file("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    let bytes = builder.into_inner().unwrap();
+    let content = (config(1).len() + config(2).len() + 2 * layer(1).len()) as u64;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("archive.tar");
+    std::fs::write(&path, &bytes).unwrap();
+    for from_file in [false, true] {
+        let (_dir, store) = temp_store();
+        let reports = Reports::default();
+        match from_file {
+            true => import_file(&store, &path, &options(&[]), &reports).unwrap(),
+            false => import_stream(&store, &bytes[..], &options(&[]), &reports).unwrap(),
+        };
+        check_reports(reports.0.into_inner(), bytes.len() as u64, content);
+    }
+}
