@@ -2,7 +2,8 @@
 # The test command: installs what the tests use when it is missing (fuse3, the peers skopeo, umoci,
 # containerd, podman and docker.io, the backup tools borgbackup, restic and rdiff-backup, rsync,
 # the compressors, python3, e2fsprogs, libglib2.0-bin and attr for the mount's permission,
-# ioctl and xattr tests; needs root, as on CI), then runs format and lint checks and the test tiers,
+# ioctl and xattr tests, systemd for systemd-analyze, zsh, fish and man-db for the completions
+# and man pages; needs root, as on CI), then runs format and lint checks and the test tiers,
 # cheapest first: unit, upstream tables, kernel-free (ImageFs without /dev/fuse, the reference
 # model), library, the real mount through /dev/fuse, faults (kill -9, full disk), the peers.
 # A test whose need is missing fails; IMAGEFS_TEST_SKIP=fuse,peers,... skips it, loudly
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 for pkg in fuse3 skopeo umoci rsync zstd xz-utils bzip2 time containerd podman docker.io \
-    borgbackup restic rdiff-backup python3 e2fsprogs libglib2.0-bin attr systemd; do
+    borgbackup restic rdiff-backup python3 e2fsprogs libglib2.0-bin attr systemd zsh fish man-db; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

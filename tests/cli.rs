@@ -1,7 +1,15 @@
 //! The `imagefs` binary: exit codes, terminal and broken-pipe handling, `ls`, `inspect`, `rm`/`gc`,
-//! `fsck`, the REF forms, `--platform` syntax, and where the store lives.
+//! `fsck`, the REF forms, `--platform` syntax, and where the store lives; import progress,
+//! `ls --tree`, completions, man pages and the install script in tests/cli/.
 
 mod common;
+
+#[path = "cli/progress.rs"]
+mod progress;
+#[path = "cli/shell.rs"]
+mod shell;
+#[path = "cli/tree.rs"]
+mod tree;
 
 use std::io::Read;
 use std::process::{Command, Stdio};

@@ -15,10 +15,9 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use super::ImportError;
+use super::import_progress::ImportProgress;
 use super::names::NameTable;
 use super::scan::{Catalog, Compression};
 use crate::digest::Digest;
@@ -175,7 +174,7 @@ pub fn import_stream(
     store: &Store,
     input: impl Read,
     options: &ImportOptions,
-    progress: &Arc<AtomicU64>,
+    progress: &impl ImportProgress,
 ) -> Result<Vec<LoadedImage>, ImportError> {
     let _ingest = store.lock_ingest()?;
     let catalog = Catalog::from_stream(store, input, progress)?;
@@ -188,7 +187,7 @@ pub fn import_file(
     store: &Store,
     path: &Path,
     options: &ImportOptions,
-    progress: &Arc<AtomicU64>,
+    progress: &impl ImportProgress,
 ) -> Result<Vec<LoadedImage>, ImportError> {
     let file = File::open(path).map_err(ImportError::Input)?;
     let meta = file.metadata().map_err(ImportError::Input)?;
@@ -483,6 +482,10 @@ fn plan_oci(
         });
     }
     check_index_room(catalog.store(), &planned)?;
+    // A blob several platforms share is staged once.
+    let mut seen = HashSet::new();
+    to_stage.retain(|d| seen.insert(d.digest));
+    catalog.planned(to_stage.iter().map(|d| d.size).sum());
     for d in to_stage {
         let path = catalog
             .blob_path(&d.digest)
@@ -590,18 +593,28 @@ fn plan_docker_archive(
     if entries.is_empty() {
         return Err(ImportError::NoImages);
     }
+    let find = |catalog: &Catalog<'_>, p: &str| {
+        let cleaned = p.trim_start_matches("./");
+        catalog
+            .resolve(cleaned)
+            .filter(|_| !cleaned.split('/').any(|c| c == ".."))
+            .ok_or_else(|| ImportError::MissingEntry {
+                entry: p.to_string(),
+                needed_by: oci::LEGACY_MANIFEST_FILE.into(),
+            })
+    };
+    // What will be staged, for progress; a path that does not resolve is reported below, in order.
+    let mut files = HashSet::new();
+    let total = entries
+        .iter()
+        .flat_map(|e| std::iter::once(&e.config).chain(e.layers.iter().flatten()))
+        .filter_map(|p| find(catalog, p).ok())
+        .filter(|path| files.insert(path.clone()))
+        .filter_map(|path| catalog.size_of(&path))
+        .sum();
+    catalog.planned(total);
     let mut planned = Vec::new();
     for entry in &entries {
-        let find = |catalog: &Catalog<'_>, p: &str| {
-            let cleaned = p.trim_start_matches("./");
-            catalog
-                .resolve(cleaned)
-                .filter(|_| !cleaned.split('/').any(|c| c == ".."))
-                .ok_or_else(|| ImportError::MissingEntry {
-                    entry: p.to_string(),
-                    needed_by: oci::LEGACY_MANIFEST_FILE.into(),
-                })
-        };
         let config_path = find(catalog, &entry.config)?;
         let config_bytes = catalog.read_file(&config_path, oci::MAX_DOCUMENT_SIZE)?;
         let config: ConfigPlatform =

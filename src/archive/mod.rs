@@ -4,6 +4,7 @@
 mod error;
 mod export;
 mod import;
+mod import_progress;
 mod names;
 mod plan;
 mod scan;
@@ -15,5 +16,6 @@ pub use export::{Progress, write_archive};
 pub use import::{
     ImportOptions, LoadedImage, NameOutcome, SkippedPlatform, import_file, import_stream,
 };
+pub use import_progress::ImportProgress;
 pub use plan::{ArchivePlan, ExportRequest};
 pub use scan::Compression;

@@ -8,13 +8,13 @@
 //! metadata files are read; blob bytes are copied later, and only for what is selected.
 
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::ImportError;
+use super::import_progress::{ImportProgress, Tally};
 use super::tar_reader::{HeaderError, Kind, Member, Skip, TarReader};
 use crate::digest::Digest;
 use crate::oci::{self, Descriptor};
@@ -97,28 +97,35 @@ pub(super) struct Catalog<'s> {
     pub manifest_json: Option<Vec<u8>>,
     /// Paths staged for publishing, in staging order.
     staged: Vec<String>,
+    /// Paths whose bytes the tally has counted, so a file the plan names twice counts once.
+    counted: HashSet<String>,
+    tally: Tally,
+    progress: &'s dyn ImportProgress,
 }
 
-/// Counts bytes read, for progress and for locating the end of the tar stream.
-struct Counting<R> {
+/// Counts bytes read, for progress.
+struct Counting<'p, R> {
     inner: R,
-    count: Arc<AtomicU64>,
+    count: u64,
+    progress: &'p dyn ImportProgress,
 }
 
-impl<R: Read> Read for Counting<R> {
+impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        self.count += n as u64;
+        self.progress.read(self.count);
         Ok(n)
     }
 }
 
 /// A seekable archive file passes over content without reading it.
-impl Skip for Counting<BufReader<File>> {
+impl Skip for Counting<'_, BufReader<File>> {
     fn skip(&mut self, n: u64) -> io::Result<()> {
         let n = i64::try_from(n).map_err(|_| io::Error::other("seek beyond any file"))?;
         self.inner.seek_relative(n)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        self.count += n as u64;
+        self.progress.read(self.count);
         Ok(())
     }
 }
@@ -139,16 +146,17 @@ impl<'s> Catalog<'s> {
     pub(super) fn from_stream(
         store: &'s Store,
         input: impl Read,
-        progress: &Arc<AtomicU64>,
+        progress: &'s dyn ImportProgress,
     ) -> Result<Catalog<'s>, ImportError> {
         let raw = Counting {
             inner: input,
-            count: progress.clone(),
+            count: 0,
+            progress,
         };
         let mut buffered = BufReader::with_capacity(COPY_BUFFER, raw);
         let compression = Compression::sniff(buffered.fill_buf().map_err(ImportError::Input)?);
         let decoded = compression.decoder(buffered).map_err(ImportError::Input)?;
-        let mut catalog = Catalog::empty(store, None);
+        let mut catalog = Catalog::empty(store, None, progress);
         let mut tar = TarReader::new(Streamed(decoded));
         catalog.scan(&mut tar, |tar, member, path, catalog| {
             catalog.spool(&mut tar.data(), path, member.size)
@@ -162,7 +170,7 @@ impl<'s> Catalog<'s> {
     pub(super) fn from_file(
         store: &'s Store,
         file: File,
-        progress: &Arc<AtomicU64>,
+        progress: &'s dyn ImportProgress,
     ) -> Result<Catalog<'s>, ImportError> {
         let len = file.metadata().map_err(ImportError::Input)?.len();
         let mut reader = file.try_clone().map_err(ImportError::Input)?;
@@ -170,10 +178,11 @@ impl<'s> Catalog<'s> {
         reader
             .seek(io::SeekFrom::Start(0))
             .map_err(ImportError::Input)?;
-        let mut catalog = Catalog::empty(store, Some(file));
+        let mut catalog = Catalog::empty(store, Some(file), progress);
         let input = Counting {
             inner: BufReader::new(reader),
-            count: progress.clone(),
+            count: 0,
+            progress,
         };
         let mut tar = TarReader::new(input);
         catalog.scan(&mut tar, |_, member, path, catalog| {
@@ -192,11 +201,16 @@ impl<'s> Catalog<'s> {
                 },
             )
         })?;
-        progress.store(len, Ordering::Relaxed);
+        // The padding after the end-of-archive blocks is read too, as far as anyone can tell.
+        progress.read(len);
         Ok(catalog)
     }
 
-    fn empty(store: &'s Store, archive: Option<File>) -> Catalog<'s> {
+    fn empty(
+        store: &'s Store,
+        archive: Option<File>,
+        progress: &'s dyn ImportProgress,
+    ) -> Catalog<'s> {
         Catalog {
             store,
             archive,
@@ -206,6 +220,9 @@ impl<'s> Catalog<'s> {
             index_json: None,
             manifest_json: None,
             staged: Vec::new(),
+            counted: HashSet::new(),
+            tally: Tally::default(),
+            progress,
         }
     }
 
@@ -476,9 +493,14 @@ impl<'s> Catalog<'s> {
         path: &str,
         expected: Option<(Digest, u64)>,
     ) -> Result<Digest, ImportError> {
+        // Progress counts each file once, however often the plan names it.
+        let first = self.counted.insert(path.to_string());
         if let Some((digest, size)) = expected {
             // The store's copy is verified; the archive's need not be read at all.
             if self.store.blob_size(&digest) == Some(size) {
+                if first {
+                    self.tally.verify(size, true, self.progress);
+                }
                 return Ok(digest);
             }
         }
@@ -513,6 +535,9 @@ impl<'s> Catalog<'s> {
                     .write_all(&buf[..n])
                     .map_err(|e| ingest_error(store, e))?;
                 done += n as u64;
+                if first {
+                    self.tally.verify(n as u64, false, self.progress);
+                }
             }
             let blob = writer.into_spooled()?;
             let digest = blob.digest();
@@ -520,6 +545,10 @@ impl<'s> Catalog<'s> {
                 blob: Some(blob),
                 digest,
             };
+        } else if first {
+            // Hashed while it was read; what remains is comparing digests.
+            let held = matches!(entry.content, Content::AlreadyStored { .. });
+            self.tally.verify(entry.size, held, self.progress);
         }
         let digest = match &entry.content {
             Content::Spooled { digest, .. } | Content::AlreadyStored { digest } => *digest,
@@ -538,8 +567,14 @@ impl<'s> Catalog<'s> {
         Ok(digest)
     }
 
+    /// Tells the progress observer how many bytes the plan will verify and store.
+    pub(super) fn planned(&self, bytes: u64) {
+        self.progress.planned(bytes);
+    }
+
     /// Publishes every staged file into the store.
     pub(super) fn commit_staged(&mut self) -> Result<(), ImportError> {
+        self.tally.begin_storing(self.progress);
         for path in std::mem::take(&mut self.staged) {
             let entry = self
                 .files
@@ -548,6 +583,7 @@ impl<'s> Catalog<'s> {
             if let Content::Spooled { blob, digest } = &mut entry.content {
                 if let Some(w) = blob.take() {
                     w.commit(Some((*digest, entry.size)))?;
+                    self.tally.store(entry.size, self.progress);
                 }
                 entry.content = Content::AlreadyStored { digest: *digest };
             }

@@ -63,6 +63,11 @@ pub enum CliError {
     },
     /// `mount` or `unmount` refused or failed.
     Mount(MountError),
+    /// A file the CLI generates (a man page) cannot be written.
+    WriteFile {
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 impl CliError {
@@ -88,6 +93,7 @@ impl CliError {
             | CliError::TerminalOutput
             | CliError::ExportTemp { .. }
             | CliError::ExportPersist { .. }
+            | CliError::WriteFile { .. }
             | CliError::Mount(_) => false,
         }
     }
@@ -131,6 +137,7 @@ impl fmt::Display for CliError {
             }
             CliError::ExportPersist { path, .. } => write!(f, "cannot write {}", path.display()),
             CliError::Mount(e) => write!(f, "{e}"),
+            CliError::WriteFile { path, .. } => write!(f, "cannot write {}", path.display()),
         }
     }
 }
@@ -149,9 +156,9 @@ impl std::error::Error for CliError {
             CliError::NotJson(e) => e.source(),
             CliError::Mount(e) => e.source(),
             CliError::Import { source, .. } => Some(source),
-            CliError::ExportTemp { source, .. } | CliError::ExportPersist { source, .. } => {
-                Some(source)
-            }
+            CliError::ExportTemp { source, .. }
+            | CliError::ExportPersist { source, .. }
+            | CliError::WriteFile { source, .. } => Some(source),
             CliError::NoStoreDirectory
             | CliError::GcRemovedNothing
             | CliError::FsckProblems { .. }

@@ -6,7 +6,9 @@ mod maintenance;
 mod mount;
 mod progress;
 mod query;
+mod shell;
 mod transfer;
+mod tree;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -69,6 +71,11 @@ pub enum Command {
     /// Generate a synthetic multi-platform image into the store (for demos and benchmarks)
     #[command(hide = true)]
     Sample(SampleArgs),
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell)
+    Completions(shell::CompletionsArgs),
+    /// Write man pages (imagefs.1, imagefs-COMMAND.1) into a directory (for installers)
+    #[command(hide = true)]
+    Man(shell::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +142,9 @@ pub struct LsArgs {
     /// List the images names pointed to before imports moved them (see `imagefs restore`)
     #[arg(long)]
     pub history: bool,
+    /// Show each image's platforms beneath it, with their manifest digests and sizes
+    #[arg(long, conflicts_with_all = ["json", "history"])]
+    pub tree: bool,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +244,12 @@ pub fn args_from_mount_helper(args: Vec<OsString>) -> Vec<OsString> {
 
 /// Runs one command.
 pub fn run(cli: Cli) -> CliResult {
+    // These describe the command line and need no store.
+    match &cli.command {
+        Command::Completions(args) => return shell::completions(args),
+        Command::Man(args) => return shell::man(args),
+        _ => {}
+    }
     let root = Store::default_location(cli.store.as_deref()).ok_or(CliError::NoStoreDirectory)?;
     // Absolute, so that a mount serving in the background can leave the caller's directory.
     let root = std::path::absolute(&root)?;
@@ -255,6 +271,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Sample(args) => maintenance::sample(&store, &args),
         Command::Mount(args) => mount::mount(&store, &args),
         Command::Unmount(args) => mount::unmount(&args),
+        Command::Completions(_) | Command::Man(_) => unreachable!("answered before the store"),
     }
 }
 

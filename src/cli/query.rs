@@ -16,6 +16,9 @@ pub(super) fn ls(store: &Store, args: &LsArgs) -> CliResult {
     if args.history {
         return ls_history(store, args.json);
     }
+    if args.tree {
+        return super::tree::ls_tree(store);
+    }
     let mut rows = Vec::new();
     // Names sharing an image share its platforms: walk each image once.
     let mut platforms_of: HashMap<Digest, Vec<String>> = HashMap::new();

@@ -2,7 +2,6 @@
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::Ordering;
 
 use super::progress::ProgressLine;
 use super::{CliError, CliResult, ExportArgs, ImportArgs};
@@ -16,9 +15,13 @@ pub(super) fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> C
     };
     let loaded = match args.input.as_deref().filter(|p| *p != Path::new("-")) {
         Some(path) => {
-            let total = std::fs::metadata(path).ok().map(|m| m.len());
-            let progress = ProgressLine::start("importing", total, show_progress);
-            archive::import_file(store, path, &options, progress.counter()).map_err(|source| {
+            // Only a regular file's size is a total (not a fifo's or `<(…)`'s 0).
+            let total = std::fs::metadata(path)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            let progress = ProgressLine::start("importing", "reading", total, show_progress);
+            archive::import_file(store, path, &options, &progress).map_err(|source| {
                 CliError::Import {
                     input: path.display().to_string(),
                     source,
@@ -26,14 +29,21 @@ pub(super) fn import(store: &Store, args: &ImportArgs, show_progress: bool) -> C
             })?
         }
         None => {
-            let progress = ProgressLine::start("importing", None, show_progress);
             let stdin = io::stdin().lock();
-            archive::import_stream(store, stdin, &options, progress.counter()).map_err(
-                |source| CliError::Import {
+            // `< archive.tar` makes standard input a file whose size is known.
+            let total = std::os::fd::AsFd::as_fd(&stdin)
+                .try_clone_to_owned()
+                .ok()
+                .and_then(|fd| std::fs::File::from(fd).metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            let progress = ProgressLine::start("importing", "reading", total, show_progress);
+            archive::import_stream(store, stdin, &options, &progress).map_err(|source| {
+                CliError::Import {
                     input: "standard input".to_string(),
                     source,
-                },
-            )?
+                }
+            })?
         }
     };
     let mut out = io::stdout().lock();
@@ -62,9 +72,14 @@ pub(super) fn export(store: &Store, args: &ExportArgs, show_progress: bool) -> C
     }
     let plan = ArchivePlan::build(store, &ExportRequest { images, platforms })?;
     let to_stdout = args.output.as_deref().is_none_or(|p| p == Path::new("-"));
-    let progress = ProgressLine::start("exporting", Some(plan.size()), show_progress && !to_stdout);
-    let counter = progress.counter().clone();
-    let mut report = |n: u64| counter.store(n, Ordering::Relaxed);
+    let total = plan.size();
+    let progress = ProgressLine::start(
+        "exporting",
+        "writing",
+        Some(total),
+        show_progress && !to_stdout,
+    );
+    let mut report = |n: u64| progress.update("writing", n, Some(total));
     // A device or fifo (`-o /dev/null`, a named pipe) is written in place: renaming over it
     // would replace the device node itself.
     let in_place: Option<Box<dyn Write>> = match args.output.as_deref() {

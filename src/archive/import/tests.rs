@@ -1,8 +1,12 @@
 //! Unit tests of importing: what `NameTable` does with each name (added, unchanged, already
 //! part, moved, moved back) and that it stays linear in the number of names; the platform
-//! filter; and that a failure anywhere before the refs are written leaves the store as it was.
+//! filter; that a failure anywhere before the refs are written leaves the store as it was; and
+//! what the import reports to its progress observer.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -494,4 +498,150 @@ fn importing_one_platform_of_a_stored_image_keeps_its_name() {
     assert_eq!(loaded[0].platforms.len(), 3);
     assert_eq!(target_of(&store, "a:1"), Some(image.target.digest));
     assert!(store.history().unwrap().is_empty());
+}
+
+// --- progress ---------------------------------------------------------------------------------
+
+/// Every report an import makes, in order.
+#[derive(Default)]
+struct Reports(RefCell<Vec<(&'static str, u64)>>);
+
+impl ImportProgress for Reports {
+    fn read(&self, consumed: u64) {
+        self.0.borrow_mut().push(("read", consumed));
+    }
+    fn planned(&self, bytes: u64) {
+        self.0.borrow_mut().push(("planned", bytes));
+    }
+    fn verified(&self, done: u64) {
+        self.0.borrow_mut().push(("verified", done));
+    }
+    fn stored(&self, done: u64) {
+        self.0.borrow_mut().push(("stored", done));
+    }
+}
+
+/// The reports come in phase order, each figure cumulative, and `stored` reaches the planned
+/// total (every published blob's size, each counted once) only with the last report.
+fn check_reports(reports: Vec<(&'static str, u64)>, input: u64, published: u64) {
+    let order = ["read", "planned", "verified", "stored"];
+    let rank = |k: &str| order.iter().position(|o| *o == k).unwrap();
+    for pair in reports.windows(2) {
+        let ((k1, v1), (k2, v2)) = (pair[0], pair[1]);
+        assert!(rank(k1) <= rank(k2), "{k1} after {k2}: {reports:?}");
+        if k1 == k2 {
+            assert!(v1 <= v2, "{k1} went down: {reports:?}");
+        }
+    }
+    let last = |kind: &str| reports.iter().rev().find(|(k, _)| *k == kind).unwrap().1;
+    assert_eq!(last("read"), input);
+    assert_eq!(
+        reports.iter().filter(|(k, _)| *k == "planned").count(),
+        1,
+        "{reports:?}"
+    );
+    assert_eq!(last("planned"), published);
+    assert_eq!(last("verified"), published);
+    assert_eq!(*reports.last().unwrap(), ("stored", published));
+    let reached = reports
+        .iter()
+        .position(|r| *r == ("stored", published))
+        .unwrap();
+    assert_eq!(
+        reached,
+        reports.len() - 1,
+        "stored the total early: {reports:?}"
+    );
+    assert!(reports[reached - 1].1 < published || reports[reached - 1].0 != "stored");
+}
+
+#[test]
+fn an_import_reports_reading_then_verifying_then_storing_the_selected_bytes() {
+    let (_dir, source) = temp_store();
+    let image = add(&source, &spec("a:1", &PLATFORMS, 1));
+    let bytes = export(&source, &image, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("archive.tar");
+    std::fs::write(&path, &bytes).unwrap();
+    for from_file in [false, true] {
+        let (_dir, store) = temp_store();
+        let reports = Reports::default();
+        let ps = options(&["linux/arm64"]);
+        match from_file {
+            true => import_file(&store, &path, &ps, &reports).unwrap(),
+            false => import_stream(&store, &bytes[..], &ps, &reports).unwrap(),
+        };
+        let published: u64 = store
+            .list_blobs()
+            .unwrap()
+            .iter()
+            .map(|d| store.blob_size(d).unwrap())
+            .sum();
+        // Verifying and storing count what the platform filter selected, not the archive.
+        assert!(published < bytes.len() as u64 / 2, "{published}");
+        check_reports(reports.0.into_inner(), bytes.len() as u64, published);
+    }
+}
+
+#[test]
+fn blobs_the_store_already_holds_count_as_verified_and_stored() {
+    let (_dir, source) = temp_store();
+    let image = add(&source, &spec("a:1", &PLATFORMS, 1));
+    let bytes = export(&source, &image, &[]);
+    let (_dir, store) = temp_store();
+    import_bytes(&store, &bytes, &[]).unwrap();
+    let reports = Reports::default();
+    import_stream(&store, &bytes[..], &options(&[]), &reports).unwrap();
+    let all: u64 = store
+        .list_blobs()
+        .unwrap()
+        .iter()
+        .map(|d| store.blob_size(d).unwrap())
+        .sum();
+    check_reports(reports.0.into_inner(), bytes.len() as u64, all);
+}
+
+#[test]
+fn a_docker_archive_reports_each_config_and_layer_once() {
+    // Two images sharing a layer, one of them listed under two entries' paths.
+    let layer = |n: u8| vec![n; 3000];
+    let config = |n: u8| {
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux", "n": n,
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }))
+        .unwrap()
+    };
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut add_file = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        builder.append_data(&mut h, name, data).unwrap();
+    };
+    add_file("c1.json", &config(1));
+    add_file("c2.json", &config(2));
+    add_file("shared/layer.tar", &layer(1));
+    add_file("own/layer.tar", &layer(2));
+    let manifest = serde_json::json!([
+        {"Config": "c1.json", "RepoTags": ["a:1"], "Layers": ["shared/layer.tar"]},
+        {"Config": "c2.json", "RepoTags": ["b:1"], "Layers": ["shared/layer.tar", "own/layer.tar"]},
+    ]);
+    add_file("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    let bytes = builder.into_inner().unwrap();
+    let content = (config(1).len() + config(2).len() + 2 * layer(1).len()) as u64;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("archive.tar");
+    std::fs::write(&path, &bytes).unwrap();
+    for from_file in [false, true] {
+        let (_dir, store) = temp_store();
+        let reports = Reports::default();
+        match from_file {
+            true => import_file(&store, &path, &options(&[]), &reports).unwrap(),
+            false => import_stream(&store, &bytes[..], &options(&[]), &reports).unwrap(),
+        };
+        check_reports(reports.0.into_inner(), bytes.len() as u64, content);
+    }
 }
