@@ -78,8 +78,8 @@ t_cat=$(best3 sh -c "cat '$dir/by-platform/linux-arm64.tar' > '$out/cat.tar'")
 fresh=()
 t_tar=$(best3 sh -c "cd '$store' && tar -cf '$out/gnu.tar' $(for b in $blobs; do printf 'blobs/sha256/%s ' "$b"; done)")
 t_export=$(best3 "$bin" --store "$store" -q export "$name" --platform linux/arm64 -o "$out/export.tar")
-# The store is an OCI layout whose ref.name annotation is the tag.
-t_skopeo=$(best3 skopeo copy --quiet "oci:$store:${name##*:}" "oci-archive:$out/skopeo.tar")
+# The store is an OCI layout whose ref.name annotation is the full name.
+t_skopeo=$(best3 skopeo copy --quiet "oci:$store:$name" "oci-archive:$out/skopeo.tar")
 
 # (4) peak RSS with 8 concurrent readers of the full archive (fresh daemon).
 mount_with "$bin"

@@ -8,7 +8,7 @@
 # incompressible; default 32 MiB -> 544 MiB of blobs) in a temporary store, then times (median
 # of RUNS, default 3, page cache warm):
 #   export: imagefs export --platform linux/arm64 -o F  |  tar -cf of the same blob files  |
-#           skopeo copy --override-arch arm64 oci:STORE:latest oci-archive:F
+#           skopeo copy --override-arch arm64 oci:STORE:REF oci-archive:F
 #   import: imagefs import --platform linux/arm64 FULL.tar  |  tar -xf FULL.tar  |
 #           skopeo copy --override-arch arm64 oci-archive:FULL.tar oci:DIR:x
 # and each one's peak RSS (GNU time %M). Prints a Markdown table; with BENCH_UPDATE=1 it also
@@ -54,7 +54,7 @@ run() {
 
 run export_imagefs "rm -f $WORK/e1.tar" "$BIN --store $STORE export $REF --platform linux/arm64 -o $WORK/e1.tar"
 run export_tar "rm -f $WORK/e2.tar" "cd $STORE/blobs/sha256 && tar -cf $WORK/e2.tar ${ARM64_BLOBS[*]}"
-run export_skopeo "rm -f $WORK/e3.tar" "skopeo copy -q --override-arch arm64 oci:$STORE:latest oci-archive:$WORK/e3.tar"
+run export_skopeo "rm -f $WORK/e3.tar" "skopeo copy -q --override-arch arm64 oci:$STORE:$REF oci-archive:$WORK/e3.tar"
 run import_imagefs "rm -rf $WORK/s2" "$BIN --store $WORK/s2 import --platform linux/arm64 $WORK/full.tar"
 run import_imagefs_pipe "rm -rf $WORK/s2" "cat $WORK/full.tar | $BIN --store $WORK/s2 import --platform linux/arm64 -"
 run import_tar "rm -rf $WORK/x && mkdir $WORK/x" "tar -xf $WORK/full.tar -C $WORK/x"

@@ -240,6 +240,11 @@ pub struct CheckReport {
     pub problems: Vec<Problem>,
     /// Temp files no live writer owns: not damage, but space `gc` gives back.
     pub abandoned: AbandonedFiles,
+    /// Named records whose `org.opencontainers.image.ref.name` is not their full name (earlier
+    /// builds wrote the tag alone): not damage to imagefs, which reads `io.containerd.image.name`,
+    /// but skopeo's and umoci's `oci:STORE:TAG` then takes the first of the images that share a
+    /// tag. The next change to the list, or `fsck --repair`, writes their full names.
+    pub outdated_ref_names: Vec<String>,
 }
 
 /// Re-hashes every blob, walks every image, reads the name history and measures every record;
@@ -284,6 +289,11 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
         blobs_checked: blobs.len(),
         problems,
         abandoned: store.find_abandoned_ingests()?,
+        outdated_ref_names: images
+            .iter()
+            .filter(|r| r.outdated_ref_name().is_some())
+            .map(ImageRecord::label)
+            .collect(),
     })
 }
 

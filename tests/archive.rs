@@ -258,13 +258,21 @@ fn export_without_platform_keeps_original_index_and_named_target() {
     let index = json(&entry(&entries, "index.json").data);
     assert_eq!(index["manifests"].as_array().expect("manifests").len(), 1);
     let store_index = json(&std::fs::read(f.root().join("index.json")).expect("store index"));
-    assert_eq!(index["manifests"][0], store_index["manifests"][0]);
     let annotations = &index["manifests"][0]["annotations"];
     assert_eq!(
         annotations["io.containerd.image.name"],
         "docker.io/library/alpine:3.20"
     );
+    // The archive keeps Docker's form (the tag alone); the store's own list has the full name,
+    // so that skopeo's `oci:STORE:REF` names one image. Otherwise the entries are the same.
     assert_eq!(annotations["org.opencontainers.image.ref.name"], "3.20");
+    let mut stored = store_index["manifests"][0].clone();
+    assert_eq!(
+        stored["annotations"]["org.opencontainers.image.ref.name"],
+        "docker.io/library/alpine:3.20"
+    );
+    stored["annotations"]["org.opencontainers.image.ref.name"] = "3.20".into();
+    assert_eq!(index["manifests"][0], stored);
     assert_eq!(index["manifests"][0]["digest"], target.digest.to_string());
 }
 

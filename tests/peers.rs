@@ -69,12 +69,12 @@ fn skopeo_reads_the_store_as_an_oci_layout() {
     let raw = skopeo(&[
         "inspect",
         "--raw",
-        &format!("oci:{}:uniq-7f3a", p(f.root())),
+        &format!("oci:{}:example.com/peer/readme:uniq-7f3a", p(f.root())),
     ]);
     assert_eq!(Digest::of(&raw), target.digest);
     let info = json(&skopeo(&[
         "inspect",
-        &format!("oci:{}:uniq-7f3a", p(f.root())),
+        &format!("oci:{}:example.com/peer/readme:uniq-7f3a", p(f.root())),
     ]));
     // skopeo reports the top-level digest and describes the instance for the host platform.
     assert_eq!(info["Digest"], target.digest.to_string(), "{info}");
@@ -93,7 +93,7 @@ fn import_reads_skopeo_oci_archives_plain_and_gzipped() {
     skopeo(&[
         "copy",
         "--all",
-        &format!("oci:{}:tag1", p(src.root())),
+        &format!("oci:{}:example.com/peer/src:tag1", p(src.root())),
         &format!("oci-archive:{}:docker.io/library/peer:1.0", p(&archive)),
     ]);
     let reported = Digest::of(&skopeo(&[
@@ -128,7 +128,7 @@ fn import_reads_skopeo_docker_archives_plain_and_gzipped() {
     let archive = src.path("skopeo-docker.tar");
     skopeo(&[
         "copy",
-        &format!("oci:{}:tag2", p(src.root())),
+        &format!("oci:{}:example.com/peer/src:tag2", p(src.root())),
         &format!("docker-archive:{}:peer:2.0", p(&archive)),
     ]);
     let source = format!("docker-archive:{}", p(&archive));

@@ -61,6 +61,15 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
     for lock in ["gc.lock", "index.lock"] {
         fs::remove_file(f.root().join(lock)).unwrap();
     }
+    // And as an earlier imagefs wrote it: `org.opencontainers.image.ref.name` the tag alone.
+    let index_path = f.root().join("index.json");
+    let index = fs::read_to_string(&index_path).unwrap();
+    let old_form = index.replace(
+        r#""org.opencontainers.image.ref.name":"docker.io/library/app:latest""#,
+        r#""org.opencontainers.image.ref.name":"latest""#,
+    );
+    assert_ne!(old_form, index);
+    fs::write(&index_path, &old_form).unwrap();
     let view = ReadOnlyView::of(f.root(), f.path("ro"));
     let ro = view.path.as_path();
 
@@ -71,7 +80,11 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
         export_file(ro, "linux/arm64", &f.path("from-ro.tar")),
         expected
     );
-    ok(cli(ro, &["fsck"]));
+    let report = text(&ok(cli(ro, &["fsck"])));
+    assert!(
+        report.contains("ref.name of 1 record (docker.io/library/app:latest) is not the full name"),
+        "{report}"
+    );
 
     // Every write says the store is read-only, and nothing changes.
     for args in [
@@ -79,6 +92,7 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
         vec!["rm", "app"],
         vec!["restore", "app"],
         vec!["gc"],
+        vec!["fsck", "--repair"],
     ] {
         let out = cli(ro, &args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
@@ -117,6 +131,7 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
         "the daemon log says why: {}",
         daemon.log_text()
     );
+    assert_eq!(fs::read_to_string(&index_path).unwrap(), old_form);
 }
 
 /// A read-only store whose gc lock file is gone (deleted, or never written by the tool that laid

@@ -152,6 +152,168 @@ fn import_names_come_from_annotations_and_bare_tags_are_stored_by_digest() {
     }
 }
 
+/// `org.opencontainers.image.ref.name` of every record of the store's own `index.json`, by digest.
+fn stored_ref_names(f: &Fixture) -> Vec<(String, String)> {
+    let index = json(&std::fs::read(f.root().join("index.json")).expect("index.json"));
+    index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .map(|m| {
+            (
+                m["annotations"][ANNOTATION_IMAGE_NAME]
+                    .as_str()
+                    .expect("name")
+                    .to_string(),
+                m["annotations"][ANNOTATION_REF_NAME]
+                    .as_str()
+                    .expect("ref.name")
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Five images tagged `1`, in five repositories: a name each is stored under, and the full name
+/// `index.json` must give it.
+const TAGGED_1: [(&str, &str); 5] = [
+    ("a:1", "docker.io/library/a:1"),
+    ("b/a:1", "docker.io/b/a:1"),
+    ("example.com/a:1", "example.com/a:1"),
+    ("quay.io/x/a:1", "quay.io/x/a:1"),
+    ("localhost:5000/a:1", "localhost:5000/a:1"),
+];
+
+#[test]
+fn five_images_tagged_1_have_five_ref_names_and_exports_keep_the_tag() {
+    let f = Fixture::new();
+    let source = Fixture::new();
+    for (i, (name, _)) in TAGGED_1.iter().enumerate() {
+        let mut spec = small_spec(name, &["linux/amd64"]);
+        spec.seed = i as u64 + 1;
+        if i % 2 == 0 {
+            add(&f.store, &spec);
+        } else {
+            // Through an archive, whose entry has Docker's form (the tag alone).
+            add(&source.store, &spec);
+            let archive = export(&source.store, &[name], &[]);
+            let index = json(&entry(&read_tar(&archive), "index.json").data);
+            assert_eq!(
+                index["manifests"][0]["annotations"][ANNOTATION_REF_NAME],
+                "1"
+            );
+            import_bytes(&f.store, &archive, &[]).expect("import");
+        }
+    }
+    let stored = stored_ref_names(&f);
+    let mut want: Vec<(String, String)> = TAGGED_1
+        .iter()
+        .map(|(_, full)| (full.to_string(), full.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(stored, want, "ref.name is the full name, one per image");
+    // Every export of them still says `1`.
+    for (name, full) in TAGGED_1 {
+        for platforms in [&[][..], &["linux/amd64"][..]] {
+            let index = json(
+                &entry(
+                    &read_tar(&export(&f.store, &[name], platforms)),
+                    "index.json",
+                )
+                .data,
+            );
+            let a = &index["manifests"][0]["annotations"];
+            assert_eq!(a[ANNOTATION_IMAGE_NAME], full, "{name} {platforms:?}");
+            assert_eq!(a[ANNOTATION_REF_NAME], "1", "{name} {platforms:?}");
+        }
+    }
+}
+
+/// Rewrites the store's `index.json` as a build before full `ref.name`s wrote it: the tag alone.
+fn write_old_form(f: &Fixture) {
+    let path = f.root().join("index.json");
+    let mut index = json(&std::fs::read(&path).expect("index.json"));
+    for m in index["manifests"].as_array_mut().expect("manifests") {
+        let name = m["annotations"][ANNOTATION_IMAGE_NAME]
+            .as_str()
+            .expect("name")
+            .to_string();
+        let tag = name.rsplit(':').next().expect("tag").to_string();
+        m["annotations"][ANNOTATION_REF_NAME] = tag.into();
+    }
+    std::fs::write(&path, serde_json::to_vec(&index).expect("encode")).expect("write");
+}
+
+#[test]
+fn a_store_with_tag_only_ref_names_reads_as_before_and_its_next_write_or_fsck_repair_upgrades_it() {
+    let f = Fixture::new();
+    for (i, (name, _)) in TAGGED_1.iter().enumerate() {
+        let mut spec = small_spec(name, &["linux/amd64"]);
+        spec.seed = i as u64 + 1;
+        add(&f.store, &spec);
+    }
+    let full: Vec<(String, String)> = stored_ref_names(&f);
+    let run = |args: &[&str]| cli(f.root(), args);
+    let listed = text(&ok(run(&["ls"])));
+
+    for upgrade in ["import", "fsck --repair"] {
+        write_old_form(&f);
+        let old = std::fs::read(f.root().join("index.json")).expect("index.json");
+        assert!(stored_ref_names(&f).iter().all(|(_, r)| r == "1"));
+        // Reading does not depend on it, and writes nothing.
+        assert_eq!(text(&ok(run(&["ls"]))), listed);
+        assert_eq!(find(&f.store, "quay.io/x/a:1").len(), 1);
+        let report = text(&ok(run(&["fsck"])));
+        assert!(
+            report.contains("org.opencontainers.image.ref.name of 5 records (")
+                && report.contains("and 2 more) is not the full name")
+                && report.contains("`imagefs fsck --repair`")
+                && report.contains("no problems"),
+            "{report}"
+        );
+        assert_eq!(
+            std::fs::read(f.root().join("index.json")).expect("index.json"),
+            old
+        );
+
+        match upgrade {
+            "import" => {
+                // Any change to the list: here an import of one more image.
+                let other = Fixture::new();
+                add(&other.store, &small_spec("other:2", &["linux/amd64"]));
+                import_bytes(&f.store, &export(&other.store, &["other:2"], &[]), &[])
+                    .expect("import");
+                let mut after = stored_ref_names(&f);
+                after.retain(|(n, _)| n != "docker.io/library/other:2");
+                assert_eq!(after, full, "after the import itself");
+                f.store
+                    .update_images(|images| {
+                        images.retain(|r| {
+                            r.name().map(|n| n.to_string()).as_deref()
+                                != Some("docker.io/library/other:2")
+                        });
+                        Ok(())
+                    })
+                    .expect("rm other");
+            }
+            _ => {
+                let repaired = text(&ok(run(&["fsck", "--repair"])));
+                assert!(
+                    repaired.contains(
+                        "wrote the full name as org.opencontainers.image.ref.name of 5 records"
+                    ) && repaired.contains("no problems"),
+                    "{repaired}"
+                );
+            }
+        }
+        // Every name kept, every ref.name full, and fsck has nothing more to say.
+        assert_eq!(stored_ref_names(&f), full, "after {upgrade}");
+        assert_eq!(text(&ok(run(&["ls"]))), listed, "after {upgrade}");
+        let report = text(&ok(run(&["fsck"])));
+        assert!(!report.contains("ref.name"), "after {upgrade}: {report}");
+    }
+}
+
 #[test]
 fn import_rejects_an_invalid_name_and_changes_nothing() {
     let source = Fixture::new();

@@ -125,7 +125,8 @@ pub(super) fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
         )?;
     }
     if args.repair {
-        for r in store.repair_index()? {
+        let repair = store.repair_index()?;
+        for r in &repair.shrunk {
             writeln!(
                 out,
                 "repaired index.json record of {}: {} -> {} bytes, dropped {}",
@@ -133,6 +134,13 @@ pub(super) fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
                 r.size_before,
                 r.size_after,
                 r.dropped.join(", ")
+            )?;
+        }
+        if !repair.full_ref_names.is_empty() {
+            writeln!(
+                out,
+                "wrote the full name as org.opencontainers.image.ref.name of {}",
+                some_records(&repair.full_ref_names)
             )?;
         }
     }
@@ -148,6 +156,16 @@ pub(super) fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
             human(report.abandoned.bytes)
         )?;
     }
+    if !report.outdated_ref_names.is_empty() {
+        writeln!(
+            out,
+            "index.json: the org.opencontainers.image.ref.name of {} is not the full name (earlier \
+             builds wrote the tag alone), so skopeo and umoci take `oci:STORE:TAG` as the first \
+             image with that tag; `imagefs fsck --repair`, or any change to the image list, \
+             writes the full names",
+            some_records(&report.outdated_ref_names)
+        )?;
+    }
     if !report.problems.is_empty() {
         return Err(CliError::FsckProblems {
             problems: report.problems.len(),
@@ -156,6 +174,21 @@ pub(super) fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
     }
     writeln!(out, "{} blobs verified, no problems", report.blobs_checked)?;
     Ok(())
+}
+
+/// "1 record (a)", "5 records (a, b, c and 2 more)": a list that may hold every image of the
+/// store, cut to a line.
+fn some_records(names: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let count = match names.len() {
+        1 => "1 record".to_string(),
+        n => format!("{n} records"),
+    };
+    let mut shown = names[..names.len().min(SHOWN)].join(", ");
+    if names.len() > SHOWN {
+        shown.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    format!("{count} ({shown})")
 }
 
 pub(super) fn sample(store: &Store, args: &SampleArgs) -> CliResult {

@@ -206,7 +206,8 @@ pub struct RmArgs {
 #[derive(Debug, Args)]
 pub struct FsckArgs {
     /// Shrink index.json records over the per-image limit (64 KiB) to their names and targets,
-    /// dropping their other annotations; reports each record changed
+    /// dropping their other annotations, and write the full name as the
+    /// org.opencontainers.image.ref.name of records that give the tag alone; reports what changed
     #[arg(long)]
     pub repair: bool,
 }

@@ -1,5 +1,6 @@
 //! `Store`: the backing store, an OCI image layout directory (`oci-layout`, `index.json`,
-//! `blobs/sha256/…`) that skopeo and umoci can read as `oci:DIR:TAG`.
+//! `blobs/sha256/…`) that skopeo and umoci can read as `oci:DIR:FULL-NAME`
+//! (`oci:STORE:docker.io/library/alpine:3.20`; see `refs`).
 //!
 //! This is the only module that builds paths inside the store, and it builds blob paths from a
 //! validated [`Digest`] alone. It knows digests, bytes and the image list; it does not know
@@ -33,7 +34,9 @@ pub use history::{HistoryEntry, MAX_ENTRIES_PER_NAME, format_time, now};
 pub use ingest::{BlobWriter, SpooledBlob};
 pub use lock::{LockGuard, LockHolder};
 pub use pinned::shown;
-pub use refs::{ImageRecord, MAX_INDEX_READ, MAX_INDEX_SIZE, MAX_RECORD_SIZE, RepairedRecord};
+pub use refs::{
+    ImageRecord, IndexRepair, MAX_INDEX_READ, MAX_INDEX_SIZE, MAX_RECORD_SIZE, RepairedRecord,
+};
 
 use crate::digest::{Digest, Hasher};
 use crate::oci::{
@@ -515,7 +518,15 @@ impl Store {
         };
         // Everything that can refuse the change is decided before anything is written.
         let index_bytes = match images != images_before {
-            true => Some(refs::encode_for_write(&images, &images_before)?),
+            true => {
+                // A rewrite also gives the records an earlier build wrote their full
+                // `ref.name`. That growth is not the change's: the size cap compares the list
+                // with the one before, upgraded alike, so an `rm` still shrinks a full list.
+                refs::upgrade_ref_names(&mut images);
+                let mut before = images_before;
+                refs::upgrade_ref_names(&mut before);
+                Some(refs::encode_for_write(&images, &before)?)
+            }
             false => None,
         };
         let history_changed = entries != entries_before;

@@ -4,7 +4,9 @@
 
 use super::*;
 
-// Tags differ so that skopeo's `oci:STORE:TAG` (which matches `org.opencontainers.image.ref.name`, the tag) is unambiguous.
+// skopeo reads the store as `oci:STORE:NAME`, by full name (the store's `ref.name`); archives we
+// export carry the tag alone there, as Docker writes it, and their extracted layouts are read
+// by tag (`umoci unpack --image LAYOUT:TAG`).
 
 /// amd64, arm64/v8, arm/v7, riscv64; an attestation manifest per platform; OCI, gzip.
 pub(crate) const MULTI: &str = "example.com/interop/multi:v1";

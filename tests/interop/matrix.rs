@@ -20,7 +20,7 @@ pub(crate) struct Matrix {
     pub(crate) versions: Vec<String>,
 }
 
-pub(crate) const TESTS: [&str; 9] = [
+pub(crate) const TESTS: [&str; 11] = [
     "ctr_imports_our_archives",
     "ctr_exports_import_into_imagefs",
     "ctr_and_imagefs_agree_per_platform",
@@ -28,8 +28,10 @@ pub(crate) const TESTS: [&str; 9] = [
     "podman_saves_import_into_imagefs",
     "dockerd_20_10_round_trips",
     "skopeo_reads_our_archives",
+    "skopeo_reads_the_store_by_full_name",
     "skopeo_archives_import_into_imagefs",
     "umoci_unpacks_our_one_platform_tars",
+    "umoci_unpacks_from_the_store_by_full_name",
 ];
 
 impl Matrix {

@@ -391,7 +391,12 @@ fn one_platform_points_index_json_at_its_manifest_without_index_or_attestation()
         listed["annotations"][ANNOTATION_IMAGE_NAME],
         "docker.io/library/a:1"
     );
+    // Docker's form, the tag alone, though the store's own record has the full name.
     assert_eq!(listed["annotations"][ANNOTATION_REF_NAME], "1");
+    assert_eq!(
+        image.target.annotations[ANNOTATION_REF_NAME],
+        "docker.io/library/a:1"
+    );
 }
 
 #[test]
