@@ -70,6 +70,12 @@ impl ProgressLine {
         enabled: bool,
     ) -> ProgressLine {
         let requested = std::env::var(PROGRESS_ENV).ok();
+        if let Some(other) = requested
+            .as_deref()
+            .filter(|r| *r != "lines" && !r.is_empty())
+        {
+            log::warn!(target: "progress", "{PROGRESS_ENV}={other:?} ignored: the one value is \"lines\"");
+        }
         let mode = mode(
             enabled,
             requested.as_deref(),

@@ -10,11 +10,20 @@ pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_imagefs")
 }
 
-/// The `imagefs` binary with `--store` set, in a clean environment (no store variables).
+/// The `imagefs` binary with `--store` set, in a clean environment (no store, progress or log
+/// variables a developer's shell may have set).
 pub(crate) fn imagefs(store_root: &Path) -> Command {
     let mut c = Command::new(bin());
     c.arg("--store").arg(store_root);
-    c.env_remove("IMAGEFS_STORE").env_remove("XDG_DATA_HOME");
+    for var in [
+        "IMAGEFS_STORE",
+        "XDG_DATA_HOME",
+        "IMAGEFS_PROGRESS",
+        "IMAGEFS_LOG",
+        "RUST_LOG",
+    ] {
+        c.env_remove(var);
+    }
     c
 }
 
