@@ -68,11 +68,19 @@ impl Filter {
         let limit = self
             .targets
             .iter()
-            .filter(|(t, _)| target.starts_with(t.as_str()))
+            .filter(|(t, _)| covers(t, target))
             .max_by_key(|(t, _)| t.len())
             .map_or(self.default, |(_, l)| *l);
         level <= limit
     }
+}
+
+/// Whether a directive for target `t` covers `target`: the same, or a module below it
+/// (`fuse` covers `fuse::read` but not the fuser crate's `fuser::…`).
+fn covers(t: &str, target: &str) -> bool {
+    target
+        .strip_prefix(t)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
 }
 
 enum Sink {
@@ -189,6 +197,15 @@ pub fn set_filter(filter: Filter) {
     }
 }
 
+/// Raises the default level to at least `level`, keeping per-target directives (`mount -d`).
+pub fn raise_default(level: LevelFilter) {
+    let filter = LOGGER.filter.read().map(|f| f.clone()).ok();
+    if let Some(mut f) = filter {
+        f.default = f.default.max(level);
+        set_filter(f);
+    }
+}
+
 /// Sends messages to the system log from now on. Returns the socket path and, when it cannot
 /// be reached, why: the caller says so while it still has a terminal.
 pub fn to_syslog() -> (String, Option<std::io::Error>) {
@@ -234,6 +251,15 @@ mod tests {
         let (f, _) = Filter::parse("fuse=error,fuse::read=trace", LevelFilter::Warn);
         assert!(f.allows("fuse::read", Level::Trace));
         assert!(!f.allows("fuse::write", Level::Warn));
+    }
+
+    #[test]
+    fn a_target_covers_its_modules_not_other_crates_sharing_a_prefix() {
+        let (f, _) = Filter::parse("fuse=debug", LevelFilter::Warn);
+        assert!(f.allows("fuse", Level::Debug));
+        assert!(f.allows("fuse::mount", Level::Debug));
+        assert!(!f.allows("fuser::session", Level::Debug));
+        assert!(f.allows("fuser::session", Level::Warn));
     }
 
     #[test]

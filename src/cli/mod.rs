@@ -214,15 +214,15 @@ pub struct FsckArgs {
 
 /// `mount.fuse3` runs `imagefs STORE MOUNTPOINT -o OPTIONS` for fstab and `mount -t
 /// fuse.imagefs` (as it runs `sshfs` or `mount-s3`); that form means `imagefs --store STORE
-/// mount MOUNTPOINT -o OPTIONS`. It is recognised only when the first two arguments are existing
-/// directories and the first is no subcommand, so a mistyped subcommand still gets clap's
-/// "unrecognized subcommand" rather than a mount.
+/// mount MOUNTPOINT -o OPTIONS`. It is recognised when the first argument is no subcommand or
+/// flag and looks like a path (has a `/`, or is an existing directory), so that a store not
+/// created yet or a stale mountpoint still reach the mount's own checks and messages, while a
+/// mistyped subcommand (`imagefs lss x`) still gets clap's "unrecognized subcommand".
 pub fn args_from_mount_helper(args: Vec<OsString>) -> Vec<OsString> {
-    let is_dir = |a: Option<&OsString>| {
-        a.is_some_and(|a| {
-            !a.as_encoded_bytes().starts_with(b"-") && std::path::Path::new(a).is_dir()
-        })
-    };
+    let is_operand =
+        |a: Option<&OsString>| a.is_some_and(|a| !a.as_encoded_bytes().starts_with(b"-"));
+    let looks_like_path =
+        |a: &OsString| a.as_encoded_bytes().contains(&b'/') || std::path::Path::new(a).is_dir();
     let command = Cli::command();
     let names_subcommand = args.get(1).is_some_and(|a| {
         command
@@ -230,7 +230,11 @@ pub fn args_from_mount_helper(args: Vec<OsString>) -> Vec<OsString> {
             .any(|c| a == c.get_name() || c.get_all_aliases().any(|al| a == al))
             || a == "help"
     });
-    if names_subcommand || !is_dir(args.get(1)) || !is_dir(args.get(2)) {
+    if names_subcommand
+        || !is_operand(args.get(1))
+        || !is_operand(args.get(2))
+        || !args.get(1).is_some_and(looks_like_path)
+    {
         return args;
     }
     let mut out = Vec::with_capacity(args.len() + 2);
@@ -249,11 +253,14 @@ pub fn run(cli: Cli) -> CliResult {
     match &cli.command {
         Command::Completions(args) => return shell::completions(args),
         Command::Man(args) => return shell::man(args),
+        // Unmounting concerns the mount table only: no store is opened (or created).
+        Command::Unmount(args) => return mount::unmount(args),
         _ => {}
     }
     let root = Store::default_location(cli.store.as_deref()).ok_or(CliError::NoStoreDirectory)?;
-    // Absolute, so that a mount serving in the background can leave the caller's directory.
-    let root = std::path::absolute(&root)?;
+    // Absolute and without `..`, so that a mount serving in the background can leave the
+    // caller's directory, and the mount table shows the store's real path.
+    let root = std::fs::canonicalize(&root).or_else(|_| std::path::absolute(&root))?;
     // A store on read-only media is served as it is; say so once, up front.
     let store = Store::open(&root)?;
     if store.is_read_only() {
@@ -271,8 +278,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Fsck(args) => maintenance::fsck(&store, &args),
         Command::Sample(args) => maintenance::sample(&store, &args),
         Command::Mount(args) => mount::mount(&store, &args),
-        Command::Unmount(args) => mount::unmount(&args),
-        Command::Completions(_) | Command::Man(_) => unreachable!("answered before the store"),
+        Command::Completions(_) | Command::Man(_) | Command::Unmount(_) => {
+            unreachable!("answered before the store")
+        }
     }
 }
 
@@ -308,7 +316,13 @@ mod tests {
                 "ro".as_ref()
             ])
         );
-        // A subcommand, a flag, or a path that is no directory leaves the arguments alone.
+        // A store not made yet, or a mountpoint that is missing (or a stale mount), still
+        // reach the mount's own checks.
+        let missing = dir.path().join("missing");
+        let helper = args(&["imagefs".as_ref(), missing.as_ref(), missing.as_ref()]);
+        let mount = args(&["--store".as_ref(), missing.as_ref(), "mount".as_ref()]);
+        assert_eq!(args_from_mount_helper(helper)[1..4], mount[..]);
+        // A subcommand, a flag, or a word that is no path leaves the arguments alone.
         for unchanged in [
             args(&["imagefs".as_ref(), "ls".as_ref()]),
             args(&[
@@ -318,10 +332,12 @@ mod tests {
                 "ls".as_ref(),
             ]),
             args(&["imagefs".as_ref(), "lss".as_ref(), mnt.as_ref()]),
+            args(&["imagefs".as_ref(), store.as_ref()]),
             args(&[
                 "imagefs".as_ref(),
                 store.as_ref(),
-                dir.path().join("missing").as_ref(),
+                "-o".as_ref(),
+                "ro".as_ref(),
             ]),
         ] {
             assert_eq!(args_from_mount_helper(unchanged.clone()), unchanged);

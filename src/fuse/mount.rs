@@ -63,8 +63,8 @@ impl MountConfig {
         }
     }
 
-    /// The source as the kernel and fusermount3 take it: an option string cannot hold a comma,
-    /// and a mount table line cannot hold whitespace, so such a path shows as `imagefs`.
+    /// The source as fusermount3 takes it, inside an option string, which cannot hold a comma
+    /// (and fusermount3 refuses whitespace and backslashes): such a path shows as `imagefs`.
     fn fsname(&self) -> String {
         if self.source.is_empty()
             || self
@@ -206,7 +206,11 @@ fn mount_as_root(mountpoint: &Path, config: &MountConfig) -> io::Result<OwnedFd>
         flags |= libc::MS_NOEXEC;
     }
     let c = |s: &[u8]| CString::new(s).map_err(io::Error::other);
-    let source = c(config.fsname().as_bytes())?;
+    // mount(2) takes the source apart from the options: any path will do (the table escapes it).
+    let source = match config.source.is_empty() {
+        true => c(SUBTYPE.as_bytes())?,
+        false => c(config.source.as_bytes())?,
+    };
     let target = c(mountpoint.as_os_str().as_bytes())?;
     let fstype = c(format!("fuse.{SUBTYPE}").as_bytes())?;
     let data = c(data.as_bytes())?;

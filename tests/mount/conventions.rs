@@ -89,30 +89,38 @@ fn a_root_mount_has_type_fuse_imagefs_and_the_store_as_source() {
 }
 
 /// Without `-f` the command returns once the mount is live (the guard's mount is one); with
-/// `-f` it stays, serving, until SIGTERM unmounts and ends it with status 0.
+/// `-f` it stays, serving, until SIGTERM, SIGINT or SIGHUP (a closed terminal) unmounts and
+/// ends it with status 0.
 #[test]
-fn foreground_stays_until_sigterm_then_unmounts() {
+fn foreground_stays_until_a_stop_signal_then_unmounts() {
     needs!("fuse");
     let (_dir, store, mnt) = store_and_mountpoint();
-    let mut child = imagefs(&store)
-        .arg("mount")
-        .arg(&mnt)
-        .arg("-f")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for("the foreground mount", || !mounts_under(&mnt).is_empty());
-    assert!(mnt.join(IMAGE_DIR).is_dir());
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "-f returned while mounted"
-    );
-    run(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .stdout(Stdio::null()));
-    let status = wait_exit(&mut child);
-    assert!(status.success(), "{status}: {}", stderr_of(&mut child));
-    assert!(mounts_under(&mnt).is_empty(), "still mounted after SIGTERM");
+    for signal in ["TERM", "INT", "HUP"] {
+        let mut child = imagefs(&store)
+            .arg("mount")
+            .arg(&mnt)
+            .arg("-f")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for("the foreground mount", || !mounts_under(&mnt).is_empty());
+        assert!(mnt.join(IMAGE_DIR).is_dir());
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "-f returned while mounted"
+        );
+        run(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]));
+        let status = wait_exit(&mut child);
+        assert!(
+            status.success(),
+            "SIG{signal}: {status}: {}",
+            stderr_of(&mut child)
+        );
+        assert!(
+            mounts_under(&mnt).is_empty(),
+            "still mounted after SIG{signal}"
+        );
+    }
 }
 
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
@@ -261,6 +269,27 @@ fn auto_unmount_leaves_nothing_behind_a_killed_daemon() {
     m.detach();
 }
 
+/// `--auto-unmount` changes nothing about a clean stop: SIGTERM unmounts and exits 0 (fuser's
+/// own unmount only lets fusermount3 go, which unmounts nothing while the daemon lives).
+#[test]
+fn auto_unmount_still_unmounts_on_sigterm() {
+    needs!("fuse", "fusermount3");
+    let (_dir, store, mnt) = store_and_mountpoint();
+    let mut child = imagefs(&store)
+        .arg("mount")
+        .arg(&mnt)
+        .args(["-f", "--auto-unmount"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the mount", || !mounts_under(&mnt).is_empty());
+    assert!(mnt.join(IMAGE_DIR).is_dir());
+    run(Command::new("kill").args(["-TERM", &child.id().to_string()]));
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "{status}: {}", stderr_of(&mut child));
+    assert!(mounts_under(&mnt).is_empty(), "still mounted after SIGTERM");
+}
+
 /// `--uid/--gid` (`-o uid=,gid=`) are the owner and group stat shows (the modes:
 /// `attrs::mount_dir_and_file_modes_are_shown_and_enforced`).
 #[test]
@@ -395,4 +424,132 @@ fn a_missing_or_closed_dev_fuse_is_named_with_the_fix() {
     );
     assert!(said.contains("chmod 0666 /dev/fuse"), "{said}");
     assert!(mounts_under(&nobody_mnt).is_empty());
+}
+
+/// Mounts started at once on one directory: exactly one mounts; the others are refused (the
+/// lock on the directory, or the mount table once the first is in), and say so.
+#[test]
+fn of_mounts_started_at_once_on_one_directory_one_wins() {
+    needs!("fuse");
+    let (dir, store, mnt) = store_and_mountpoint();
+    let racers: Vec<_> = (0..4)
+        .map(|i| {
+            imagefs(&store)
+                .arg("mount")
+                .arg(&mnt)
+                .arg("--log-file")
+                .arg(dir.path().join(format!("race-{i}.log")))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = racers
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let mut mounted = Mount::adopt(&store, &mnt);
+    let won = outs.iter().filter(|o| o.status.success()).count();
+    let said: Vec<String> = outs.iter().map(|o| text(&o.stderr)).collect();
+    assert_eq!(won, 1, "{said:?}");
+    assert_eq!(mounts_under(&mnt).len(), 1, "{said:?}");
+    for (o, s) in outs.iter().zip(&said) {
+        if !o.status.success() {
+            assert!(
+                s.contains("already an imagefs mount") || s.contains("another imagefs is mounting"),
+                "{s}"
+            );
+        }
+    }
+    mounted.unmount();
+}
+
+/// The mount-helper form reaches the mount's own behaviour for paths that do not exist yet: a
+/// new store is created (as on first use), a missing mountpoint gets the guard's message, not
+/// a usage error.
+#[test]
+fn the_mount_helper_form_creates_a_new_store_and_keeps_the_guards() {
+    needs!("fuse");
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mnt) = (dir.path().join("new-store"), dir.path().join("mnt"));
+    let out = output(
+        Command::new(bin())
+            .arg(&store)
+            .arg(dir.path().join("nowhere")),
+    );
+    fails_with(&out, "does not exist; create it first");
+    fs::create_dir(&mnt).unwrap();
+    let out = output(
+        Command::new(bin())
+            .arg(&store)
+            .arg(&mnt)
+            .args(["-o", "no_sample,log_file=/dev/null"]),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut m = Mount::adopt(&store, &mnt);
+    assert!(store.join("index.json").is_file());
+    assert_eq!(findmnt("SOURCE", &mnt), store.to_str().unwrap());
+    m.unmount();
+}
+
+/// A dead mount of another filesystem on the mountpoint is not imagefs's to detach: refused,
+/// with how to remove it, and left as it was.
+#[test]
+fn a_dead_mount_of_another_filesystem_is_left_alone() {
+    needs!("fuse", "root");
+    use std::os::fd::AsRawFd;
+    let (_dir, store, mnt) = store_and_mountpoint();
+    // A FUSE mount of type fuse.other whose daemon (this descriptor) is gone at once.
+    let device = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .unwrap();
+    let c = |s: &str| std::ffi::CString::new(s).unwrap();
+    let data = c(&format!(
+        "fd={},rootmode=40000,user_id=0,group_id=0",
+        device.as_raw_fd()
+    ));
+    let target = c(mnt.to_str().unwrap());
+    // SAFETY: valid NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::mount(
+            c("other").as_ptr(),
+            target.as_ptr(),
+            c("fuse.other").as_ptr(),
+            0,
+            data.as_ptr().cast(),
+        )
+    };
+    assert_eq!(rc, 0, "mount: {}", std::io::Error::last_os_error());
+    drop(device);
+    let out = output(imagefs(&store).arg("mount").arg(&mnt));
+    let said = fails_with(&out, "is a dead mount of type fuse.other");
+    assert!(said.contains("fusermount3 -u"), "{said}");
+    assert_eq!(mounts_under(&mnt).len(), 1, "the dead mount was touched");
+    crate::common::detach_under(&mnt);
+}
+
+/// `imagefs unmount` needs no store: it neither opens nor creates one.
+#[test]
+fn unmount_opens_no_store() {
+    needs!("fuse");
+    let mut m = Mounted::new();
+    let home = tempfile::tempdir().unwrap();
+    let out = output(
+        Command::new(bin())
+            .arg("unmount")
+            .arg(&m.mnt)
+            .env("HOME", home.path())
+            .env_remove("IMAGEFS_STORE")
+            .env_remove("XDG_DATA_HOME"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(mounts_under(&m.mnt).is_empty());
+    assert!(
+        fs::read_dir(home.path()).unwrap().next().is_none(),
+        "a store appeared in HOME"
+    );
+    m.detach();
 }

@@ -75,10 +75,18 @@ pub(super) fn spawn(mountpoint: &Path, log_file: Option<&Path>) -> Result<(), Cl
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr);
-    // SAFETY: only async-signal-safe calls (setsid, fcntl) between fork and exec.
+    // SAFETY: only async-signal-safe calls (setsid, close_range, fcntl) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             libc::setsid();
+            // The daemon keeps none of the caller's other descriptors (a shell's pipes, a
+            // terminal), as libfuse's fuse_daemonize leaves none; kernels before 5.11 lack
+            // CLOSE_RANGE_CLOEXEC and keep them.
+            libc::close_range(
+                3,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
+            );
             let flags = libc::fcntl(fd, libc::F_GETFD);
             libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
             Ok(())
@@ -89,7 +97,7 @@ pub(super) fn spawn(mountpoint: &Path, log_file: Option<&Path>) -> Result<(), Cl
     for line in BufReader::new(reader).lines() {
         let line = line?;
         if let Some(w) = line.strip_prefix(WARNING_PREFIX) {
-            eprintln!("imagefs: warning: {w}");
+            log::warn!(target: "mount", "{w}");
         } else if line == READY {
             println!(
                 "mounted on {} (pid {}); `imagefs unmount {}` to stop",

@@ -33,8 +33,11 @@ pub enum MountError {
         owner: u32,
         group: u32,
     },
-    /// An ordinary user mounts through fusermount3, which is not installed.
-    FusermountMissing,
+    /// An ordinary user (or `--auto-unmount`) mounts through fusermount3, which is not found
+    /// (`looked_in`: `FUSERMOUNT_PATH`, or the directories searched).
+    FusermountMissing {
+        looked_in: String,
+    },
     /// The kernel or fusermount3 refused the mount.
     Mount {
         mountpoint: PathBuf,
@@ -54,6 +57,15 @@ pub enum MountError {
     NotImagefs {
         path: PathBuf,
         fstype: String,
+    },
+    /// Another filesystem's mount whose daemon died is on the mountpoint.
+    StaleForeign {
+        path: PathBuf,
+        fstype: String,
+    },
+    /// Another imagefs is mounting on the same directory at this moment.
+    Contended {
+        path: PathBuf,
     },
     Busy {
         path: PathBuf,
@@ -111,10 +123,10 @@ impl fmt::Display for MountError {
                 crate::fuse::DEV_FUSE,
                 mode & 0o7777
             ),
-            MountError::FusermountMissing => write!(
+            MountError::FusermountMissing { looked_in } => write!(
                 f,
-                "fusermount3 is not installed; ordinary users mount through it (Debian: apt \
-                 install fuse3)"
+                "fusermount3 is not installed (looked in {looked_in}); ordinary users and \
+                 --auto-unmount mount through it (Debian: apt install fuse3)"
             ),
             MountError::Mount { mountpoint, .. } => {
                 write!(f, "cannot mount on {}", mountpoint.display())
@@ -137,6 +149,17 @@ impl fmt::Display for MountError {
                 f,
                 "{} is a mount of type {fstype}, not imagefs; `imagefs unmount` leaves it alone \
                  (use umount for other filesystems)",
+                path.display()
+            ),
+            MountError::StaleForeign { path, fstype } => write!(
+                f,
+                "{} is a dead mount of type {fstype} (its daemon is gone); imagefs detaches only \
+                 its own. Unmount it first (`fusermount3 -u {0}`, or `umount -l {0}` as root)",
+                path.display()
+            ),
+            MountError::Contended { path } => write!(
+                f,
+                "another imagefs is mounting on {} right now; wait for it, or unmount it",
                 path.display()
             ),
             MountError::Busy { path } => write!(
@@ -170,11 +193,13 @@ impl std::error::Error for MountError {
             | MountError::AlreadyMounted { .. }
             | MountError::DevFuseMissing
             | MountError::DevFuseDenied { .. }
-            | MountError::FusermountMissing
+            | MountError::FusermountMissing { .. }
             | MountError::Daemon(_)
             | MountError::DaemonExited
             | MountError::NotMounted { .. }
             | MountError::NotImagefs { .. }
+            | MountError::StaleForeign { .. }
+            | MountError::Contended { .. }
             | MountError::Busy { .. } => None,
         }
     }

@@ -3,6 +3,7 @@
 //! already imagefs), `/dev/fuse` and fusermount3, and that an unmount targets an imagefs mount.
 
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -62,8 +63,9 @@ pub(super) fn check_mountpoint(path: &Path, nonempty: bool) -> Result<(), MountE
 }
 
 /// `/dev/fuse` is there and this process can reach it: directly as root, else through a setuid
-/// fusermount3 (which opens it as root) or a device mode that lets this user open it.
-pub(super) fn check_dev_fuse() -> Result<(), MountError> {
+/// fusermount3 (which opens it as root) or a device mode that lets this user open it. Root
+/// needs fusermount3 too for `--auto-unmount` (it is what watches the daemon).
+pub(super) fn check_dev_fuse(auto_unmount: bool) -> Result<(), MountError> {
     let meta = match std::fs::metadata(DEV_FUSE) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(MountError::DevFuseMissing),
@@ -78,6 +80,9 @@ pub(super) fn check_dev_fuse() -> Result<(), MountError> {
         group: meta.gid(),
     };
     if euid == 0 {
+        if auto_unmount {
+            fusermount3().map_err(|looked_in| MountError::FusermountMissing { looked_in })?;
+        }
         // Root opens it itself; a container's device cgroup can still refuse.
         return match std::fs::OpenOptions::new()
             .read(true)
@@ -89,11 +94,29 @@ pub(super) fn check_dev_fuse() -> Result<(), MountError> {
         };
     }
     match fusermount3() {
-        Some(path) if is_setuid_root(&path) => Ok(()),
-        Some(_) if can_read_write(DEV_FUSE) => Ok(()),
-        Some(_) => Err(denied),
-        None => Err(MountError::FusermountMissing),
+        Ok(path) if is_setuid_root(&path) => Ok(()),
+        Ok(_) if can_read_write(DEV_FUSE) => Ok(()),
+        Ok(_) => Err(denied),
+        Err(looked_in) => Err(MountError::FusermountMissing { looked_in }),
     }
+}
+
+/// Takes the mountpoint for this process (a lock on the directory, held by the returned file
+/// while it serves) and repeats the checks: of two mounts started at once, one gets the lock,
+/// and the other fails to, or, once the first has mounted, finds its mount in the table.
+pub(super) fn claim_mountpoint(path: &Path, nonempty: bool) -> Result<std::fs::File, MountError> {
+    let dir = std::fs::File::open(path).map_err(|source| MountError::Mount {
+        mountpoint: path.to_path_buf(),
+        source,
+    })?;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(MountError::Contended {
+            path: path.to_path_buf(),
+        });
+    }
+    check_mountpoint(path, nonempty)?;
+    Ok(dir)
 }
 
 /// Refuses to unmount what imagefs did not mount; maps the kernel's refusals to advice.
@@ -134,15 +157,25 @@ pub(super) fn absolute(path: &Path) -> PathBuf {
         .unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// fusermount3 as fuser finds it: `FUSERMOUNT_PATH`, else the first in `PATH`.
-fn fusermount3() -> Option<PathBuf> {
+/// Where to look for fusermount3 when `PATH` is unset: setuid mount(8), running a helper for an
+/// fstab line with `user`, gives it no `PATH` at all.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+
+/// fusermount3 as fuser finds it: `FUSERMOUNT_PATH`, else the first in `PATH` (or
+/// [`DEFAULT_PATH`]); `Err` says where it looked.
+fn fusermount3() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("FUSERMOUNT_PATH") {
-        return Some(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return match p.is_file() {
+            true => Ok(p),
+            false => Err(format!("FUSERMOUNT_PATH={}", p.display())),
+        };
     }
-    let path = std::env::var_os("PATH")?;
+    let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
     std::env::split_paths(&path)
         .map(|dir| dir.join("fusermount3"))
         .find(|p| p.is_file())
+        .ok_or_else(|| path.to_string_lossy().into_owned())
 }
 
 fn is_setuid_root(path: &Path) -> bool {

@@ -64,10 +64,10 @@ pub struct MountArgs {
     #[arg(long)]
     pub read_only: bool,
     /// Owner shown for every file and directory (default: the mounting user)
-    #[arg(long, value_name = "UID")]
+    #[arg(long, value_name = "UID", value_parser = id_arg)]
     pub uid: Option<u32>,
     /// Group shown for every file and directory (default: the mounting user's group)
-    #[arg(long, value_name = "GID")]
+    #[arg(long, value_name = "GID", value_parser = id_arg)]
     pub gid: Option<u32>,
     /// Permission bits of directories, octal (default 0555, import/ 0755); enforced
     #[arg(long, value_name = "MODE", value_parser = mode_arg)]
@@ -110,6 +110,10 @@ pub struct UnmountArgs {
 
 fn mode_arg(s: &str) -> Result<u16, String> {
     options::parse_mode(s).ok_or_else(|| format!("{s:?} is not octal permission bits like 0755"))
+}
+
+fn id_arg(s: &str) -> Result<u32, String> {
+    options::parse_id(s).ok_or_else(|| format!("{s:?} is not a numeric id below 4294967295"))
 }
 
 fn threads_arg(s: &str) -> Result<usize, String> {
@@ -159,16 +163,16 @@ pub(super) fn mount(store: &Store, args: &MountArgs) -> CliResult {
     let mut pipe = daemon::report_pipe();
     if pipe.is_none() {
         // The command the user ran: refusals print here, before anything goes to the background.
-        clear_stale_mount(&mountpoint);
+        clear_stale_mount(&mountpoint)?;
         guards::check_mountpoint(&mountpoint, settings.nonempty)?;
-        guards::check_dev_fuse()?;
+        guards::check_dev_fuse(settings.auto_unmount)?;
         if !settings.foreground {
             let log_file = settings.log_file.as_deref().map(guards::absolute);
             return daemon::spawn(&args.mountpoint, log_file.as_deref());
         }
     }
     if settings.debug {
-        logger::set_filter(logger::Filter::level(log::LevelFilter::Debug));
+        logger::raise_default(log::LevelFilter::Debug);
     }
     if let Some(p) = pipe.as_mut() {
         if settings.log_file.is_none() {
@@ -232,7 +236,7 @@ fn serve(
         },
     );
     // Block the signals before the FUSE threads start, so they inherit the mask and only the
-    // waiting thread below ever sees SIGINT/SIGTERM.
+    // waiting thread below ever sees SIGINT/SIGTERM/SIGHUP.
     let signals = block_stop_signals();
     let config = MountConfig {
         audience: s.audience,
@@ -246,6 +250,9 @@ fn serve(
         default_permissions: s.default_permissions || search_is_restricted(s),
         auto_unmount: s.auto_unmount,
     };
+    // The checks again, under a lock on the directory, right before mounting: two mounts
+    // started at once must not both pass them. Held while this process serves.
+    let _claim = guards::claim_mountpoint(mountpoint, s.nonempty)?;
     let mut mounted =
         fuse::session(fs, mountpoint, &config).map_err(|source| MountError::Mount {
             mountpoint: mountpoint.to_path_buf(),
@@ -263,6 +270,14 @@ fn serve(
                     signal_mountpoint.display());
                 daemon::notify_systemd("STOPPING=1");
                 if let Err(e) = unmounter.unmount() {
+                    log::warn!(target: "mount", "unmount failed ({e}); detaching lazily");
+                    let _ = unmount_path(&signal_mountpoint, true);
+                }
+                // With auto_unmount, fuser's unmount only lets fusermount3 go, which unmounts
+                // nothing while this daemon lives: unmount here, as `imagefs unmount` would.
+                if still_mounted(&signal_mountpoint)
+                    && let Err(e) = unmount_path(&signal_mountpoint, false)
+                {
                     log::warn!(target: "mount", "unmount failed ({e}); detaching lazily");
                     let _ = unmount_path(&signal_mountpoint, true);
                 }
@@ -307,6 +322,8 @@ fn block_stop_signals() -> libc::sigset_t {
         let mut set = set.assume_init();
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        // A closed terminal (or `kill -HUP`) stops the mount cleanly too, as in libfuse.
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     }
@@ -316,13 +333,30 @@ fn block_stop_signals() -> libc::sigset_t {
 /// kernel aborted the connection with requests in flight; detach it so we can mount. Asked
 /// by opening the directory, which the kernel always forwards to the daemon (OPENDIR): a stat
 /// could be answered from the attribute cache.
-fn clear_stale_mount(mountpoint: &Path) {
-    if let Err(e) = std::fs::read_dir(mountpoint)
-        && matches!(e.raw_os_error(), Some(libc::ENOTCONN | libc::ECONNABORTED))
-    {
-        log::warn!(target: "mount", "{} is a stale mount; detaching it", mountpoint.display());
-        let _ = unmount_path(mountpoint, true);
+/// Only an imagefs mount is detached; another filesystem's is the user's to deal with.
+fn clear_stale_mount(mountpoint: &Path) -> Result<(), MountError> {
+    let Err(e) = std::fs::read_dir(mountpoint) else {
+        return Ok(());
+    };
+    if !matches!(e.raw_os_error(), Some(libc::ENOTCONN | libc::ECONNABORTED)) {
+        return Ok(());
     }
+    match table::mounted_on(mountpoint).map_err(MountError::MountTable)? {
+        Some(m) if !m.is_imagefs() => Err(MountError::StaleForeign {
+            path: mountpoint.to_path_buf(),
+            fstype: m.fstype,
+        }),
+        _ => {
+            log::warn!(target: "mount", "{} is a stale mount; detaching it", mountpoint.display());
+            let _ = unmount_path(mountpoint, true);
+            Ok(())
+        }
+    }
+}
+
+/// Whether an imagefs mount is still on `mountpoint` (a failure to read the table says no).
+fn still_mounted(mountpoint: &Path) -> bool {
+    table::mounted_on(mountpoint).is_ok_and(|m| m.is_some_and(|m| m.is_imagefs()))
 }
 
 pub(super) fn unmount(args: &UnmountArgs) -> CliResult {

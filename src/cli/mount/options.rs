@@ -104,13 +104,13 @@ impl std::error::Error for OptionError {}
 
 /// Options that take a value, and what the value is.
 const VALUED: &[(&str, &str)] = &[
-    ("uid", "a numeric user id"),
-    ("gid", "a numeric group id"),
+    ("uid", "a numeric user id below 4294967295"),
+    ("gid", "a numeric group id below 4294967295"),
     ("dir_mode", "octal permission bits such as 0755"),
     ("file_mode", "octal permission bits such as 0644"),
     ("threads", "a number of threads, 1 to 256"),
     ("log_file", "a file path"),
-    ("fsname", "a name without commas"),
+    ("fsname", "a name without commas, backslashes or spaces"),
     ("subtype", "imagefs"),
 ];
 
@@ -268,13 +268,16 @@ impl MountSettings {
             expected,
         };
         match name {
-            "uid" => self.uid = Some(value.parse().map_err(|_| bad())?),
-            "gid" => self.gid = Some(value.parse().map_err(|_| bad())?),
+            "uid" => self.uid = Some(parse_id(value).ok_or_else(bad)?),
+            "gid" => self.gid = Some(parse_id(value).ok_or_else(bad)?),
             "dir_mode" => self.dir_mode = Some(parse_mode(value).ok_or_else(bad)?),
             "file_mode" => self.file_mode = Some(parse_mode(value).ok_or_else(bad)?),
             "threads" => self.threads = parse_threads(value).ok_or_else(bad)?,
             "log_file" if !value.is_empty() => self.log_file = Some(PathBuf::from(value)),
-            "fsname" if !value.is_empty() && !value.contains(char::is_whitespace) => {
+            "fsname"
+                if !value.is_empty()
+                    && !value.contains(|c: char| c == ',' || c == '\\' || c.is_whitespace()) =>
+            {
                 self.fsname = Some(value.to_string());
             }
             // The type is what mount(8) was given: fstab's `fuse.imagefs`.
@@ -303,6 +306,12 @@ pub(super) fn parse_mode(s: &str) -> Option<u16> {
         return None;
     }
     u16::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+/// A uid or gid; not 4294967295, which is -1 to the kernel ("no change"), and shows as the
+/// overflow id.
+pub(super) fn parse_id(s: &str) -> Option<u32> {
+    s.parse().ok().filter(|id| *id != u32::MAX)
 }
 
 /// 1 to 256 FUSE worker threads.
@@ -375,6 +384,10 @@ mod tests {
     fn bad_values_say_what_was_expected() {
         for (list, option) in [
             ("uid=alice", "uid"),
+            ("uid=4294967295", "uid"),
+            ("gid=-1", "gid"),
+            ("fsname=a b", "fsname"),
+            ("fsname=a\\b", "fsname"),
             ("dir_mode=999", "dir_mode"),
             ("file_mode=", "file_mode"),
             ("threads=0", "threads"),
@@ -391,7 +404,7 @@ mod tests {
             apply("uid").unwrap_err(),
             OptionError::MissingValue {
                 option: "uid",
-                expected: "a numeric user id"
+                expected: "a numeric user id below 4294967295"
             }
         );
     }
