@@ -349,11 +349,11 @@ fn the_mountpoint_guards_refuse_with_advice() {
     assert_eq!(fs::read(mnt.join("keep.txt")).unwrap(), b"mine");
 }
 
-/// `imagefs unmount` refuses what is not an imagefs mount, and a busy mount's refusal names
-/// `--lazy`, which then works.
+/// `imagefs unmount` refuses what is not an imagefs mount, or another user's, and a busy
+/// mount's refusal names `--lazy`, which then works.
 #[test]
 fn unmount_refuses_other_filesystems_and_says_what_busy_means() {
-    needs!("fuse", "root");
+    needs!("fuse", "root", "setpriv");
     let tmpfs = crate::common::Tmpfs::new("1m");
     let out = output(Command::new(bin()).arg("unmount").arg(tmpfs.path()));
     fails_with(&out, "is a mount of type tmpfs, not imagefs");
@@ -373,6 +373,22 @@ fn unmount_refuses_other_filesystems_and_says_what_busy_means() {
     fails_with(&out, "is not a mount point");
 
     let mut m = Mounted::new();
+    // Another user may not unmount root's mount, and is told whose it is.
+    let out = output(
+        Command::new(tool("setpriv"))
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                bin(),
+                "unmount",
+            ])
+            .arg(&m.mnt),
+    );
+    fails_with(
+        &out,
+        "is mounted by uid 0; only that user or root can unmount it",
+    );
     let mut holder = Command::new("sleep")
         .arg("30")
         .current_dir(m.path(IMAGE_DIR))

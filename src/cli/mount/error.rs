@@ -58,6 +58,11 @@ pub enum MountError {
         path: PathBuf,
         fstype: String,
     },
+    /// An ordinary user asked to unmount another user's mount.
+    NotYours {
+        path: PathBuf,
+        owner: u32,
+    },
     /// Another filesystem's mount whose daemon died is on the mountpoint.
     StaleForeign {
         path: PathBuf,
@@ -151,6 +156,11 @@ impl fmt::Display for MountError {
                  (use umount for other filesystems)",
                 path.display()
             ),
+            MountError::NotYours { path, owner } => write!(
+                f,
+                "{} is mounted by uid {owner}; only that user or root can unmount it",
+                path.display()
+            ),
             MountError::StaleForeign { path, fstype } => write!(
                 f,
                 "{} is a dead mount of type {fstype} (its daemon is gone); imagefs detaches only \
@@ -198,6 +208,7 @@ impl std::error::Error for MountError {
             | MountError::DaemonExited
             | MountError::NotMounted { .. }
             | MountError::NotImagefs { .. }
+            | MountError::NotYours { .. }
             | MountError::StaleForeign { .. }
             | MountError::Contended { .. }
             | MountError::Busy { .. } => None,

@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::error::MountError;
-use super::table;
+use super::table::{self, MountEntry};
 use crate::fuse::DEV_FUSE;
 
 /// Refuses a mountpoint a mount would break or surprise on. Run after a stale mount there was
@@ -121,6 +121,8 @@ pub(super) fn claim_mountpoint(path: &Path, nonempty: bool) -> Result<std::fs::F
 
 /// Refuses to unmount what imagefs did not mount; maps the kernel's refusals to advice.
 pub(super) fn check_unmount(path: &Path) -> Result<(), MountError> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let euid = unsafe { libc::geteuid() };
     match table::mounted_on(&absolute(path)).map_err(MountError::MountTable)? {
         None => Err(MountError::NotMounted {
             path: path.to_path_buf(),
@@ -128,6 +130,12 @@ pub(super) fn check_unmount(path: &Path) -> Result<(), MountError> {
         Some(m) if !m.is_imagefs() => Err(MountError::NotImagefs {
             path: path.to_path_buf(),
             fstype: m.fstype,
+        }),
+        Some(MountEntry {
+            owner: Some(owner), ..
+        }) if euid != 0 && owner != euid => Err(MountError::NotYours {
+            path: path.to_path_buf(),
+            owner,
         }),
         Some(_) => Ok(()),
     }

@@ -10,6 +10,8 @@ pub(super) struct MountEntry {
     pub(super) mount_point: PathBuf,
     pub(super) fstype: String,
     pub(super) source: String,
+    /// The FUSE mount's owner (`user_id=` in its options): who may unmount it without root.
+    pub(super) owner: Option<u32>,
 }
 
 impl MountEntry {
@@ -42,10 +44,15 @@ fn parse_line(line: &str) -> Option<MountEntry> {
     let mut right = right.split(' ');
     let fstype = right.next()?;
     let source = right.next()?;
+    let owner = right
+        .next()
+        .and_then(|opts| opts.split(',').find_map(|o| o.strip_prefix("user_id=")))
+        .and_then(|id| id.parse().ok());
     Some(MountEntry {
         mount_point: PathBuf::from(unescape(mount_point)),
         fstype: unescape(fstype),
         source: unescape(source),
+        owner,
     })
 }
 
@@ -97,5 +104,7 @@ mod tests {
         let first = parse_line(TABLE.lines().nth(1).unwrap()).unwrap();
         assert_eq!(first.source, "/var/lib/imagefs");
         assert!(first.is_imagefs());
+        assert_eq!(first.owner, Some(0));
+        assert_eq!(m.owner, Some(0));
     }
 }
