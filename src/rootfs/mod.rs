@@ -1,0 +1,4 @@
+//! Browsing inside images: each platform's merged root filesystem, read with random access
+//! into its compressed layers (issue 10; in progress).
+
+pub mod zstd_frames;
