@@ -22,11 +22,14 @@ mkdir -p "$MNT"
 if mountpoint -q "$MNT"; then
     "$BIN" unmount "$MNT"
 fi
-"$BIN" mount "$MNT"
+# The daemon's log goes beside the mountpoint (without --log-file it goes to the system log,
+# which containers often lack).
+LOG="$(dirname "$MNT")/imagefs-mount.log"
+"$BIN" mount "$MNT" --log-file "$LOG"
 
 SAMPLE="$MNT/images/example.com/imagefs/sample:latest"
 cat <<MSG
-imagefs is serving the store at $MNT  (binary: $BIN)
+imagefs is serving the store at $MNT  (binary: $BIN, log: $LOG)
 
 Try:
   ls $MNT/images/example.com/imagefs/
