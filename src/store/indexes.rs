@@ -752,19 +752,24 @@ impl Store {
     }
 
     /// Removes a damaged index, unless a writer replaced it since it was examined (then the
-    /// new one stays). Returns the bytes freed.
-    pub fn remove_damaged_index(&self, damaged: &DamagedIndex) -> Result<u64, StoreError> {
+    /// new one stays, and this returns `None`). Returns the bytes freed.
+    pub fn remove_damaged_index(&self, damaged: &DamagedIndex) -> Result<Option<u64>, StoreError> {
         self.check_writable("remove layer indexes")?;
         let path = self.index_path(&damaged.layer, &damaged.kind);
         let meta = match fs::symlink_metadata(&path) {
             Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io("stat", &path, e)),
         };
-        if damaged.identity != Some((meta.dev(), meta.ino())) {
-            return Ok(0);
+        // A directory in an index's place is not ours to empty: it stays, and fsck says so.
+        if damaged.identity != Some((meta.dev(), meta.ino())) || meta.is_dir() {
+            return Ok(None);
         }
-        remove_file(&path, meta.len())
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io("remove", &path, e)),
+        }
     }
 
     /// Removes the indexes whose layer blob is not stored. Call under the exclusive gc lock
