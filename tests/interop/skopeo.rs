@@ -143,7 +143,7 @@ pub(crate) fn tagged_1_store() -> (Fixture, Vec<(String, Digest)>) {
     for (i, kind) in kinds.into_iter().enumerate() {
         for blob in f.store.list_blobs().expect("blobs") {
             f.store
-                .write_index(&blob, kind, &vec![i as u8; 100])
+                .write_index(&blob, kind, &[i as u8; 100])
                 .expect("index");
         }
     }
