@@ -736,13 +736,19 @@ impl Store {
     }
 
     /// Verifies an index's container (header, checksums, that it is the index its name says),
-    /// whatever its payload version. Used by `fsck`.
+    /// whatever its payload version, in one streaming pass. Used by `fsck`.
     pub fn verify_index(&self, index: &StoredIndex) -> Result<(), DamagedIndex> {
+        // The size limit depends on the layer; an orphan's layer is gone, and nothing here is
+        // held in memory, so it is judged on its checksums alone (it is an orphan, not damage).
+        let limit = match self.blob_size(&index.layer) {
+            Some(size) => index_size_limit(size),
+            None => u64::MAX,
+        };
         let expected = Expected {
             layer: index.layer,
             kind: &index.kind,
             version: None,
-            limit: self.limit_for(&index.layer),
+            limit,
         };
         let damaged = |d| self.damaged(&index.layer, &index.kind, d);
         let (mut file, header) =
