@@ -1,7 +1,8 @@
 //! Garbage collection and consistency checks of the store: mark every blob reachable from the
 //! image list (containerd's tricolour mark, without the colours: the graph is a DAG walked from
-//! each image), sweep the rest; and `fsck`, which re-hashes every blob and reports images whose
-//! content is incomplete.
+//! each image), sweep the rest with the layer indexes derived from them; and `fsck`, which
+//! re-hashes every blob, verifies every layer index and reports images whose content is
+//! incomplete.
 //!
 //! The previous targets of names moved by imports (the name history) are roots too, until their
 //! entry is older than the retention period: a moved name never loses its old image silently.
@@ -13,7 +14,10 @@ use std::time::Duration;
 
 use crate::digest::Digest;
 use crate::image::{Availability, ImageError, ImageGraph};
-use crate::store::{AbandonedFiles, ImageRecord, LockHolder, MAX_RECORD_SIZE, Store, StoreError};
+use crate::store::{
+    AbandonedFiles, DamagedIndex, ImageRecord, LockHolder, MAX_RECORD_SIZE, RemovedIndexes, Store,
+    StoreError, StoredIndex,
+};
 
 /// How long a name's previous target is kept by default (`gc --keep-history`).
 pub const DEFAULT_HISTORY_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
@@ -40,7 +44,12 @@ impl Default for GcOptions {
 #[derive(Debug, Default)]
 pub struct GcReport {
     pub removed_blobs: usize,
+    /// What the removed blobs took.
     pub freed_bytes: u64,
+    /// Layer indexes of removed layers, and of layers already gone (an earlier build's or
+    /// another tool's gc removed the blob without them).
+    pub removed_indexes: RemovedIndexes,
+    /// In `ingest/` and `indexes/`.
     pub removed_temp_files: AbandonedFiles,
     /// Name history entries dropped because they expired.
     pub expired_history: usize,
@@ -70,13 +79,14 @@ pub struct Marked {
     pub unreadable: Vec<UnreadableImage>,
 }
 
-/// Removes every blob no image (and no unexpired history entry) references, and temp files of
-/// writers that died.
+/// Removes every blob no image (and no unexpired history entry) references, the layer indexes
+/// of every layer no longer stored, and temp files of writers that died.
 ///
 /// Holds the store's exclusive gc lock throughout, so no import (which holds it shared from its
 /// first blob until its refs are written) can lose blobs it has written but not yet named, and
-/// no open archive file of a mount loses the blobs it reads. `waiting` is told who holds the lock
-/// if it is busy.
+/// no open archive file of a mount loses the blobs it reads; index writers publish under it
+/// shared, so an index is swept exactly when its layer is gone. `waiting` is told who holds the
+/// lock if it is busy.
 pub fn collect_garbage(
     store: &Store,
     options: &GcOptions,
@@ -109,7 +119,11 @@ pub fn collect_garbage(
             report.removed_blobs += 1;
         }
     }
+    // After the blobs: a gc that stops between the two leaves indexes the next one removes,
+    // never a layer without its index removed while kept.
+    report.removed_indexes = store.remove_orphan_indexes()?;
     report.removed_temp_files = store.remove_abandoned_ingests()?;
+    report.removed_temp_files += store.remove_abandoned_index_files()?;
     Ok(report)
 }
 
@@ -155,6 +169,8 @@ pub enum Problem {
     History(StoreError),
     /// An `index.json` record over the per-record limit.
     OversizedRecord { label: String, size: u64 },
+    /// A layer index that does not verify (rebuilt when next used).
+    Index(DamagedIndex),
 }
 
 /// What is wrong with one image, without its name.
@@ -206,6 +222,10 @@ impl fmt::Display for Problem {
                 "index.json record of {label} is {size} bytes, over the {MAX_RECORD_SIZE}-byte \
                  limit (`imagefs fsck --repair` shrinks it to its names and target)"
             ),
+            Problem::Index(damaged) => write!(
+                f,
+                "{damaged}; it is rebuilt when next used (`imagefs fsck --repair` removes it)"
+            ),
         }
     }
 }
@@ -237,9 +257,16 @@ fn image_findings(store: &Store, record: &ImageRecord) -> Vec<Finding> {
 #[derive(Debug, Default)]
 pub struct CheckReport {
     pub blobs_checked: usize,
+    /// Layer indexes verified (orphans included).
+    pub indexes_checked: usize,
     pub problems: Vec<Problem>,
     /// Temp files no live writer owns: not damage, but space `gc` gives back.
     pub abandoned: AbandonedFiles,
+    /// The same in `indexes/`.
+    pub abandoned_index_files: AbandonedFiles,
+    /// Sound layer indexes whose layer is not stored: not damage (an earlier build's gc, or
+    /// another tool's, removed the blob alone), but space `gc` or `fsck --repair` gives back.
+    pub orphan_indexes: Vec<StoredIndex>,
     /// Named records whose `org.opencontainers.image.ref.name` is not their full name (earlier
     /// builds wrote the tag alone): not damage to imagefs, which reads `io.containerd.image.name`,
     /// but skopeo's and umoci's `oci:STORE:TAG` then takes the first of the images that share a
@@ -247,8 +274,8 @@ pub struct CheckReport {
     pub outdated_ref_names: Vec<String>,
 }
 
-/// Re-hashes every blob, walks every image, reads the name history and measures every record;
-/// returns the problems found (none: healthy).
+/// Re-hashes every blob and layer index, walks every image, reads the name history and
+/// measures every record; returns the problems found (none: healthy).
 pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     let mut problems = Vec::new();
     let blobs = store.list_blobs()?;
@@ -273,6 +300,15 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
             finding: finding.clone(),
         }));
     }
+    let indexes = store.list_indexes()?;
+    let mut orphan_indexes = Vec::new();
+    for index in &indexes {
+        match store.verify_index(index) {
+            Err(damaged) => problems.push(Problem::Index(damaged)),
+            Ok(()) if !store.has_blob(&index.layer) => orphan_indexes.push(index.clone()),
+            Ok(()) => {}
+        }
+    }
     if let Err(e) = store.history() {
         problems.push(Problem::History(e));
     }
@@ -287,8 +323,11 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     }
     Ok(CheckReport {
         blobs_checked: blobs.len(),
+        indexes_checked: indexes.len(),
         problems,
         abandoned: store.find_abandoned_ingests()?,
+        abandoned_index_files: store.find_abandoned_index_files()?,
+        orphan_indexes,
         outdated_ref_names: images
             .iter()
             .filter(|r| r.outdated_ref_name().is_some())
@@ -297,5 +336,32 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     })
 }
 
+/// What `fsck --repair` did to layer indexes.
+#[derive(Debug, Default)]
+pub struct IndexRepair {
+    /// Removed because they did not verify (each is rebuilt when next used).
+    pub damaged: Vec<DamagedIndex>,
+    /// Removed because their layer is gone.
+    pub orphans: RemovedIndexes,
+}
+
+/// Removes every layer index that does not verify, and those whose layer is gone: derived data,
+/// rebuilt on demand. A damaged index a writer replaced meanwhile stays (the new one).
+pub fn repair_indexes(store: &Store) -> Result<IndexRepair, StoreError> {
+    let mut repair = IndexRepair::default();
+    for index in store.list_indexes()? {
+        if let Err(damaged) = store.verify_index(&index)
+            && store.remove_damaged_index(&damaged)?.is_some()
+        {
+            repair.damaged.push(damaged);
+        }
+    }
+    repair.orphans = store.remove_orphan_indexes()?;
+    Ok(repair)
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod index_tests;

@@ -53,6 +53,7 @@ impl ContentSource for Store {
                 | StoreError::CorruptDocument { .. }
                 | StoreError::RecordTooLarge { .. }
                 | StoreError::IndexTooLarge { .. }
+                | StoreError::LayerIndexTooLarge { .. }
                 | StoreError::UnsupportedLayout { .. }
                 | StoreError::Symlink { .. }
                 | StoreError::ReadOnly { .. }

@@ -515,3 +515,92 @@ fn import_of_a_self_referencing_index_walks_each_document_once() {
     let out = run(imagefs(f.root()).args(["ls", "--json"]));
     assert!(text(&out.stdout).contains("linux/amd64"));
 }
+
+/// Claim: a layer index lives in `indexes/sha256/<layer-hex>.<kind>`, outside `blobs/`; `gc`
+/// removes it with its layer (and those of layers already gone) and keeps it with a kept layer,
+/// and says how many it removed; `fsck` verifies every index, reports a damaged one as a
+/// problem (exit 1) and an orphan as space to give back (exit 0); `fsck --repair` removes both.
+#[test]
+fn layer_indexes_go_with_their_layer_and_fsck_reports_and_repairs_them() {
+    use imagefs::store::{INDEX_DIR, IndexKind};
+    const TOC: IndexKind = IndexKind::new("toc", 1);
+    let f = Fixture::new();
+    let run = |args: &[&str]| cli(f.root(), args);
+    let kept = add(&f.store, &small_spec("kept:1", &["linux/amd64"]));
+    let mut spec = small_spec("removed:1", &["linux/amd64"]);
+    spec.seed = 2;
+    let removed = add(&f.store, &spec);
+    let (_, kept_blobs) = platform_closure(&f.store, "kept:1", "linux/amd64");
+    let (_, removed_blobs) = platform_closure(&f.store, "removed:1", "linux/amd64");
+    let kept_layer = *kept_blobs.last().expect("a layer");
+    let removed_layer = *removed_blobs.last().expect("a layer");
+    assert_ne!(kept_layer, removed_layer);
+    f.store
+        .write_index(&kept_layer, TOC, b"kept")
+        .expect("index");
+    f.store
+        .write_index(&removed_layer, TOC, b"removed")
+        .expect("index");
+    let index_file = |layer: &imagefs::digest::Digest| {
+        f.root()
+            .join(INDEX_DIR)
+            .join(format!("{}.toc", layer.hex()))
+    };
+    assert!(index_file(&kept_layer).is_file());
+    assert!(
+        !f.root()
+            .join("blobs/sha256")
+            .join(format!("{}.toc", kept_layer.hex()))
+            .exists()
+    );
+    let report = text(&ok(run(&["fsck"])));
+    assert!(
+        report.contains("blobs and 2 layer indexes verified, no problems"),
+        "{report}"
+    );
+
+    ok(run(&["rm", "removed:1"]));
+    let said = text(&ok(run(&["gc"])));
+    assert!(said.contains(", 1 layer indexes ("), "{said}");
+    assert!(!index_file(&removed_layer).exists());
+    assert_eq!(
+        f.store.read_index(&kept_layer, TOC).expect("sound"),
+        Some(b"kept".to_vec())
+    );
+    assert!(f.store.has_blob(&kept.digest) && !f.store.has_blob(&removed.digest));
+
+    // Damage (a flipped payload byte) is a problem; an orphan (its layer removed by another
+    // tool) is not.
+    let path = index_file(&kept_layer);
+    let mut bytes = std::fs::read(&path).expect("index");
+    *bytes.last_mut().expect("payload") ^= 1;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    std::fs::write(&path, bytes).expect("damage");
+    let stray = f
+        .store
+        .write_blob(b"a layer skopeo's gc will remove")
+        .expect("blob");
+    f.store.write_index(&stray, TOC, b"orphan").expect("index");
+    std::fs::remove_file(f.store.blob_path(&stray)).expect("remove blob");
+    let out = run(&["fsck"]);
+    assert!(!out.status.success());
+    let report = text(&out.stdout);
+    assert!(
+        report.contains(&format!(
+            "layer index {}: payload checksum mismatch; it is rebuilt when next used",
+            path.display()
+        )) && report.contains("indexes: 1 layer indexes (")
+            && report.contains("of layers no longer stored"),
+        "{report}"
+    );
+    let repaired = text(&ok(run(&["fsck", "--repair"])));
+    assert!(
+        repaired.contains(&format!("removed layer index {}", path.display()))
+            && repaired.contains("removed 1 layer indexes (")
+            && repaired.contains("no problems"),
+        "{repaired}"
+    );
+    assert!(f.store.list_indexes().expect("list").is_empty());
+    assert_eq!(f.store.read_index(&kept_layer, TOC).expect("missing"), None);
+}

@@ -95,9 +95,11 @@ pub(super) fn gc(store: &Store, args: &GcArgs) -> CliResult {
         return Err(CliError::GcRemovedNothing);
     }
     let mut line = format!(
-        "removed {} blobs ({}), {} temp files ({})",
+        "removed {} blobs ({}), {} layer indexes ({}), {} temp files ({})",
         report.removed_blobs,
         human(report.freed_bytes),
+        report.removed_indexes.count,
+        human(report.removed_indexes.bytes),
         report.removed_temp_files.count,
         human(report.removed_temp_files.bytes)
     );
@@ -144,16 +146,44 @@ pub(super) fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
             )?;
         }
     }
+    if args.repair {
+        let repair = gc::repair_indexes(store)?;
+        for damaged in &repair.damaged {
+            writeln!(out, "removed {damaged} (rebuilt when next used)")?;
+        }
+        if repair.orphans.count > 0 {
+            writeln!(
+                out,
+                "removed {} layer indexes ({}) whose layer is gone",
+                repair.orphans.count,
+                human(repair.orphans.bytes)
+            )?;
+        }
+    }
     let report = gc::check(store)?;
     for p in &report.problems {
         writeln!(out, "{p}")?;
     }
-    if report.abandoned.count > 0 {
+    for (dir, abandoned) in [
+        ("ingest", &report.abandoned),
+        ("indexes", &report.abandoned_index_files),
+    ] {
+        if abandoned.count > 0 {
+            writeln!(
+                out,
+                "{dir}: {} temp files ({}) left by writers that died; `imagefs gc` removes them",
+                abandoned.count,
+                human(abandoned.bytes)
+            )?;
+        }
+    }
+    if !report.orphan_indexes.is_empty() {
         writeln!(
             out,
-            "ingest: {} temp files ({}) left by writers that died; `imagefs gc` removes them",
-            report.abandoned.count,
-            human(report.abandoned.bytes)
+            "indexes: {} layer indexes ({}) of layers no longer stored; `imagefs gc` or \
+             `imagefs fsck --repair` removes them",
+            report.orphan_indexes.len(),
+            human(report.orphan_indexes.iter().map(|i| i.size).sum())
         )?;
     }
     if !report.outdated_ref_names.is_empty() {
@@ -172,7 +202,14 @@ pub(super) fn fsck(store: &Store, args: &FsckArgs) -> CliResult {
             blobs: report.blobs_checked,
         });
     }
-    writeln!(out, "{} blobs verified, no problems", report.blobs_checked)?;
+    match report.indexes_checked {
+        0 => writeln!(out, "{} blobs verified, no problems", report.blobs_checked)?,
+        n => writeln!(
+            out,
+            "{} blobs and {n} layer indexes verified, no problems",
+            report.blobs_checked
+        )?,
+    }
     Ok(())
 }
 

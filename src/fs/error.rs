@@ -197,6 +197,9 @@ fn store_errno(e: &StoreError) -> Errno {
         StoreError::RecordTooLarge { .. } => Errno::EINVAL,
         // The image list is full, like a disk.
         StoreError::IndexTooLarge { .. } => Errno::ENOSPC,
+        // A layer index beyond the store's bound for its layer: a producer bug or a layer we
+        // cannot index, not something the caller can change.
+        StoreError::LayerIndexTooLarge { .. } => Errno::EIO,
     }
 }
 

@@ -44,6 +44,13 @@ pub enum StoreError {
         size: u64,
         limit: u64,
     },
+    /// A layer index over the size the store accepts for that layer (see `index_size_limit`).
+    LayerIndexTooLarge {
+        layer: Digest,
+        kind: &'static str,
+        size: u64,
+        limit: u64,
+    },
     /// The directory holds an OCI layout of a version we do not understand.
     UnsupportedLayout { path: PathBuf, version: String },
     /// A directory or file of the layout is a symlink (refused: see `Store::open`).
@@ -123,6 +130,16 @@ impl fmt::Display for StoreError {
                      bytes (remove images with `imagefs rm`)"
                 )
             }
+            Self::LayerIndexTooLarge {
+                layer,
+                kind,
+                size,
+                limit,
+            } => write!(
+                f,
+                "the {kind} index of layer {layer} would take {size} bytes, over the store's \
+                 limit of {limit} bytes for that layer"
+            ),
             Self::UnsupportedLayout { path, version } => write!(
                 f,
                 "{} has imageLayoutVersion {version:?}; only 1.0.0 is supported",
@@ -154,6 +171,7 @@ impl std::error::Error for StoreError {
             | Self::DigestMismatch { .. }
             | Self::RecordTooLarge { .. }
             | Self::IndexTooLarge { .. }
+            | Self::LayerIndexTooLarge { .. }
             | Self::UnsupportedLayout { .. }
             | Self::Symlink { .. }
             | Self::ReadOnly { .. }

@@ -18,6 +18,7 @@
 
 mod error;
 mod history;
+mod indexes;
 mod ingest;
 mod lock;
 mod pinned;
@@ -31,6 +32,10 @@ use std::time::Duration;
 
 pub use error::{StoreError, describe_holders};
 pub use history::{HistoryEntry, MAX_ENTRIES_PER_NAME, format_time, now};
+pub use indexes::{
+    DamagedIndex, INDEX_DIR, IndexDamage, IndexFile, IndexKind, IndexWriter, PayloadReader,
+    RemovedIndexes, StoredIndex, index_size_limit,
+};
 pub use ingest::{BlobWriter, SpooledBlob};
 pub use lock::{LockGuard, LockHolder};
 pub use pinned::shown;
@@ -82,11 +87,18 @@ impl HistoryChange {
     }
 }
 
-/// Temp files in `ingest/` that no live writer owns, as `gc` would remove them.
+/// Temp files in `ingest/` (or `indexes/`) that no live writer owns, as `gc` would remove them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AbandonedFiles {
     pub count: usize,
     pub bytes: u64,
+}
+
+impl std::ops::AddAssign for AbandonedFiles {
+    fn add_assign(&mut self, other: AbandonedFiles) {
+        self.count += other.count;
+        self.bytes += other.bytes;
+    }
 }
 
 impl Store {
@@ -113,7 +125,13 @@ impl Store {
         if root.is_dir() && !lock::is_writable(&root) {
             return Store::open_read_only(root);
         }
-        for dir in [root.clone(), root.join(BLOB_DIR), root.join(INGEST_DIR)] {
+        let dirs = [
+            root.clone(),
+            root.join(BLOB_DIR),
+            root.join(INGEST_DIR),
+            root.join(INDEX_DIR),
+        ];
+        for dir in dirs {
             fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
         }
         let store = Store::pin(root, false)?;
@@ -148,7 +166,7 @@ impl Store {
     /// Refuses a layout with symlinks, then pins its directories.
     fn pin(root: PathBuf, read_only: bool) -> Result<Store, StoreError> {
         check_no_symlinks(&root)?;
-        let dirs = pinned::Dirs::open(&root, BLOB_DIR, INGEST_DIR).map_err(|e| {
+        let dirs = pinned::Dirs::open(&root, BLOB_DIR, INGEST_DIR, INDEX_DIR).map_err(|e| {
             match e.raw_os_error() {
                 // A component turned into a symlink between the check and the open.
                 Some(libc::ELOOP) | Some(libc::ENOTDIR) => StoreError::Symlink {
@@ -634,6 +652,8 @@ fn check_no_symlinks(root: &Path) -> Result<(), StoreError> {
         "blobs",
         BLOB_DIR,
         INGEST_DIR,
+        indexes::INDEX_PARENT,
+        INDEX_DIR,
         INDEX_FILE,
         OCI_LAYOUT_FILE,
         GC_LOCK_FILE,

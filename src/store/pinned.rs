@@ -31,6 +31,8 @@ pub(super) struct Dirs {
     blobs: File,
     /// Absent in a read-only store laid out by another tool (skopeo, umoci write none).
     ingest: Option<File>,
+    /// `indexes/sha256`: absent likewise, and in a read-only store an earlier build wrote.
+    indexes: Option<File>,
 }
 
 fn open_dir(path: &Path) -> io::Result<File> {
@@ -40,39 +42,54 @@ fn open_dir(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// `path` (components separated by `/`) under `parent`, each component opened through the
+/// previous one.
+fn open_nested(parent: &File, path: &str) -> io::Result<File> {
+    let mut dir: Option<File> = None;
+    for component in path.split('/') {
+        let next = open_dir(&fd_path(dir.as_ref().unwrap_or(parent)).join(component))?;
+        dir = Some(next);
+    }
+    Ok(dir.expect("a directory path has components"))
+}
+
 fn fd_path(dir: &File) -> PathBuf {
     Path::new(FD_DIR).join(dir.as_raw_fd().to_string())
 }
 
 impl Dirs {
-    /// Opens `root`, then `blobs`, `blobs/sha256` and `ingest` inside it, one component at a
-    /// time through the previous one, none through a symlink.
-    pub(super) fn open(root: &Path, blob_dir: &str, ingest_dir: &str) -> io::Result<Dirs> {
+    /// Opens `root`, then `blobs`, `blobs/sha256`, `ingest`, `indexes` and `indexes/sha256`
+    /// inside it, one component at a time through the previous one, none through a symlink.
+    pub(super) fn open(
+        root: &Path,
+        blob_dir: &str,
+        ingest_dir: &str,
+        index_dir: &str,
+    ) -> io::Result<Dirs> {
         let root_dir = open_dir(root)?;
-        let mut blobs = None;
-        let mut parent = fd_path(&root_dir);
-        for component in blob_dir.split('/') {
-            let dir = open_dir(&parent.join(component))?;
-            parent = fd_path(&dir);
-            blobs = Some(dir);
-        }
-        let blobs = blobs.expect("the blob directory has components");
-        let ingest = match open_dir(&fd_path(&root_dir).join(ingest_dir)) {
-            Ok(dir) => Some(dir),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
+        let blobs = open_nested(&root_dir, blob_dir)?;
+        let optional = |path| match open_nested(&root_dir, path) {
+            Ok(dir) => Ok(Some(dir)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         };
+        let ingest = optional(ingest_dir)?;
+        let indexes = optional(index_dir)?;
         let mut shown = SHOWN.lock().expect("pinned names lock poisoned");
         shown.insert(root_dir.as_raw_fd(), root.to_path_buf());
         shown.insert(blobs.as_raw_fd(), root.join(blob_dir));
         if let Some(ingest) = &ingest {
             shown.insert(ingest.as_raw_fd(), root.join(ingest_dir));
         }
+        if let Some(indexes) = &indexes {
+            shown.insert(indexes.as_raw_fd(), root.join(index_dir));
+        }
         drop(shown);
         Ok(Dirs {
             root: root_dir,
             blobs,
             ingest,
+            indexes,
         })
     }
 
@@ -99,6 +116,14 @@ impl Dirs {
         fd_path(&self.blobs)
     }
 
+    /// The index directory; where it is missing, a path that does not exist (see `ingest`).
+    pub(super) fn indexes(&self, index_dir: &str) -> PathBuf {
+        match &self.indexes {
+            Some(dir) => fd_path(dir),
+            None => self.root(index_dir),
+        }
+    }
+
     /// The ingest directory; where it is missing, a path that does not exist (so listing it
     /// finds nothing, and writing, which a store without one refuses anyway, fails).
     pub(super) fn ingest(&self, ingest_dir: &str) -> PathBuf {
@@ -112,9 +137,14 @@ impl Dirs {
 impl Drop for Dirs {
     fn drop(&mut self) {
         let mut shown = SHOWN.lock().expect("pinned names lock poisoned");
-        for f in [Some(&self.root), Some(&self.blobs), self.ingest.as_ref()]
-            .into_iter()
-            .flatten()
+        for f in [
+            Some(&self.root),
+            Some(&self.blobs),
+            self.ingest.as_ref(),
+            self.indexes.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
         {
             shown.remove(&f.as_raw_fd());
         }
@@ -150,7 +180,7 @@ mod tests {
         let root = dir.path().join("store");
         std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
         std::fs::create_dir_all(root.join("ingest")).unwrap();
-        let dirs = Dirs::open(&root, "blobs/sha256", "ingest").unwrap();
+        let dirs = Dirs::open(&root, "blobs/sha256", "ingest", "indexes/sha256").unwrap();
         // Swap blobs/sha256 for a symlink to somewhere else, after opening.
         let elsewhere = dir.path().join("elsewhere");
         std::fs::create_dir(&elsewhere).unwrap();
@@ -175,6 +205,6 @@ mod tests {
         std::fs::create_dir_all(root.join("blobs")).unwrap();
         std::fs::create_dir_all(root.join("ingest")).unwrap();
         std::os::unix::fs::symlink(dir.path(), root.join("blobs/sha256")).unwrap();
-        assert!(Dirs::open(&root, "blobs/sha256", "ingest").is_err());
+        assert!(Dirs::open(&root, "blobs/sha256", "ingest", "indexes/sha256").is_err());
     }
 }

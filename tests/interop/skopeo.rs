@@ -137,6 +137,21 @@ pub(crate) fn tagged_1_store() -> (Fixture, Vec<(String, Digest)>) {
         })
         .expect("name with digest");
     named.push((pinned, digest));
+    // Layer indexes beside the blobs (and a writer's temp file among them): skopeo and umoci
+    // must read the layout as if they were not there.
+    let kinds = [("toc", 1), ("zran", 1)].map(|(k, v)| imagefs::store::IndexKind::new(k, v));
+    for (i, kind) in kinds.into_iter().enumerate() {
+        for blob in f.store.list_blobs().expect("blobs") {
+            f.store
+                .write_index(&blob, kind, &[i as u8; 100])
+                .expect("index");
+        }
+    }
+    fs::write(
+        f.root().join(imagefs::store::INDEX_DIR).join("tmp-writer"),
+        b"partial",
+    )
+    .expect("temp file");
     (f, named)
 }
 
