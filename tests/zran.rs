@@ -91,22 +91,25 @@ fn check(gz: &[u8], expected: &[u8], boundaries: &[u64]) {
 }
 
 #[test]
-fn gnu_gzip_levels_1_and_9_with_a_file_name() {
+fn gnu_gzip_levels_1_and_9_of_text_and_random_data_with_a_file_name() {
     needs!("gzip");
     let dir = tempfile::tempdir().unwrap();
-    let data = sample_data(4 << 20);
-    let path = dir.path().join("layer.tar");
-    std::fs::write(&path, &data).unwrap();
-    for level in ["-1", "-9"] {
-        // `-c FILE` (not stdin): the header carries FNAME and the mtime.
-        let out = Command::new(tool("gzip"))
-            .args([level, "-c"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        assert_eq!(out.stdout[3] & 8, 8, "gzip wrote FNAME");
-        check(&out.stdout, &data, &[]);
+    let mut random = vec![0u8; 2 << 20];
+    rand::rngs::StdRng::seed_from_u64(3).fill(&mut random[..]);
+    for data in [sample_data(4 << 20), random] {
+        let path = dir.path().join("layer.tar");
+        std::fs::write(&path, &data).unwrap();
+        for level in ["-1", "-9"] {
+            // `-c FILE` (not stdin): the header carries FNAME and the mtime.
+            let out = Command::new(tool("gzip"))
+                .args([level, "-c"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            assert_eq!(out.stdout[3] & 8, 8, "gzip wrote FNAME");
+            check(&out.stdout, &data, &[]);
+        }
     }
 }
 

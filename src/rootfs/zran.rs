@@ -95,10 +95,12 @@ impl GzipIndex {
         self.compressed_size
     }
 
+    /// The least output between checkpoints the index was built with.
     pub fn span(&self) -> u64 {
         self.span
     }
 
+    /// How many places reads can restart from (the first is at offset 0).
     pub fn checkpoint_count(&self) -> usize {
         self.checkpoints.len()
     }

@@ -42,6 +42,8 @@ enum State {
 }
 
 impl<R: Read> IndexingReader<R> {
+    /// Decode the gzip stream `reader` yields, with a checkpoint at the first block boundary
+    /// after every `span` bytes of output (0 counts as 1).
     pub fn new(reader: R, span: u64) -> Self {
         Self {
             src: Sequential(reader),

@@ -59,6 +59,7 @@ impl<I: Borrow<GzipIndex>, F: Borrow<File>> GzipReader<I, F> {
         })
     }
 
+    /// The index this reader reads through.
     pub fn index(&self) -> &GzipIndex {
         self.index.borrow()
     }
