@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in fuse3 skopeo umoci rsync zstd xz-utils bzip2 time containerd podman docker.io \
+for pkg in fuse3 skopeo umoci rsync zstd xz-utils bzip2 pigz time containerd podman docker.io \
     borgbackup restic rdiff-backup python3 e2fsprogs libglib2.0-bin attr systemd zsh fish man-db; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -49,7 +49,7 @@ tiers=(
     "unit|--lib --bins --examples"
     "tables|--test upstream_platforms --test upstream_reference"
     "kernel-free|--test fs --test model"
-    "library|--test archive --test import_hostile --test names --test store_semantics --test store_access --test cli"
+    "library|--test archive --test import_hostile --test names --test store_semantics --test store_access --test cli --test zran"
     "mount|--test mount"
     "faults|--test faults"
     "peers|--test peers --test interop"
