@@ -45,11 +45,18 @@ pub struct FrameTable {
 pub enum ZstdIndexError {
     Io(io::Error),
     /// The decoder refused the stream at this compressed offset.
-    Corrupt { offset: u64, reason: &'static str },
+    Corrupt {
+        offset: u64,
+        reason: &'static str,
+    },
     /// The stream ended inside a frame.
-    Truncated { offset: u64 },
+    Truncated {
+        offset: u64,
+    },
     /// Serialised table bytes that are not one.
-    BadTable { reason: &'static str },
+    BadTable {
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ZstdIndexError {
@@ -57,10 +64,16 @@ impl fmt::Display for ZstdIndexError {
         match self {
             ZstdIndexError::Io(_) => write!(f, "reading the zstd layer"),
             ZstdIndexError::Corrupt { offset, reason } => {
-                write!(f, "corrupt zstd data at compressed offset {offset}: {reason}")
+                write!(
+                    f,
+                    "corrupt zstd data at compressed offset {offset}: {reason}"
+                )
             }
             ZstdIndexError::Truncated { offset } => {
-                write!(f, "zstd layer ends inside a frame, at compressed offset {offset}")
+                write!(
+                    f,
+                    "zstd layer ends inside a frame, at compressed offset {offset}"
+                )
             }
             ZstdIndexError::BadTable { reason } => write!(f, "damaged zstd frame table: {reason}"),
         }
@@ -123,12 +136,12 @@ impl FrameTable {
                     between = false;
                 }
                 let mut dst = OutBuffer::around(&mut outbuf[..]);
-                let hint = dctx
-                    .decompress_stream(&mut dst, &mut src)
-                    .map_err(|code| ZstdIndexError::Corrupt {
+                let hint = dctx.decompress_stream(&mut dst, &mut src).map_err(|code| {
+                    ZstdIndexError::Corrupt {
                         offset: compressed + src.pos as u64,
                         reason: zstd::zstd_safe::get_error_name(code),
-                    })?;
+                    }
+                })?;
                 let produced = dst.pos() as u64;
                 if produced > 0 && frames.last() != Some(&frame_start) {
                     frames.push(frame_start);
@@ -191,7 +204,9 @@ impl FrameTable {
     /// within the sizes); allocates no more than the input's length implies.
     pub fn from_bytes(bytes: &[u8]) -> Result<FrameTable, ZstdIndexError> {
         let bad = |reason| ZstdIndexError::BadTable { reason };
-        let rest = bytes.strip_prefix(MAGIC).ok_or(bad("wrong magic or version"))?;
+        let rest = bytes
+            .strip_prefix(MAGIC)
+            .ok_or(bad("wrong magic or version"))?;
         let mut words = rest
             .chunks(8)
             .map(|c| <[u8; 8]>::try_from(c).map(u64::from_le_bytes));
@@ -314,7 +329,9 @@ impl<'a> FrameReader<'a> {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
         }
-        let want = buf.len().min((self.table.decompressed_size - offset) as usize);
+        let want = buf
+            .len()
+            .min((self.table.decompressed_size - offset) as usize);
         let mut filled = 0;
         while filled < want {
             let n = live.decode(self.file, &mut buf[filled..want])?;

@@ -131,7 +131,10 @@ fn the_table_round_trips_and_damage_is_refused() {
     let bytes = t.to_bytes();
     assert_eq!(FrameTable::from_bytes(&bytes).unwrap(), t);
     for cut in [0, 7, 8, 20, bytes.len() - 1] {
-        assert!(FrameTable::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+        assert!(
+            FrameTable::from_bytes(&bytes[..cut]).is_err(),
+            "cut at {cut}"
+        );
     }
     let mut huge = bytes.clone();
     huge[24..32].copy_from_slice(&u64::MAX.to_le_bytes());

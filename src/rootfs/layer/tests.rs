@@ -1,0 +1,109 @@
+use std::io::Write;
+
+use super::*;
+use crate::oci::{Descriptor, MEDIA_TYPE_OCI_LAYER_GZIP};
+use crate::testing::temp_store;
+
+/// A tar-like payload: compressible text with some noise, several MiB.
+fn payload() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut x: u32 = 7;
+    while out.len() < 6 << 20 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        if x.is_multiple_of(7) {
+            out.extend_from_slice(&x.to_le_bytes());
+        } else {
+            out.extend_from_slice(b"usr/share/doc/imagefs/copyright ");
+        }
+    }
+    out
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn zstd_frames(data: &[u8]) -> Vec<u8> {
+    data.chunks(1 << 20)
+        .flat_map(|c| zstd::encode_all(c, 3).unwrap())
+        .collect()
+}
+
+fn stored(store: &Store, blob: &[u8]) -> Descriptor {
+    let digest = store.write_blob(blob).unwrap();
+    Descriptor::new(MEDIA_TYPE_OCI_LAYER_GZIP, digest, blob.len() as u64)
+}
+
+/// Every compression reads back the same bytes at scattered offsets, through a stored index
+/// that the second call loads instead of building.
+#[test]
+fn each_compression_reads_back_at_any_offset_through_a_stored_index() {
+    let (_dir, store) = temp_store();
+    let plain = payload();
+    for (blob, compression, kind) in [
+        (gzip(&plain), Compression::Gzip, Some(GZIP_INDEX)),
+        (zstd_frames(&plain), Compression::Zstd, Some(ZSTD_INDEX)),
+        (plain.clone(), Compression::None, None),
+    ] {
+        let layer = stored(&store, &blob);
+        let file = store.open_blob(&layer).unwrap();
+        assert_eq!(Compression::of(&file).unwrap(), compression);
+        let index = seek_index(&store, &layer).unwrap();
+        assert_eq!(index.decompressed_size(), plain.len() as u64);
+        if let Some(kind) = kind {
+            assert!(
+                store.read_index(&layer.digest, kind).unwrap().is_some(),
+                "{compression:?} stored"
+            );
+            // Loaded, not rebuilt: the same decompressed size from the stored bytes.
+            assert_eq!(
+                seek_index(&store, &layer).unwrap().decompressed_size(),
+                plain.len() as u64
+            );
+        }
+        let mut reader = LayerReader::new(&index, &file).unwrap();
+        for offset in [
+            0u64,
+            1,
+            4095,
+            1 << 20,
+            (3 << 20) + 17,
+            plain.len() as u64 - 10,
+        ] {
+            let mut buf = vec![0u8; 64 << 10];
+            let n = reader.read_at(offset, &mut buf).unwrap();
+            let start = offset as usize;
+            let end = (start + buf.len()).min(plain.len());
+            assert_eq!(&buf[..n], &plain[start..end], "{compression:?} at {offset}");
+        }
+        let mut whole = Vec::new();
+        decompressed(store.open_blob(&layer).unwrap())
+            .unwrap()
+            .read_to_end(&mut whole)
+            .unwrap();
+        assert!(whole == plain, "{compression:?} whole stream");
+    }
+}
+
+/// A stored index that does not parse is rebuilt (and replaced), not trusted.
+#[test]
+fn a_stored_index_that_does_not_parse_is_rebuilt() {
+    let (_dir, store) = temp_store();
+    let plain = payload();
+    let layer = stored(&store, &gzip(&plain));
+    store
+        .write_index(&layer.digest, GZIP_INDEX, b"not an index")
+        .unwrap();
+    let index = seek_index(&store, &layer).unwrap();
+    assert_eq!(index.decompressed_size(), plain.len() as u64);
+    let again = store
+        .read_index(&layer.digest, GZIP_INDEX)
+        .unwrap()
+        .unwrap();
+    assert!(
+        GzipIndex::from_bytes(&again).is_ok(),
+        "the bad index was replaced"
+    );
+}
