@@ -23,6 +23,7 @@ pub mod oci;
 pub mod platform;
 pub mod reference;
 pub mod restore;
+pub mod rootfs;
 pub mod sample;
 pub mod store;
 pub mod suggest;
