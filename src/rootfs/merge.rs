@@ -102,6 +102,8 @@ pub struct NodeView<'t> {
     /// A symlink's target, verbatim; empty for the rest.
     pub link_target: &'t [u8],
     pub xattrs: Option<Xattrs<'t>>,
+    /// The layer and entry the attributes come from; `None` for an implicit directory.
+    pub source: Option<(usize, usize)>,
 }
 
 /// An entry the merge could not apply; the rest of the tree is built.
@@ -324,6 +326,7 @@ impl MergedTree {
                 content: None,
                 link_target: &[],
                 xattrs: None,
+                source: None,
             };
         };
         let kind = match entry.kind() {
@@ -355,6 +358,7 @@ impl MergedTree {
                 &[]
             },
             xattrs: Some(entry.xattrs()),
+            source: Some((node.layer as usize, node.entry as usize)),
         }
     }
 
