@@ -692,6 +692,71 @@ mod tests {
     }
 
     #[test]
+    fn pax_times_keep_nanoseconds_and_negative_times_count_back() {
+        assert_eq!(
+            parse_pax_time(b"1700000000.123456789"),
+            Some((1_700_000_000, 123_456_789))
+        );
+        assert_eq!(parse_pax_time(b"5.5"), Some((5, 500_000_000)));
+        assert_eq!(parse_pax_time(b"5.1234567891"), Some((5, 123_456_789)));
+        assert_eq!(parse_pax_time(b"7"), Some((7, 0)));
+        assert_eq!(parse_pax_time(b"-1.25"), Some((-2, 750_000_000)));
+        assert_eq!(parse_pax_time(b"-3"), Some((-3, 0)));
+        for bad in [&b""[..], b".5", b"1.x", b"x", b"--1"] {
+            assert_eq!(parse_pax_time(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn attributes_come_from_the_header_and_pax_and_bad_ones_only_mark_the_member() {
+        let mut tar = Vec::new();
+        let records = pax_record("mtime", "12.5")
+            + &pax_record("uid", "70000")
+            + &pax_record("SCHILY.xattr.user.a", "1");
+        member(
+            &mut tar,
+            b"PaxHeaders/x",
+            b'x',
+            records.as_bytes(),
+            records.len() as u64,
+        );
+        let mut h = header(b"f", b'0', 0);
+        h[100..108].copy_from_slice(b"0104755\0");
+        h[116..124].copy_from_slice(b"0000012\0");
+        h[148..156].fill(b' ');
+        let sum: u64 = h.iter().map(|&b| b as u64).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        tar.extend(h);
+        let records = pax_record("mtime", "soon");
+        member(
+            &mut tar,
+            b"PaxHeaders/y",
+            b'x',
+            records.as_bytes(),
+            records.len() as u64,
+        );
+        member(&mut tar, b"g", b'0', b"", 0);
+        tar.extend([0u8; 1024]);
+        let mut reader = TarReader::new(&tar[..]);
+        let f = reader.next_member().unwrap().unwrap();
+        assert_eq!(
+            (f.attrs.mode, f.attrs.uid, f.attrs.gid),
+            (0o4755, 70000, 0o12)
+        );
+        assert_eq!(f.attrs.mtime, (12, 500_000_000));
+        assert_eq!(f.attrs.xattrs, vec![(b"user.a".to_vec(), b"1".to_vec())]);
+        assert_eq!(f.attrs.bad_field, None);
+        // An mtime that does not parse fails neither the member nor the archive (imports
+        // never look at it); it is named for the table of contents.
+        let g = reader.next_member().unwrap().unwrap();
+        assert_eq!(
+            (g.path.as_slice(), g.attrs.bad_field),
+            (&b"g"[..], Some("PAX mtime"))
+        );
+        assert!(reader.next_member().unwrap().is_none());
+    }
+
+    #[test]
     fn base256_sizes_parse() {
         let mut field = [0u8; 12];
         field[0] = 0x80;

@@ -52,11 +52,14 @@ impl Layer {
         }
     }
 
-    /// Any entry; names over 100 bytes go in a PAX `path` record.
+    /// Any entry; names and link targets over 100 bytes go in PAX `path`/`linkpath` records.
     pub(crate) fn add(&mut self, path: &[u8], spec: &Spec<'_>, data: &[u8]) -> &mut Layer {
         let mut pax = spec.pax.clone();
         if path.len() > 100 {
             pax.push(("path", path));
+        }
+        if spec.link.len() > 100 {
+            pax.push(("linkpath", spec.link));
         }
         if !pax.is_empty() {
             self.b.append_pax_extensions(pax).unwrap();
@@ -71,7 +74,7 @@ impl Layer {
         let name = &mut h.as_old_mut().name;
         let n = path.len().min(100);
         name[..n].copy_from_slice(&path[..n]);
-        if !spec.link.is_empty() {
+        if !spec.link.is_empty() && spec.link.len() <= 100 {
             h.set_link_name_literal(spec.link).unwrap();
         }
         if matches!(spec.kind, EntryType::Char | EntryType::Block) {

@@ -361,3 +361,47 @@ fn removed_subtrees_are_dropped_from_the_layout() {
     let tree = tree(&mut layers);
     assert_eq!(tree.len(), 2);
 }
+
+#[test]
+fn a_hard_link_to_a_symlink_shares_the_symlink() {
+    let mut layers = [Layer::new()];
+    layers[0].symlink("s", "target").hardlink("h", "s");
+    let tree = tree(&mut layers);
+    let h = view(&tree, "h");
+    assert_eq!(
+        (h.kind, h.link_target, h.nlink),
+        (NodeKind::Symlink, &b"target"[..], 2)
+    );
+}
+
+#[test]
+fn implicit_directories_past_the_node_bound_fail_the_build() {
+    // 40 entries, each 2,000 directories deep: 80,000 implicit directories, over
+    // 2 × entries + 65,536.
+    let mut layers = [Layer::new()];
+    for i in 0..40 {
+        let path = format!("{i}/{}f", "d/".repeat(1999));
+        layers[0].file(&path, b"");
+    }
+    let tocs = [layers[0].arc()];
+    assert!(matches!(
+        MergedTree::build(&tocs),
+        Err(MergeError::TooManyNodes { limit }) if limit == 40 * 2 + 65_536
+    ));
+}
+
+#[test]
+fn symlinks_that_make_resolution_expensive_fail_the_build() {
+    // Each expansion of `s` adds 2,000 components; 255 of them per entry.
+    let mut layers = [Layer::new()];
+    let target = format!("{}s", "./".repeat(2000));
+    layers[0].symlink("s", &target);
+    for name in ["a", "b", "c"] {
+        layers[0].file(&format!("s/{name}"), b"");
+    }
+    let tocs = [layers[0].arc()];
+    assert!(matches!(
+        MergedTree::build(&tocs),
+        Err(MergeError::TooMuchWork { limit }) if limit == 4 * 64 + (1 << 20)
+    ));
+}
