@@ -115,6 +115,10 @@ fn layers() -> Vec<Vec<u8>> {
         ..spec(EntryType::Regular, 0o644)
     };
     let long = format!("deep/{}/file", "n".repeat(120));
+    let xattr_dir = Spec {
+        pax: vec![("SCHILY.xattr.user.lower", b"1")],
+        ..spec(EntryType::Directory, 0o755)
+    };
     l0.dir("etc", 0o755)
         .file("etc/passwd", 0o644, b"root:x:0:0\n")
         .file("etc/a", 0o644, b"a")
@@ -135,6 +139,9 @@ fn layers() -> Vec<Vec<u8>> {
         .dir("old", 0o755)
         .dir("old/dir", 0o755)
         .file("old/dir/gone", 0o644, b"")
+        .add("xdir", &xattr_dir, b"")
+        .dir("lower-dir", 0o755)
+        .file("lower-dir/child", 0o644, b"")
         .file("victim", 0o644, b"file, then a directory")
         .link(EntryType::Symlink, "sym", "etc/passwd")
         .dir("data", 0o755)
@@ -168,7 +175,11 @@ fn layers() -> Vec<Vec<u8>> {
         .file("sym", 0o600, b"symlink, then a file")
         .link(EntryType::Link, "hl-lower", "usr/lib/libc.so")
         .file("bin/x", 0o755, b"through the usr-merge symlink")
-        .add("subsecond", &subsecond, b"t");
+        .add("subsecond", &subsecond, b"t")
+        // Directory over directory without xattrs: the lower directory's xattrs go too.
+        .dir("xdir", 0o751)
+        // A directory replaced by a symlink: its children go.
+        .link(EntryType::Symlink, "lower-dir", "etc");
 
     let mut l2 = Layer::new();
     // A directory re-created in the layer that whites it out, the whiteout last.
@@ -491,11 +502,22 @@ fn the_merged_tree_equals_umocis_rootless_unpack_where_rootless_keeps_attributes
     compare_with_umoci(true);
 }
 
-fn compare_with_umoci(rootless: bool) {
-    let layers = layers();
+/// Both sides of one comparison: per path what we show and what umoci unpacked, the hard-link
+/// groups of each, and the paths that are implicit directories in our tree.
+struct Sides {
+    ours: BTreeMap<String, Seen>,
+    our_groups: BTreeMap<NodeId, BTreeSet<String>>,
+    implicit: BTreeSet<String>,
+    theirs: BTreeMap<String, Seen>,
+    inodes: BTreeMap<u64, BTreeSet<String>>,
+}
+
+/// Our tree of `layers` (which must merge without notes) and umoci's unpack of them. As root
+/// umoci keeps owners and makes device nodes; rootless it does neither.
+fn both_sides(layers: &[Vec<u8>], rootless: bool) -> Sides {
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("layout");
-    write_layout(&layout, &layers);
+    write_layout(&layout, layers);
 
     // Ours: a table per layer, read from the decompressed stream, then the merge.
     let tocs: Vec<Arc<LayerToc>> = layers
@@ -512,7 +534,7 @@ fn compare_with_umoci(rootless: bool) {
         (BTreeMap::new(), BTreeMap::new(), BTreeSet::new());
     walk_tree(
         &tree,
-        &layers,
+        layers,
         tree.root(),
         "",
         &mut ours,
@@ -520,7 +542,6 @@ fn compare_with_umoci(rootless: bool) {
         &mut implicit,
     );
 
-    // umoci's. As root it keeps owners and makes device nodes; rootless it does neither.
     let bundle = dir.path().join("rootfs");
     let mut c = Command::new(tool("umoci"));
     c.args(["raw", "unpack"]);
@@ -532,7 +553,50 @@ fn compare_with_umoci(rootless: bool) {
     run(&mut c);
     let (mut theirs, mut inodes) = (BTreeMap::new(), BTreeMap::new());
     walk_unpacked(&bundle, "", &mut theirs, &mut inodes, &implicit);
+    Sides {
+        ours,
+        our_groups,
+        implicit,
+        theirs,
+        inodes,
+    }
+}
 
+/// Paths, then every path's attributes, then the hard-link groups.
+fn assert_same(
+    ours: &BTreeMap<String, Seen>,
+    theirs: &BTreeMap<String, Seen>,
+    our_groups: BTreeMap<NodeId, BTreeSet<String>>,
+    inodes: BTreeMap<u64, BTreeSet<String>>,
+    context: &str,
+) {
+    let our_paths: Vec<&String> = ours.keys().collect();
+    let their_paths: Vec<&String> = theirs.keys().collect();
+    assert_eq!(our_paths, their_paths, "the same paths; {context}");
+    let differ: Vec<String> = ours
+        .iter()
+        .filter(|(path, seen)| theirs.get(*path) != Some(seen))
+        .map(|(path, seen)| format!("{path}:\n  ours   {seen:?}\n  umoci  {:?}", theirs[path]))
+        .collect();
+    assert!(differ.is_empty(), "{}; {context}", differ.join("\n"));
+    let groups = |g: Vec<BTreeSet<String>>| -> BTreeSet<BTreeSet<String>> {
+        g.into_iter().filter(|s| s.len() > 1).collect()
+    };
+    assert_eq!(
+        groups(our_groups.into_values().collect()),
+        groups(inodes.into_values().collect()),
+        "hard-link groups; {context}"
+    );
+}
+
+fn compare_with_umoci(rootless: bool) {
+    let Sides {
+        mut ours,
+        our_groups,
+        implicit,
+        mut theirs,
+        inodes,
+    } = both_sides(&layers(), rootless);
     if rootless {
         // Rootless umoci owns every file itself and records the layer's owner, when not 0:0, in
         // the `user.rootlesscontainers` xattr (rootlesscontainers.proto: uid = 1, gid = 2);
@@ -579,23 +643,7 @@ fn compare_with_umoci(rootless: bool) {
     {
         seen.mtime = None;
     }
-    let our_paths: Vec<&String> = ours.keys().collect();
-    let their_paths: Vec<&String> = theirs.keys().collect();
-    assert_eq!(our_paths, their_paths, "the same paths");
-    let differ: Vec<String> = ours
-        .iter()
-        .filter(|(path, seen)| theirs.get(*path) != Some(seen))
-        .map(|(path, seen)| format!("{path}:\n  ours   {seen:?}\n  umoci  {:?}", theirs[path]))
-        .collect();
-    assert!(differ.is_empty(), "{}", differ.join("\n"));
-    let groups = |g: Vec<BTreeSet<String>>| -> BTreeSet<BTreeSet<String>> {
-        g.into_iter().filter(|s| s.len() > 1).collect()
-    };
-    assert_eq!(
-        groups(our_groups.into_values().collect()),
-        groups(inodes.into_values().collect()),
-        "hard-link groups"
-    );
+    assert_same(&ours, &theirs, our_groups, inodes, "the fixed layers");
     // The cases the layers hold, so the comparison above is not of two empty trees.
     for path in [
         "usr/bin/x",

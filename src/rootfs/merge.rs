@@ -8,6 +8,9 @@
 //!   entries, and an entry of the same layer survives in either order.
 //! - A directory over a directory takes the newer attributes and keeps its children; anything
 //!   else replaces what was there (containerd `createTarFile`: `RemoveAll` unless both are dirs).
+//!   The newer attributes are all of them, xattrs included: a lower directory's xattr the upper
+//!   entry lacks is gone, as umoci unpacks it (containerd only ever adds xattrs, so there it
+//!   would survive).
 //! - Parents resolve through symlinks inside the root (containerd `fs.RootPath`: absolute
 //!   targets start at the root, `..` stops at the root), so on a usr-merged base `bin/x` lands
 //!   in `usr/bin`. Parents no entry names become implicit directories, 0755 and owned by root
