@@ -265,6 +265,7 @@ impl MergedTree {
         self.nodes.len()
     }
 
+    /// Never: the root is always there.
     pub fn is_empty(&self) -> bool {
         false
     }

@@ -4,8 +4,8 @@
 pub mod merge;
 pub mod toc;
 
-pub use merge::{MergeNote, MergeProblem, MergedTree, NodeId, NodeView};
-pub use toc::{EntryKind, LayerToc, SkipReason, Skipped, TocEntry, TocError, TocLimits};
+pub use merge::{MergeError, MergeNote, MergeProblem, MergedTree, NodeId, NodeKind, NodeView};
+pub use toc::{EntryKind, LayerToc, SkipReason, Skipped, TocEntry, TocError, TocLimits, Xattrs};
 
 #[cfg(test)]
 mod test_layers;

@@ -318,7 +318,8 @@ impl LayerToc {
         let mut tar = TarReader::new(Stream(input));
         let mut toc = LayerToc::default();
         let mut skips = Vec::new();
-        let mut last_path: Option<String> = None;
+        // The previous member's path, for errors; one buffer reused, a String only on failure.
+        let mut last_path: Option<Vec<u8>> = None;
         loop {
             let member = match tar.next_member() {
                 Ok(Some(member)) => member,
@@ -326,9 +327,14 @@ impl LayerToc {
                 // A layer without the end-of-archive blocks: Go's reader (and so containerd)
                 // accepts io.EOF at a header boundary as the end.
                 Err(HeaderError::NoEndOfArchive) => break,
-                Err(e) => return Err(tar_error(last_path, e)),
+                Err(e) => {
+                    let after = last_path.map(|p| String::from_utf8_lossy(&p).into_owned());
+                    return Err(tar_error(after, e));
+                }
             };
-            last_path = Some(String::from_utf8_lossy(&member.path).into_owned());
+            let last = last_path.get_or_insert_with(Vec::new);
+            last.clear();
+            last.extend_from_slice(&member.path);
             match toc.add(&member, limits)? {
                 Ok(()) => {}
                 Err(reason) => {
