@@ -183,9 +183,9 @@ impl std::error::Error for MergeError {}
 struct Builder<'a> {
     layers: &'a [Arc<LayerToc>],
     nodes: Vec<BuildNode>,
-    map: HashMap<Vec<u8>, u32>,
+    /// Names borrow the layer tables (entry paths, symlink targets): no allocation per name.
+    map: HashMap<(u32, &'a [u8]), u32>,
     next_dir_key: u32,
-    key: Vec<u8>,
     notes: Vec<MergeNote>,
     notes_total: u64,
     steps_left: u64,
@@ -233,7 +233,6 @@ impl MergedTree {
             }],
             map: HashMap::new(),
             next_dir_key: 1,
-            key: Vec::new(),
             notes: Vec::new(),
             notes_total: 0,
             steps_left: steps_limit,
@@ -412,26 +411,19 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn set_key(&mut self, dir: u32, name: &[u8]) {
-        self.key.clear();
-        self.key
-            .extend_from_slice(&self.nodes[dir as usize].dir_key.to_le_bytes());
-        self.key.extend_from_slice(name);
+    fn get(&self, dir: u32, name: &'a [u8]) -> Option<u32> {
+        let key = (self.nodes[dir as usize].dir_key, name);
+        self.map.get(&key).copied()
     }
 
-    fn get(&mut self, dir: u32, name: &[u8]) -> Option<u32> {
-        self.set_key(dir, name);
-        self.map.get(self.key.as_slice()).copied()
+    fn put(&mut self, dir: u32, name: &'a [u8], node: u32) {
+        self.map
+            .insert((self.nodes[dir as usize].dir_key, name), node);
     }
 
-    fn put(&mut self, dir: u32, name: &[u8], node: u32) {
-        self.set_key(dir, name);
-        self.map.insert(self.key.clone(), node);
-    }
-
-    fn remove(&mut self, dir: u32, name: &[u8]) {
-        self.set_key(dir, name);
-        self.map.remove(self.key.as_slice());
+    fn remove(&mut self, dir: u32, name: &'a [u8]) {
+        let key = (self.nodes[dir as usize].dir_key, name);
+        self.map.remove(&key);
     }
 
     fn new_node(
@@ -464,15 +456,12 @@ impl<'a> Builder<'a> {
     /// Resolves `components` as a directory path from the root, following symlinks as
     /// containerd's `fs.RootPath` does; missing directories are created (implicit) when
     /// `create`, else the result is `Ok(Err(LinkTargetMissing))`.
-    fn resolve_dir<'c>(
+    fn resolve_dir(
         &mut self,
-        components: impl DoubleEndedIterator<Item = &'c [u8]>,
+        components: impl DoubleEndedIterator<Item = &'a [u8]>,
         create: bool,
-    ) -> Result<Result<u32, MergeProblem>, MergeError>
-    where
-        'a: 'c,
-    {
-        let mut pending: Vec<&'c [u8]> = components.rev().collect();
+    ) -> Result<Result<u32, MergeProblem>, MergeError> {
+        let mut pending: Vec<&'a [u8]> = components.rev().collect();
         let mut dir = ROOT;
         let mut links = 0;
         while let Some(c) = pending.pop() {
@@ -610,10 +599,7 @@ impl<'a> Builder<'a> {
         let mut by_key: Vec<(u32, &[u8], u32)> = self
             .map
             .iter()
-            .map(|(key, &node)| {
-                let dir_key = u32::from_le_bytes(key[..4].try_into().expect("4-byte prefix"));
-                (dir_key, &key[4..], node)
-            })
+            .map(|(&(dir_key, name), &node)| (dir_key, name, node))
             .collect();
         by_key.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         // dir key → its run in `by_key`.
