@@ -455,7 +455,10 @@ impl<'a> Builder<'a> {
 
     /// Resolves `components` as a directory path from the root, following symlinks as
     /// containerd's `fs.RootPath` does; missing directories are created (implicit) when
-    /// `create`, else the result is `Ok(Err(LinkTargetMissing))`.
+    /// `create`, else the result is `Ok(Err(LinkTargetMissing))`. `..` after a symlink is
+    /// physical (the parent of where it leads), as the kernel and umoci's securejoin take it;
+    /// continuity cleans a relative target lexically first, which differs only for targets
+    /// like `s/../x` with `s` itself a symlink.
     fn resolve_dir(
         &mut self,
         components: impl DoubleEndedIterator<Item = &'a [u8]>,
@@ -464,6 +467,10 @@ impl<'a> Builder<'a> {
         let mut pending: Vec<&'a [u8]> = components.rev().collect();
         let mut dir = ROOT;
         let mut links = 0;
+        // Components past `dir` that do not exist (yet): a later `..` cancels one without it
+        // ever being made (continuity `walkLink` treats a missing component as a plain name,
+        // and `filepath.Join` cleans it away); the rest are made at the end (`mkparent`).
+        let mut missing: Vec<&'a [u8]> = Vec::new();
         while let Some(c) = pending.pop() {
             if self.steps_left == 0 {
                 return Err(MergeError::TooMuchWork {
@@ -474,18 +481,19 @@ impl<'a> Builder<'a> {
             match c {
                 b"" | b"." => continue,
                 b".." => {
-                    dir = self.nodes[dir as usize].parent;
+                    if missing.pop().is_none() {
+                        dir = self.nodes[dir as usize].parent;
+                    }
                     continue;
                 }
                 _ => {}
             }
-            let Some(next) = self.get(dir, c) else {
-                if !create {
-                    return Ok(Err(MergeProblem::LinkTargetMissing));
-                }
-                let made = self.new_node(IMPLICIT, 0, dir, true)?;
-                self.put(dir, c, made);
-                dir = made;
+            let next = match missing.is_empty() {
+                true => self.get(dir, c),
+                false => None,
+            };
+            let Some(next) = next else {
+                missing.push(c);
                 continue;
             };
             match self.kind_of(next) {
@@ -500,10 +508,21 @@ impl<'a> Builder<'a> {
                     if target.starts_with(b"/") {
                         dir = ROOT;
                     }
+                    // Walked component by component like the rest: `..` after a symlink in
+                    // the target goes to the parent of where that symlink leads (as the kernel
+                    // and umoci's securejoin resolve it).
                     pending.extend(target.split(|&b| b == b'/').rev());
                 }
                 _ => return Ok(Err(MergeProblem::ParentNotDirectory)),
             }
+        }
+        if !missing.is_empty() && !create {
+            return Ok(Err(MergeProblem::LinkTargetMissing));
+        }
+        for c in missing {
+            let made = self.new_node(IMPLICIT, 0, dir, true)?;
+            self.put(dir, c, made);
+            dir = made;
         }
         Ok(Ok(dir))
     }

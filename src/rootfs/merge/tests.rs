@@ -405,3 +405,24 @@ fn symlinks_that_make_resolution_expensive_fail_the_build() {
         Err(MergeError::TooMuchWork { limit }) if limit == 4 * 64 + (1 << 20)
     ));
 }
+
+#[test]
+fn a_missing_component_cancelled_by_dotdot_is_never_made_and_self_loops_are_noted() {
+    let mut layers = [Layer::new()];
+    layers[0]
+        .dir("b", 0o755)
+        // `gone` does not exist: `gone/..` is the root, and `gone` is not made.
+        .symlink("s", "/gone/../b")
+        // `a/..` walks `a` first, which leads back to `a`: a loop.
+        .symlink("a", "/a/../b")
+        .file("s/x", b"")
+        .file("a/y", b"");
+    let (tree, notes) = merge(&mut layers);
+    assert_eq!(names(&tree, "b"), ["x"]);
+    assert_eq!(names(&tree, ""), ["a", "b", "s"]);
+    let problems: Vec<(&[u8], MergeProblem)> = notes
+        .iter()
+        .map(|n| (&n.path[..], n.problem.clone()))
+        .collect();
+    assert_eq!(problems, vec![(&b"a/y"[..], MergeProblem::TooManySymlinks)]);
+}
