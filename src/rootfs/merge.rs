@@ -22,6 +22,14 @@
 //! - The root's own entry (`./`) is ignored, as containerd does ("resolved to root"): the root
 //!   stays 0755, root-owned, mtime 0.
 //!
+//! Known differences from the tools, each deliberate: an entry that stands *before* a marker of
+//! its own layer and reaches its place through a path that marker hides lands where the lower
+//! layers put that path (markers first); umoci and containerd, applying the tar in order, go
+//! through what the layer made of it. containerd removes a same-layer entry that stands before
+//! a whiteout of its name or inside a directory an opaque marker clears (its walk spares only
+//! the entries themselves); layer.md, umoci and we keep it. Layers as Docker and BuildKit write
+//! them (markers before what they cover) meet none of this.
+//!
 //! The result is compact: a node is 24 bytes and refers to the layer entry holding its
 //! attributes (and, for a regular file, its bytes); children are one sorted array per directory
 //! in a shared vector, found by binary search.
