@@ -27,8 +27,9 @@
 //! layers put that path (markers first); umoci and containerd, applying the tar in order, go
 //! through what the layer made of it. containerd removes a same-layer entry that stands before
 //! a whiteout of its name or inside a directory an opaque marker clears (its walk spares only
-//! the entries themselves); layer.md, umoci and we keep it. Layers as Docker and BuildKit write
-//! them (markers before what they cover) meet none of this.
+//! the entries themselves); layer.md, umoci and we keep it. Layer writers put a directory's
+//! markers right after the directory's own entry, before its children, so real layers seldom
+//! meet this.
 //!
 //! The result is compact: a node is 24 bytes and refers to the layer entry holding its
 //! attributes (and, for a regular file, its bytes); children are one sorted array per directory
