@@ -52,7 +52,7 @@ tiers=(
     "library|--test archive --test import_hostile --test names --test store_semantics --test store_access --test cli --test zran"
     "mount|--test mount"
     "faults|--test faults"
-    "peers|--test peers --test interop"
+    "peers|--test peers --test interop --test rootfs"
 )
 
 # Every test binary belongs to a tier: a new one that is not listed fails here, not silently.

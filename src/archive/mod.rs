@@ -9,7 +9,7 @@ mod names;
 mod plan;
 mod scan;
 mod tar_header;
-mod tar_reader;
+pub(crate) mod tar_reader;
 
 pub use error::{ExportError, ImportError};
 pub use export::{Progress, write_archive};

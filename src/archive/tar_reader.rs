@@ -21,20 +21,20 @@ use std::io::{self, Read};
 /// Longest GNU long name or long link target accepted. Linux paths are at most 4 KiB; this
 /// leaves room for any real archive and keeps a hostile one from allocating more. (Go allows
 /// 1 MiB for any meta entry, reader.go `maxSpecialFileSize`.)
-pub(super) const MAX_LONG_NAME: u64 = 64 << 10;
+pub(crate) const MAX_LONG_NAME: u64 = 64 << 10;
 /// Largest PAX extended header (`x` or `g`) accepted. Real ones hold a few records (path,
 /// times, xattrs); 1 MiB, Go's `maxSpecialFileSize`, leaves room for large xattrs.
-pub(super) const MAX_PAX_HEADER: u64 = 1 << 20;
+pub(crate) const MAX_PAX_HEADER: u64 = 1 << 20;
 
 /// Longest entry path or link target, after long names and PAX records are applied: Linux's
 /// `PATH_MAX`. Image archives use paths of under 100 bytes (`blobs/sha256/<hex>`).
-pub(super) const MAX_PATH: u64 = 4096;
+pub(crate) const MAX_PATH: u64 = 4096;
 
 const BLOCK: u64 = 512;
 
 /// What a member is, from its type flag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
+pub(crate) enum Kind {
     Regular,
     Directory,
     Symlink,
@@ -49,18 +49,41 @@ pub(super) enum Kind {
 
 /// One member of the archive, meta entries applied.
 #[derive(Debug)]
-pub(super) struct Member {
+pub(crate) struct Member {
     pub kind: Kind,
     pub path: Vec<u8>,
     pub link: Vec<u8>,
     pub size: u64,
     /// Offset of the member's data in the (decompressed) stream.
     pub data_offset: u64,
+    /// Ownership, permissions, time, device numbers and xattrs: what a file system built from
+    /// the archive needs (`rootfs`); the importer ignores them.
+    pub attrs: Attrs,
+}
+
+/// A member's attributes, PAX records applied (`uid`, `gid`, `mtime`, `SCHILY.xattr.*`, as Go's
+/// `archive/tar` `mergePAX` does). Read leniently: a field that does not parse is named in
+/// `bad_field` rather than failing the archive, so imports, which never look at these, read
+/// every archive they read before.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Attrs {
+    /// Permission bits with setuid, setgid and sticky (`mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Seconds since the epoch and nanoseconds: PAX `mtime` when present, else the header's.
+    pub mtime: (i64, u32),
+    /// Major and minor device numbers (character and block devices).
+    pub device: (u64, u64),
+    /// Extended attributes from PAX `SCHILY.xattr.<name>` records, in record order.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The first header field or PAX record that did not parse, if any.
+    pub bad_field: Option<&'static str>,
 }
 
 /// Why a header could not be read.
 #[derive(Debug)]
-pub(super) enum HeaderError {
+pub(crate) enum HeaderError {
     /// The input ended inside a header or inside an entry's data.
     Truncated,
     /// The input ended at a header boundary, without the end-of-archive zero block.
@@ -88,7 +111,7 @@ impl From<io::Error> for HeaderError {
 }
 
 /// An input that can pass over bytes; seekable inputs do so without reading them.
-pub(super) trait Skip: Read {
+pub(crate) trait Skip: Read {
     fn skip(&mut self, n: u64) -> io::Result<()> {
         let skipped = io::copy(&mut self.take(n), &mut io::sink())?;
         if skipped != n {
@@ -99,7 +122,7 @@ pub(super) trait Skip: Read {
 }
 
 /// Reads members one after the other; [`TarReader::data`] reads the current member's data.
-pub(super) struct TarReader<R> {
+pub(crate) struct TarReader<R> {
     inner: R,
     /// Bytes consumed from `inner` (the stream offset).
     pos: u64,
@@ -110,7 +133,7 @@ pub(super) struct TarReader<R> {
 }
 
 impl<R: Skip> TarReader<R> {
-    pub(super) fn new(inner: R) -> TarReader<R> {
+    pub(crate) fn new(inner: R) -> TarReader<R> {
         TarReader {
             inner,
             pos: 0,
@@ -121,7 +144,7 @@ impl<R: Skip> TarReader<R> {
 
     /// The next member, or `None` at the end-of-archive zero block. `Err(NoEndOfArchive)` when
     /// the input ends at a header boundary without that block.
-    pub(super) fn next_member(&mut self) -> Result<Option<Member>, HeaderError> {
+    pub(crate) fn next_member(&mut self) -> Result<Option<Member>, HeaderError> {
         let mut long_name: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
         let mut pax: Option<Pax> = None;
@@ -165,10 +188,12 @@ impl<R: Skip> TarReader<R> {
             }
             let mut path = header_path(&header);
             let mut link = cut_nul(&header[157..257]);
+            let mut attrs = header_attrs(&header);
             if let Some(pax) = pax {
                 path = pax.path.unwrap_or(path);
                 link = pax.linkpath.unwrap_or(link);
                 size = pax.size.unwrap_or(size);
+                pax.attrs.apply(&mut attrs);
             }
             path = long_name.unwrap_or(path);
             link = long_link.unwrap_or(link);
@@ -194,12 +219,14 @@ impl<R: Skip> TarReader<R> {
                 b'g' => Kind::GlobalHeader,
                 other => Kind::Other(other),
             };
-            return Ok(Some(self.start_data(kind, path, link, size)?));
+            let mut member = self.start_data(kind, path, link, size)?;
+            member.attrs = attrs;
+            return Ok(Some(member));
         }
     }
 
     /// The current member's data; reads end at its last byte.
-    pub(super) fn data(&mut self) -> Data<'_, R> {
+    pub(crate) fn data(&mut self) -> Data<'_, R> {
         Data { tar: self }
     }
 
@@ -222,6 +249,7 @@ impl<R: Skip> TarReader<R> {
             link,
             size,
             data_offset,
+            attrs: Attrs::default(),
         })
     }
 
@@ -262,13 +290,13 @@ impl<R: Skip> TarReader<R> {
     }
 
     /// The underlying input (to drain it after the archive ends).
-    pub(super) fn into_inner(self) -> R {
+    pub(crate) fn into_inner(self) -> R {
         self.inner
     }
 }
 
 /// The data of the current member.
-pub(super) struct Data<'a, R> {
+pub(crate) struct Data<'a, R> {
     tar: &'a mut TarReader<R>,
 }
 
@@ -292,6 +320,41 @@ struct Pax {
     path: Option<Vec<u8>>,
     linkpath: Option<Vec<u8>>,
     size: Option<u64>,
+    attrs: PaxAttrs,
+}
+
+/// PAX records that change a member's attributes, not where it is: kept apart so that a record
+/// that does not parse marks the member (`Attrs::bad_field`) instead of failing the archive.
+#[derive(Debug, Default, PartialEq)]
+struct PaxAttrs {
+    uid: Option<Option<u64>>,
+    gid: Option<Option<u64>>,
+    mtime: Option<Option<(i64, u32)>>,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl PaxAttrs {
+    fn apply(self, attrs: &mut Attrs) {
+        let mut bad = |name| {
+            attrs.bad_field.get_or_insert(name);
+        };
+        match self.uid {
+            Some(Some(uid)) => attrs.uid = uid,
+            Some(None) => bad("PAX uid"),
+            None => {}
+        }
+        match self.gid {
+            Some(Some(gid)) => attrs.gid = gid,
+            Some(None) => bad("PAX gid"),
+            None => {}
+        }
+        match self.mtime {
+            Some(Some(mtime)) => attrs.mtime = mtime,
+            Some(None) => bad("PAX mtime"),
+            None => {}
+        }
+        attrs.xattrs = self.xattrs;
+    }
 }
 
 impl Pax {
@@ -324,12 +387,88 @@ impl Pax {
                         .ok_or_else(|| malformed("PAX size record is not a number"))?;
                     pax.size = Some(size);
                 }
-                _ => {}
+                b"uid" => pax.attrs.uid = Some(parse_decimal(value)),
+                b"gid" => pax.attrs.gid = Some(parse_decimal(value)),
+                b"mtime" => pax.attrs.mtime = Some(parse_pax_time(value)),
+                _ => {
+                    if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
+                        // A later record for the same name replaces the earlier (Go keeps the
+                        // last in its map too).
+                        pax.attrs.xattrs.retain(|(n, _)| n != name);
+                        pax.attrs.xattrs.push((name.to_vec(), value.to_vec()));
+                    }
+                }
             }
             data = &data[len..];
         }
         Ok(pax)
     }
+}
+
+fn parse_decimal(value: &[u8]) -> Option<u64> {
+    std::str::from_utf8(value)
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse().ok())
+}
+
+/// A PAX time, `[-]seconds[.fraction]` (POSIX pax; Go `parsePAXTime`): fraction digits past
+/// nanoseconds are truncated.
+fn parse_pax_time(value: &[u8]) -> Option<(i64, u32)> {
+    let text = std::str::from_utf8(value).ok()?;
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: i64 = secs.parse().ok()?;
+    let mut nanos: u32 = 0;
+    for i in 0..9 {
+        let digit = frac.as_bytes().get(i).map_or(0, |b| u32::from(b - b'0'));
+        nanos = nanos * 10 + digit;
+    }
+    if !negative {
+        return Some((secs, nanos));
+    }
+    // -1.25 is 1.25 s before the epoch: seconds -2, nanoseconds 750,000,000.
+    if nanos == 0 {
+        Some((secs.checked_neg()?, 0))
+    } else {
+        Some((secs.checked_neg()?.checked_sub(1)?, 1_000_000_000 - nanos))
+    }
+}
+
+/// Mode, ownership, time and device numbers from the header's own fields (POSIX ustar; GNU
+/// base-256 for large values).
+fn header_attrs(header: &[u8; 512]) -> Attrs {
+    let mut attrs = Attrs::default();
+    let mut field = |name: &'static str, range: std::ops::Range<usize>| -> u64 {
+        match parse_size(&header[range]) {
+            Ok(v) => v,
+            Err(_) => {
+                attrs.bad_field.get_or_insert(name);
+                0
+            }
+        }
+    };
+    let mode = field("mode", 100..108);
+    let uid = field("uid", 108..116);
+    let gid = field("gid", 116..124);
+    let mtime = field("mtime", 136..148);
+    let major = field("devmajor", 329..337);
+    let minor = field("devminor", 337..345);
+    attrs.mode = (mode & 0o7777) as u32;
+    attrs.uid = uid;
+    attrs.gid = gid;
+    attrs.mtime = (i64::try_from(mtime).unwrap_or(i64::MAX), 0);
+    attrs.device = (major, minor);
+    attrs
 }
 
 fn malformed(reason: &str) -> HeaderError {
@@ -550,6 +689,71 @@ mod tests {
             TarReader::new(&[][..]).next_member(),
             Err(HeaderError::NoEndOfArchive)
         ));
+    }
+
+    #[test]
+    fn pax_times_keep_nanoseconds_and_negative_times_count_back() {
+        assert_eq!(
+            parse_pax_time(b"1700000000.123456789"),
+            Some((1_700_000_000, 123_456_789))
+        );
+        assert_eq!(parse_pax_time(b"5.5"), Some((5, 500_000_000)));
+        assert_eq!(parse_pax_time(b"5.1234567891"), Some((5, 123_456_789)));
+        assert_eq!(parse_pax_time(b"7"), Some((7, 0)));
+        assert_eq!(parse_pax_time(b"-1.25"), Some((-2, 750_000_000)));
+        assert_eq!(parse_pax_time(b"-3"), Some((-3, 0)));
+        for bad in [&b""[..], b".5", b"1.x", b"x", b"--1"] {
+            assert_eq!(parse_pax_time(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn attributes_come_from_the_header_and_pax_and_bad_ones_only_mark_the_member() {
+        let mut tar = Vec::new();
+        let records = pax_record("mtime", "12.5")
+            + &pax_record("uid", "70000")
+            + &pax_record("SCHILY.xattr.user.a", "1");
+        member(
+            &mut tar,
+            b"PaxHeaders/x",
+            b'x',
+            records.as_bytes(),
+            records.len() as u64,
+        );
+        let mut h = header(b"f", b'0', 0);
+        h[100..108].copy_from_slice(b"0104755\0");
+        h[116..124].copy_from_slice(b"0000012\0");
+        h[148..156].fill(b' ');
+        let sum: u64 = h.iter().map(|&b| b as u64).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        tar.extend(h);
+        let records = pax_record("mtime", "soon");
+        member(
+            &mut tar,
+            b"PaxHeaders/y",
+            b'x',
+            records.as_bytes(),
+            records.len() as u64,
+        );
+        member(&mut tar, b"g", b'0', b"", 0);
+        tar.extend([0u8; 1024]);
+        let mut reader = TarReader::new(&tar[..]);
+        let f = reader.next_member().unwrap().unwrap();
+        assert_eq!(
+            (f.attrs.mode, f.attrs.uid, f.attrs.gid),
+            (0o4755, 70000, 0o12)
+        );
+        assert_eq!(f.attrs.mtime, (12, 500_000_000));
+        assert_eq!(f.attrs.xattrs, vec![(b"user.a".to_vec(), b"1".to_vec())]);
+        assert_eq!(f.attrs.bad_field, None);
+        // An mtime that does not parse fails neither the member nor the archive (imports
+        // never look at it); it is named for the table of contents.
+        let g = reader.next_member().unwrap().unwrap();
+        assert_eq!(
+            (g.path.as_slice(), g.attrs.bad_field),
+            (&b"g"[..], Some("PAX mtime"))
+        );
+        assert!(reader.next_member().unwrap().is_none());
     }
 
     #[test]

@@ -1,6 +1,16 @@
-//! Browsing inside images: each platform's merged root filesystem, read with random access
-//! into its compressed layers (issue 10; in progress).
+//! The root filesystem of an image platform, browsed without unpacking (issue 10; in
+//! progress): a table of contents per layer (`toc`), the layers merged into one tree by the
+//! OCI image-spec's rules (`merge`), and random access into compressed layers (`zran` for
+//! gzip, `zstd_frames` for zstd, tied together with the store's layer indexes by `layer`).
 
 pub mod layer;
+pub mod merge;
+pub mod toc;
 pub mod zran;
 pub mod zstd_frames;
+
+pub use merge::{MergeError, MergeNote, MergeProblem, MergedTree, NodeId, NodeKind, NodeView};
+pub use toc::{EntryKind, LayerToc, SkipReason, Skipped, TocEntry, TocError, TocLimits, Xattrs};
+
+#[cfg(test)]
+mod test_layers;
