@@ -12,6 +12,7 @@ use crate::image::{ImageError, SelectError};
 use crate::platform::ParsePlatformError;
 use crate::reference::ParseReferenceError;
 use crate::restore::RestoreError;
+use crate::rootfs::platform::RootfsError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -63,6 +64,18 @@ pub enum CliError {
     },
     /// `mount` or `unmount` refused or failed.
     Mount(MountError),
+    /// A platform's root filesystem cannot be opened or read.
+    Rootfs(RootfsError),
+    /// `ls-files`/`cat` of a path the image does not have.
+    NotInImage {
+        path: String,
+        image: String,
+    },
+    /// `cat` of something that is not a regular file.
+    NotAFile {
+        path: String,
+        kind: String,
+    },
     /// A file the CLI generates (a man page) cannot be written.
     WriteFile {
         path: PathBuf,
@@ -94,7 +107,10 @@ impl CliError {
             | CliError::ExportTemp { .. }
             | CliError::ExportPersist { .. }
             | CliError::WriteFile { .. }
-            | CliError::Mount(_) => false,
+            | CliError::Mount(_)
+            | CliError::Rootfs(_)
+            | CliError::NotInImage { .. }
+            | CliError::NotAFile { .. } => false,
         }
     }
 }
@@ -137,6 +153,11 @@ impl fmt::Display for CliError {
             }
             CliError::ExportPersist { path, .. } => write!(f, "cannot write {}", path.display()),
             CliError::Mount(e) => write!(f, "{e}"),
+            CliError::Rootfs(e) => write!(f, "{e}"),
+            CliError::NotInImage { path, image } => write!(f, "{image} has no {path}"),
+            CliError::NotAFile { path, kind } => {
+                write!(f, "{path} is a {kind}, not a regular file")
+            }
             CliError::WriteFile { path, .. } => write!(f, "cannot write {}", path.display()),
         }
     }
@@ -155,6 +176,7 @@ impl std::error::Error for CliError {
             CliError::NotUtf8(e) => e.source(),
             CliError::NotJson(e) => e.source(),
             CliError::Mount(e) => e.source(),
+            CliError::Rootfs(e) => e.source(),
             CliError::Import { source, .. } => Some(source),
             CliError::ExportTemp { source, .. }
             | CliError::ExportPersist { source, .. }
@@ -164,7 +186,9 @@ impl std::error::Error for CliError {
             | CliError::FsckProblems { .. }
             | CliError::NoCompletePlatform { .. }
             | CliError::NoConfig
-            | CliError::TerminalOutput => None,
+            | CliError::TerminalOutput
+            | CliError::NotInImage { .. }
+            | CliError::NotAFile { .. } => None,
         }
     }
 }
@@ -190,6 +214,7 @@ from!(
     NotUtf8(FromUtf8Error),
     NotJson(serde_json::Error),
     Mount(MountError),
+    Rootfs(RootfsError),
 );
 
 impl From<SelectError> for CliError {

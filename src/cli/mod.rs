@@ -6,6 +6,7 @@ mod maintenance;
 mod mount;
 mod progress;
 mod query;
+mod rootfs;
 mod shell;
 mod transfer;
 mod tree;
@@ -56,6 +57,10 @@ pub enum Command {
     Ls(LsArgs),
     /// Print an image's manifest and config for one platform, as JSON
     Inspect(InspectArgs),
+    /// List the files of an image's platform, its layers merged (`find`-like lines)
+    LsFiles(rootfs::LsFilesArgs),
+    /// Print a file of an image's platform, its layers merged
+    Cat(rootfs::CatArgs),
     /// Remove image names (their blobs go with the next `gc`)
     Rm(RmArgs),
     /// Point a name back at an image it pointed to before an import moved it
@@ -272,6 +277,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Export(args) => transfer::export(&store, &args, show_progress),
         Command::Ls(args) => query::ls(&store, &args),
         Command::Inspect(args) => query::inspect(&store, &args),
+        Command::LsFiles(args) => rootfs::ls_files(&store, &args),
+        Command::Cat(args) => rootfs::cat(&store, &args),
         Command::Rm(args) => maintenance::rm(&store, &args),
         Command::Restore(args) => maintenance::restore(&store, &args),
         Command::Gc(args) => maintenance::gc(&store, &args),

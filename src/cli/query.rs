@@ -7,10 +7,10 @@ use serde_json::value::RawValue;
 
 use super::{CliError, CliResult, InspectArgs, LsArgs};
 use crate::digest::Digest;
-use crate::image::{ImageGraph, ImageQuery};
+use crate::image::{ImageGraph, ImageQuery, PlatformManifest};
 use crate::oci::Descriptor;
 use crate::platform::Platform;
-use crate::store::{Store, format_time};
+use crate::store::{ImageRecord, Store, format_time};
 
 pub(super) fn ls(store: &Store, args: &LsArgs) -> CliResult {
     if args.history {
@@ -149,11 +149,17 @@ fn ls_history(store: &Store, json: bool) -> CliResult {
     Ok(())
 }
 
-pub(super) fn inspect(store: &Store, args: &InspectArgs) -> CliResult {
-    let records = ImageQuery::parse(&args.reference, false)?.find(store, &args.reference)?;
-    let record = &records[0];
-    let graph = ImageGraph::of_record(store, record)?;
-    let chosen = match &args.platform {
+/// The image `reference` names, and its platform manifest `platform` names (default: the best
+/// match for this host among the complete ones), as `inspect`, `ls-files` and `cat` choose it.
+pub(super) fn choose_platform(
+    store: &Store,
+    reference: &str,
+    platform: Option<&str>,
+) -> Result<(ImageRecord, PlatformManifest), CliError> {
+    let records = ImageQuery::parse(reference, false)?.find(store, reference)?;
+    let record = records[0].clone();
+    let graph = ImageGraph::of_record(store, &record)?;
+    let chosen = match platform {
         Some(p) => graph.select_one(&Platform::parse(p)?)?,
         None => {
             let complete: Vec<_> = graph.manifests.iter().filter(|m| m.is_complete()).collect();
@@ -162,6 +168,14 @@ pub(super) fn inspect(store: &Store, args: &InspectArgs) -> CliResult {
             })?
         }
     };
+    let chosen = chosen.clone();
+    Ok((record, chosen))
+}
+
+pub(super) fn inspect(store: &Store, args: &InspectArgs) -> CliResult {
+    let (record, chosen) = choose_platform(store, &args.reference, args.platform.as_deref())?;
+    let record = &record;
+    let chosen = &chosen;
     let manifest = store.read_document(&chosen.descriptor)?;
     let config_desc = chosen.children.first().ok_or(CliError::NoConfig)?;
     let config = store.read_document(config_desc)?;

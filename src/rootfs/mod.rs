@@ -5,6 +5,7 @@
 
 pub mod layer;
 pub mod merge;
+pub mod platform;
 pub mod toc;
 pub mod zran;
 pub mod zstd_frames;
