@@ -61,6 +61,8 @@ pub enum Command {
     LsFiles(rootfs::LsFilesArgs),
     /// Print a file of an image's platform, its layers merged
     Cat(rootfs::CatArgs),
+    /// Build the indexes `ls-files`, `cat` (and the mount's rootfs/) read, ahead of first use
+    Index(rootfs::IndexArgs),
     /// Remove image names (their blobs go with the next `gc`)
     Rm(RmArgs),
     /// Point a name back at an image it pointed to before an import moved it
@@ -279,6 +281,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Inspect(args) => query::inspect(&store, &args),
         Command::LsFiles(args) => rootfs::ls_files(&store, &args),
         Command::Cat(args) => rootfs::cat(&store, &args),
+        Command::Index(args) => rootfs::index(&store, &args),
         Command::Rm(args) => maintenance::rm(&store, &args),
         Command::Restore(args) => maintenance::restore(&store, &args),
         Command::Gc(args) => maintenance::gc(&store, &args),

@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use clap::Args;
 
 use super::query::choose_platform;
-use super::{CliError, CliResult};
+use super::{CliError, CliResult, PlatformArgs};
+use crate::image::{ImageGraph, ImageQuery};
 use crate::rootfs::platform::PlatformRoot;
 use crate::rootfs::{MergedTree, NodeId, NodeKind, NodeView};
 use crate::store::Store;
@@ -24,13 +25,21 @@ pub struct LsFilesArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct IndexArgs {
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    #[command(flatten)]
+    pub platforms: PlatformArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct CatArgs {
     #[arg(value_name = "REF")]
     pub reference: String,
     /// Platform (default: the best match for this host among those present)
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
-    /// The file inside the image (`/etc/os-release`)
+    /// The file inside the image (`/etc/os-release`); symlinks are followed inside the image
     #[arg(value_name = "PATH")]
     pub path: String,
 }
@@ -53,6 +62,57 @@ fn find(tree: &MergedTree, image: &str, path: &str) -> Result<NodeId, CliError> 
             path: path.to_string(),
             image: image.to_string(),
         })
+}
+
+/// Symlinks followed while resolving one path, as the kernel allows (`MAXSYMLINKS`).
+const MAX_SYMLINKS: usize = 40;
+
+/// `path` resolved inside the image as a process chrooted there would: symlinks followed
+/// (absolute targets from the image's root, `..` stopping at the root), at most 40 of them.
+fn resolve(tree: &MergedTree, image: &str, path: &str) -> Result<NodeId, CliError> {
+    let missing = || CliError::NotInImage {
+        path: path.to_string(),
+        image: image.to_string(),
+    };
+    let mut pending: Vec<Vec<u8>> = components(path.as_bytes());
+    pending.reverse();
+    let mut node = tree.root();
+    let mut followed = 0;
+    while let Some(c) = pending.pop() {
+        match c.as_slice() {
+            b"" | b"." => continue,
+            b".." => {
+                node = tree.parent(node);
+                continue;
+            }
+            name => {
+                let next = tree.lookup(node, name).ok_or_else(missing)?;
+                let view = tree.node(next);
+                if view.kind != NodeKind::Symlink {
+                    node = next;
+                    continue;
+                }
+                followed += 1;
+                if followed > MAX_SYMLINKS {
+                    return Err(CliError::NotAFile {
+                        path: path.to_string(),
+                        kind: "chain of more than 40 symlinks".into(),
+                    });
+                }
+                if view.link_target.starts_with(b"/") {
+                    node = tree.root();
+                }
+                let mut target = components(view.link_target);
+                target.reverse();
+                pending.extend(target);
+            }
+        }
+    }
+    Ok(node)
+}
+
+fn components(path: &[u8]) -> Vec<Vec<u8>> {
+    path.split(|&b| b == b'/').map(<[u8]>::to_vec).collect()
 }
 
 /// One line per node under PATH, depth first in name order:
@@ -130,7 +190,7 @@ fn mode_string(v: &NodeView<'_>) -> String {
 /// A regular file's bytes on standard output.
 pub(super) fn cat(store: &Store, args: &CatArgs) -> CliResult {
     let (image, root) = open(store, &args.reference, args.platform.as_deref())?;
-    let node = find(root.tree(), &image, &args.path)?;
+    let node = resolve(root.tree(), &image, &args.path)?;
     let kind = root.tree().node(node).kind;
     if kind != NodeKind::Regular {
         return Err(CliError::NotAFile {
@@ -141,5 +201,34 @@ pub(super) fn cat(store: &Store, args: &CatArgs) -> CliResult {
     let mut out = io::stdout().lock();
     root.copy_file(store, node, &args.path, &mut out)?;
     out.flush()?;
+    Ok(())
+}
+
+/// Builds (and stores) the tables of contents and seek indexes of the selected platforms'
+/// layers ahead of their first use; layers already indexed are only checked.
+pub(super) fn index(store: &Store, args: &IndexArgs) -> CliResult {
+    let records = ImageQuery::parse(&args.reference, false)?.find(store, &args.reference)?;
+    let record = &records[0];
+    let graph = ImageGraph::of_record(store, record)?;
+    let requested = args.platforms.parse()?;
+    let mut out = io::stdout().lock();
+    for m in graph.select(&requested)? {
+        if m.is_attestation() {
+            continue;
+        }
+        let layers = m.children.get(1..).unwrap_or_default();
+        let root = PlatformRoot::open(store, layers)?;
+        let platform = m.platform.as_ref().map_or_else(
+            || m.descriptor.digest.to_string(),
+            |p| p.normalize().format_all(),
+        );
+        writeln!(
+            out,
+            "{} {platform}: {} layers indexed, {} nodes",
+            record.label(),
+            layers.len(),
+            root.tree().len()
+        )?;
+    }
     Ok(())
 }

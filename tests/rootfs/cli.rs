@@ -46,6 +46,26 @@ fn ls_files_and_cat_show_what_umoci_unpacks() {
         .arg("."));
     let store = dir.path().join("store");
     run(imagefs(&store).arg("import").arg(&archive));
+    // Indexing ahead stores a table per layer, and the seek index of each gzip layer.
+    let said = text(&ok(cli(&store, &["index", NAME])));
+    assert!(
+        said.starts_with(&format!("{NAME} linux/amd64: 4 layers indexed")),
+        "{said}"
+    );
+    let stored: Vec<String> = std::fs::read_dir(store.join("indexes/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        stored.iter().filter(|n| n.ends_with(".toc")).count(),
+        4,
+        "{stored:?}"
+    );
+    assert_eq!(
+        stored.iter().filter(|n| n.ends_with(".zran")).count(),
+        2,
+        "{stored:?}"
+    );
 
     let listing = text(&ok(cli(&store, &["ls-files", NAME])));
     // `MODE UID GID SIZE /PATH[ -> TARGET]`; the root is "/".
@@ -94,6 +114,24 @@ fn ls_files_and_cat_show_what_umoci_unpacks() {
             assert_eq!(sha256(&bytes), theirs[path].sha256, "cat /{path}");
         }
     }
+    // `cat` follows symlinks inside the image: `bin -> usr/bin` (usr-merge), and
+    // `lower-dir -> etc` then `..` back to the root; a directory or a missing path is refused.
+    assert_eq!(
+        ok(cli(&store, &["cat", NAME, "/bin/x"])),
+        ok(cli(&store, &["cat", NAME, "/usr/bin/x"]))
+    );
+    assert_eq!(
+        ok(cli(&store, &["cat", NAME, "lower-dir/../lower-dir/passwd"])),
+        ok(cli(&store, &["cat", NAME, "/etc/passwd"]))
+    );
+    fails_with(
+        &cli(&store, &["cat", NAME, "/usr"]),
+        "/usr is a directory, not a regular file",
+    );
+    fails_with(
+        &cli(&store, &["cat", NAME, "/bin/nope"]),
+        "has no /bin/nope",
+    );
     // The second run reads the stored indexes instead of building them.
     let indexes = std::fs::read_dir(store.join("indexes/sha256"))
         .unwrap()
