@@ -392,15 +392,30 @@ impl Pax {
                 b"mtime" => pax.attrs.mtime = Some(parse_pax_time(value)),
                 _ => {
                     if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-                        // A later record for the same name replaces the earlier (Go keeps the
-                        // last in its map too).
-                        pax.attrs.xattrs.retain(|(n, _)| n != name);
                         pax.attrs.xattrs.push((name.to_vec(), value.to_vec()));
                     }
                 }
             }
             data = &data[len..];
         }
+        // A later record for the same name replaces the earlier, which moves to the later's
+        // place (Go keeps the last in its map too): one pass with a map, not a scan per record,
+        // which a 1 MiB header of 50,000 records would make quadratic.
+        let xattrs = std::mem::take(&mut pax.attrs.xattrs);
+        let keep: Vec<bool> = {
+            let mut last = std::collections::HashMap::with_capacity(xattrs.len());
+            for (i, (name, _)) in xattrs.iter().enumerate() {
+                last.insert(name.as_slice(), i);
+            }
+            (0..xattrs.len())
+                .map(|i| last[xattrs[i].0.as_slice()] == i)
+                .collect()
+        };
+        pax.attrs.xattrs = xattrs
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(x, keep)| keep.then_some(x))
+            .collect();
         Ok(pax)
     }
 }

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 
-use super::zran::{DEFAULT_SPAN, GzipIndex, GzipReader, ZranError};
+use super::zran::{DEFAULT_SPAN, GzipIndex, GzipReader, IndexingReader, ZranError};
 use super::zstd_frames::{FrameReader, FrameTable, ZstdIndexError};
 use crate::oci::Descriptor;
 use crate::store::{IndexKind, Store, StoreError};
@@ -89,46 +89,108 @@ impl std::error::Error for LayerError {
 /// pass over the (verified, stored) blob and stored for next time. A damaged stored index is
 /// logged and rebuilt; a store that cannot be written (read-only media) keeps it in memory.
 pub fn seek_index(store: &Store, layer: &Descriptor) -> Result<SeekIndex, LayerError> {
+    let (file, compression) = open(store, layer)?;
+    if let Some(index) = stored(store, layer, compression) {
+        return Ok(index);
+    }
+    build(store, layer, file, compression)
+}
+
+/// `seek_index`, and `read` run over the layer's decompressed bytes (to build its table of
+/// contents): when a gzip index must be built too, both come from one inflation of the layer.
+pub fn seek_index_reading<T>(
+    store: &Store,
+    layer: &Descriptor,
+    read: impl FnOnce(&mut dyn Read) -> T,
+) -> Result<(SeekIndex, T), LayerError> {
+    let (file, compression) = open(store, layer)?;
+    let read_err = |e| LayerError::Store(StoreError::io("read", store.blob_path(&layer.digest), e));
+    if let Some(index) = stored(store, layer, compression) {
+        let mut input = decompressed(file).map_err(read_err)?;
+        return Ok((index, read(&mut input)));
+    }
+    if compression != Compression::Gzip {
+        // zstd: the frame table, then the bytes (a second pass; zstd decodes fast). A fresh
+        // open, since a cloned descriptor would share the first pass's file position.
+        let index = build(store, layer, file, compression)?;
+        let (file, _) = open(store, layer)?;
+        let mut input = decompressed(file).map_err(read_err)?;
+        return Ok((index, read(&mut input)));
+    }
+    let mut inflating =
+        IndexingReader::new(io::BufReader::with_capacity(1 << 20, file), DEFAULT_SPAN);
+    let got = read(&mut inflating);
+    // Reads what `read` left (the tar's end blocks, trailing members) before sealing the index.
+    let index = inflating.finish().map_err(LayerError::Gzip)?;
+    keep(store, layer, GZIP_INDEX, &index.to_bytes());
+    Ok((SeekIndex::Gzip(index), got))
+}
+
+fn open(store: &Store, layer: &Descriptor) -> Result<(File, Compression), LayerError> {
     let file = store.open_blob(layer).map_err(LayerError::Store)?;
     let compression = Compression::of(&file).map_err(|e| {
         LayerError::Store(StoreError::io("read", store.blob_path(&layer.digest), e))
     })?;
-    let kind = match compression {
-        Compression::None => return Ok(SeekIndex::Plain { size: layer.size }),
-        Compression::Gzip => GZIP_INDEX,
-        Compression::Zstd => ZSTD_INDEX,
+    Ok((file, compression))
+}
+
+fn kind_of(compression: Compression) -> Option<IndexKind> {
+    match compression {
+        Compression::None => None,
+        Compression::Gzip => Some(GZIP_INDEX),
+        Compression::Zstd => Some(ZSTD_INDEX),
+    }
+}
+
+/// The stored seek index, if sound (a plain layer needs none).
+fn stored(store: &Store, layer: &Descriptor, compression: Compression) -> Option<SeekIndex> {
+    let Some(kind) = kind_of(compression) else {
+        return Some(SeekIndex::Plain { size: layer.size });
     };
     match store.read_index(&layer.digest, kind) {
         Ok(Some(bytes)) => match decode(compression, &bytes) {
-            Ok(index) => return Ok(index),
+            Ok(index) => return Some(index),
             Err(e) => log::warn!(target: "rootfs",
                 "stored index of layer {} does not parse ({e}); rebuilding", layer.digest),
         },
         Ok(None) => {}
         Err(damaged) => log::warn!(target: "rootfs", "{damaged}; rebuilding"),
     }
+    None
+}
+
+fn build(
+    store: &Store,
+    layer: &Descriptor,
+    file: File,
+    compression: Compression,
+) -> Result<SeekIndex, LayerError> {
     let input = io::BufReader::with_capacity(1 << 20, file);
-    let (index, bytes) = match compression {
+    let (index, kind, bytes) = match compression {
         Compression::Gzip => {
             let i = GzipIndex::build(input, DEFAULT_SPAN).map_err(LayerError::Gzip)?;
             let bytes = i.to_bytes();
-            (SeekIndex::Gzip(i), bytes)
+            (SeekIndex::Gzip(i), GZIP_INDEX, bytes)
         }
         Compression::Zstd => {
             let t = FrameTable::build(input).map_err(LayerError::Zstd)?;
             let bytes = t.to_bytes();
-            (SeekIndex::Zstd(t), bytes)
+            (SeekIndex::Zstd(t), ZSTD_INDEX, bytes)
         }
-        Compression::None => unreachable!("returned above"),
+        Compression::None => return Ok(SeekIndex::Plain { size: layer.size }),
     };
-    match store.write_index(&layer.digest, kind, &bytes) {
-        Ok(_) => {}
-        Err(StoreError::ReadOnly { .. }) => {}
-        Err(e) => log::warn!(target: "rootfs",
-            "cannot store the index of layer {} ({}); it is rebuilt next time",
-            layer.digest, crate::error::chain(&e)),
-    }
+    keep(store, layer, kind, &bytes);
     Ok(index)
+}
+
+/// Stores an index for next time; one that cannot be stored is only rebuilt next time.
+fn keep(store: &Store, layer: &Descriptor, kind: IndexKind, bytes: &[u8]) {
+    match store.write_index(&layer.digest, kind, bytes) {
+        Ok(_) | Err(StoreError::ReadOnly { .. }) => {}
+        Err(e) => log::warn!(target: "rootfs",
+            "cannot store the {} index of layer {} ({}); it is rebuilt next time",
+            kind.name(), layer.digest, crate::error::chain(&e)),
+    }
 }
 
 fn decode(compression: Compression, bytes: &[u8]) -> Result<SeekIndex, LayerError> {

@@ -3,7 +3,6 @@
 //! part of an import), the layers merged, and a file's bytes read from the layer holding them.
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -71,8 +70,30 @@ impl PlatformRoot {
         let mut opened = Vec::with_capacity(layers.len());
         let mut tocs = Vec::with_capacity(layers.len());
         for d in layers {
-            let seek = layer::seek_index(store, d).map_err(RootfsError::Layer)?;
-            tocs.push(Arc::new(table_of_contents(store, d)?));
+            let toc_err = |source| RootfsError::Toc {
+                layer: d.digest.to_string(),
+                source,
+            };
+            let (seek, toc) = match stored_toc(store, d) {
+                Some(toc) => (
+                    layer::seek_index(store, d).map_err(RootfsError::Layer)?,
+                    toc,
+                ),
+                // One pass builds the table and, for gzip, the seek index.
+                None => {
+                    let (seek, read) = layer::seek_index_reading(store, d, |input| {
+                        LayerToc::read(input, &TocLimits::default())
+                    })
+                    .map_err(RootfsError::Layer)?;
+                    let (toc, skipped) = read.map_err(toc_err)?;
+                    for s in skipped.iter().take(20) {
+                        log::info!(target: "rootfs", "layer {}: skipped {s:?}", d.digest);
+                    }
+                    keep_toc(store, d, &toc);
+                    (seek, toc)
+                }
+            };
+            tocs.push(Arc::new(toc));
             opened.push((d.clone(), seek));
         }
         let (tree, notes) = MergedTree::build(&tocs).map_err(RootfsError::Merge)?;
@@ -139,35 +160,26 @@ impl PlatformRoot {
     }
 }
 
-/// A layer's table of contents: stored, else read in one pass over its decompressed bytes and
-/// stored (a read-only store keeps it in memory; a damaged one is rebuilt).
-fn table_of_contents(store: &Store, d: &Descriptor) -> Result<LayerToc, RootfsError> {
-    let toc_err = |source| RootfsError::Toc {
-        layer: d.digest.to_string(),
-        source,
-    };
+/// A layer's stored table of contents, if sound (a damaged one is logged, then rebuilt).
+fn stored_toc(store: &Store, d: &Descriptor) -> Option<LayerToc> {
     match store.read_index(&d.digest, TOC_INDEX) {
         Ok(Some(bytes)) => match LayerToc::from_bytes(&bytes) {
-            Ok(toc) => return Ok(toc),
+            Ok(toc) => return Some(toc),
             Err(e) => log::warn!(target: "rootfs",
                 "stored table of layer {} does not parse ({e}); rebuilding", d.digest),
         },
         Ok(None) => {}
         Err(damaged) => log::warn!(target: "rootfs", "{damaged}; rebuilding"),
     }
-    let file: File = store
-        .open_blob(d)
-        .map_err(|e| RootfsError::Layer(LayerError::Store(e)))?;
-    let input = layer::decompressed(file).map_err(|e| toc_err(TocError::Input(e)))?;
-    let (toc, skipped) = LayerToc::read(input, &TocLimits::default()).map_err(toc_err)?;
-    for s in skipped.iter().take(20) {
-        log::info!(target: "rootfs", "layer {}: skipped {s:?}", d.digest);
-    }
+    None
+}
+
+/// Stores a table for next time (a read-only store keeps it in memory only).
+fn keep_toc(store: &Store, d: &Descriptor, toc: &LayerToc) {
     match store.write_index(&d.digest, TOC_INDEX, &toc.to_bytes()) {
         Ok(_) | Err(StoreError::ReadOnly { .. }) => {}
         Err(e) => log::warn!(target: "rootfs",
             "cannot store the table of layer {} ({}); it is rebuilt next time",
             d.digest, crate::error::chain(&e)),
     }
-    Ok(toc)
 }

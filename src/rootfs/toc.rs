@@ -612,9 +612,20 @@ impl LayerToc {
         }
         let names = cur.take(names_len as usize)?.to_vec();
         let xattrs = cur.take(xattrs_len as usize)?.to_vec();
+        // The writer lays each entry's xattrs out after the previous entry's: requiring that
+        // keeps this check linear (entries pointing at one shared run could make it quadratic).
+        let mut end = 0usize;
         for r in &records {
-            check_xattrs(&xattrs, r.xattr_off as usize, r.xattr_count)
+            if r.xattr_off as usize != end {
+                return Err(bad(
+                    "an entry's xattrs are not where the previous entry's end",
+                ));
+            }
+            end = check_xattrs(&xattrs, end, r.xattr_count)
                 .ok_or_else(|| bad("an entry's xattrs point outside the xattr table"))?;
+        }
+        if end != xattrs.len() {
+            return Err(bad("the xattr table holds bytes no entry names"));
         }
         Ok(LayerToc {
             records,
@@ -667,7 +678,8 @@ impl<'b> Cursor<'b> {
 }
 
 /// Whether `count` xattr records starting at `off` lie inside `table`.
-fn check_xattrs(table: &[u8], mut off: usize, count: u32) -> Option<()> {
+/// The end of `count` xattr records starting at `off`, if they lie within `table`.
+fn check_xattrs(table: &[u8], mut off: usize, count: u32) -> Option<usize> {
     for _ in 0..count {
         let head = table.get(off..off.checked_add(6)?)?;
         let name_len = u16::from_le_bytes([head[0], head[1]]) as usize;
@@ -677,7 +689,7 @@ fn check_xattrs(table: &[u8], mut off: usize, count: u32) -> Option<()> {
             return None;
         }
     }
-    Some(())
+    Some(off)
 }
 
 /// A member path as a clean relative path: leading `/` and `./` dropped, empty and `.`

@@ -107,3 +107,42 @@ fn a_stored_index_that_does_not_parse_is_rebuilt() {
         "the bad index was replaced"
     );
 }
+
+/// Building the seek index while reading the decompressed bytes gives both from one pass: the
+/// bytes read are the layer's, the index serves any offset, and it is stored.
+#[test]
+fn the_seek_index_is_built_in_the_same_pass_that_reads_the_layer() {
+    let (_dir, store) = temp_store();
+    let plain = payload();
+    for blob in [gzip(&plain), zstd_frames(&plain), plain.clone()] {
+        let layer = stored(&store, &blob);
+        let (index, read) = seek_index_reading(&store, &layer, |input| {
+            let mut all = Vec::new();
+            input.read_to_end(&mut all).map(|_| all)
+        })
+        .unwrap();
+        assert!(read.unwrap() == plain);
+        assert_eq!(index.decompressed_size(), plain.len() as u64);
+        let file = store.open_blob(&layer).unwrap();
+        let mut buf = vec![0u8; 1000];
+        let n = LayerReader::new(&index, &file)
+            .unwrap()
+            .read_at(5 << 20, &mut buf)
+            .unwrap();
+        assert_eq!(&buf[..n], &plain[5 << 20..(5 << 20) + 1000]);
+    }
+    // Read once more: the stored indexes now serve, and the bytes are the same.
+    let layer = stored(&store, &gzip(&plain));
+    assert!(
+        store
+            .read_index(&layer.digest, GZIP_INDEX)
+            .unwrap()
+            .is_some()
+    );
+    let (_, read) = seek_index_reading(&store, &layer, |input| {
+        let mut all = Vec::new();
+        input.read_to_end(&mut all).map(|_| all)
+    })
+    .unwrap();
+    assert!(read.unwrap() == plain);
+}
