@@ -400,7 +400,7 @@ fn mount_writes_under_images_are_erofs() {
 /// transfers nothing.
 #[test]
 fn mount_rsync_twice_across_remount_transfers_nothing() {
-    needs!("fuse");
+    needs!("fuse", "rsync");
     let mut m = Mounted::new();
     let dest = m.tmp("dest");
     let src = format!("{}/", m.path("images").display());

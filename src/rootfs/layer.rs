@@ -86,7 +86,7 @@ impl std::error::Error for LayerError {
 }
 
 /// The seek index of `layer`: from the store when it holds a sound one, else built in one
-/// pass over the (verified, stored) blob and stored for next time. A damaged stored index is
+/// pass over the stored blob (its digest verified at import, its size at open) and stored. A damaged stored index is
 /// logged and rebuilt; a store that cannot be written (read-only media) keeps it in memory.
 pub fn seek_index(store: &Store, layer: &Descriptor) -> Result<SeekIndex, LayerError> {
     let (file, compression) = open(store, layer)?;
@@ -147,11 +147,22 @@ fn stored(store: &Store, layer: &Descriptor, compression: Compression) -> Option
     let Some(kind) = kind_of(compression) else {
         return Some(SeekIndex::Plain { size: layer.size });
     };
+    load_index(store, layer, kind, |bytes| decode(compression, bytes))
+}
+
+/// A stored layer index of `kind`, parsed; `None` (after a log line saying why) when there is
+/// none, or it is damaged or does not parse: the caller rebuilds it.
+pub(super) fn load_index<T, E: fmt::Display>(
+    store: &Store,
+    layer: &Descriptor,
+    kind: IndexKind,
+    parse: impl FnOnce(&[u8]) -> Result<T, E>,
+) -> Option<T> {
     match store.read_index(&layer.digest, kind) {
-        Ok(Some(bytes)) => match decode(compression, &bytes) {
+        Ok(Some(bytes)) => match parse(&bytes) {
             Ok(index) => return Some(index),
             Err(e) => log::warn!(target: "rootfs",
-                "stored index of layer {} does not parse ({e}); rebuilding", layer.digest),
+                "stored {} index of layer {} does not parse ({e}); rebuilding", kind.name(), layer.digest),
         },
         Ok(None) => {}
         Err(damaged) => log::warn!(target: "rootfs", "{damaged}; rebuilding"),
@@ -183,8 +194,9 @@ fn build(
     Ok(index)
 }
 
-/// Stores an index for next time; one that cannot be stored is only rebuilt next time.
-fn keep(store: &Store, layer: &Descriptor, kind: IndexKind, bytes: &[u8]) {
+/// Stores an index for next time; one that cannot be stored (read-only media) is only rebuilt
+/// next time.
+pub(super) fn keep(store: &Store, layer: &Descriptor, kind: IndexKind, bytes: &[u8]) {
     match store.write_index(&layer.digest, kind, bytes) {
         Ok(_) | Err(StoreError::ReadOnly { .. }) => {}
         Err(e) => log::warn!(target: "rootfs",

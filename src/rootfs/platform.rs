@@ -10,7 +10,7 @@ use super::layer::{self, LayerError, LayerReader, SeekIndex};
 use super::merge::{MergeError, MergeNote, MergedTree, NodeId};
 use super::toc::{LayerToc, TocError, TocLimits};
 use crate::oci::Descriptor;
-use crate::store::{IndexKind, Store, StoreError};
+use crate::store::{IndexKind, Store};
 
 /// The stored table of contents of a layer (`LayerToc`'s byte form).
 pub const TOC_INDEX: IndexKind = IndexKind::new("toc", 1);
@@ -74,7 +74,7 @@ impl PlatformRoot {
                 layer: d.digest.to_string(),
                 source,
             };
-            let (seek, toc) = match stored_toc(store, d) {
+            let (seek, toc) = match layer::load_index(store, d, TOC_INDEX, LayerToc::from_bytes) {
                 Some(toc) => (
                     layer::seek_index(store, d).map_err(RootfsError::Layer)?,
                     toc,
@@ -89,7 +89,7 @@ impl PlatformRoot {
                     for s in skipped.iter().take(20) {
                         log::info!(target: "rootfs", "layer {}: skipped {s:?}", d.digest);
                     }
-                    keep_toc(store, d, &toc);
+                    layer::keep(store, d, TOC_INDEX, &toc.to_bytes());
                     (seek, toc)
                 }
             };
@@ -157,29 +157,5 @@ impl PlatformRoot {
             done += n as u64;
         }
         Ok(done)
-    }
-}
-
-/// A layer's stored table of contents, if sound (a damaged one is logged, then rebuilt).
-fn stored_toc(store: &Store, d: &Descriptor) -> Option<LayerToc> {
-    match store.read_index(&d.digest, TOC_INDEX) {
-        Ok(Some(bytes)) => match LayerToc::from_bytes(&bytes) {
-            Ok(toc) => return Some(toc),
-            Err(e) => log::warn!(target: "rootfs",
-                "stored table of layer {} does not parse ({e}); rebuilding", d.digest),
-        },
-        Ok(None) => {}
-        Err(damaged) => log::warn!(target: "rootfs", "{damaged}; rebuilding"),
-    }
-    None
-}
-
-/// Stores a table for next time (a read-only store keeps it in memory only).
-fn keep_toc(store: &Store, d: &Descriptor, toc: &LayerToc) {
-    match store.write_index(&d.digest, TOC_INDEX, &toc.to_bytes()) {
-        Ok(_) | Err(StoreError::ReadOnly { .. }) => {}
-        Err(e) => log::warn!(target: "rootfs",
-            "cannot store the table of layer {} ({}); it is rebuilt next time",
-            d.digest, crate::error::chain(&e)),
     }
 }

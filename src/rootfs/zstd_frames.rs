@@ -3,7 +3,7 @@
 //! writes it: thousands of frames plus skippable ones) is indexed by where each frame starts in
 //! the compressed and in the decompressed stream, and a read decodes from the frame holding its
 //! offset. A single-frame layer has one entry: reading it means decoding from the start, which
-//! is what the caller's cache of decoded layers is for.
+//! is what a cache of decoded layers (not written yet) is for: today each such read decodes.
 //!
 //! The table is built in one pass with the streaming decoder, which stops at each frame's end
 //! (`ZSTD_decompressStream` returns 0 there), so frame bounds come from zstd itself rather than

@@ -167,7 +167,7 @@ fn mount_dir_and_file_modes_are_shown_and_enforced() {
 /// EROFS", and the kernel has it read-only (`-o ro`, as fstab gives it).
 #[test]
 fn mount_read_only_has_no_import() {
-    needs!("fuse");
+    needs!("fuse", "findmnt");
     let m = Mounted::with_args(&["-o", "ro"]);
     let options = run_stdout(Command::new("findmnt").args(["-no", "OPTIONS"]).arg(&m.mnt));
     assert!(options.starts_with("ro,"), "{options}");

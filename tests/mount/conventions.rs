@@ -48,7 +48,7 @@ fn in_private_namespace(script: &str) -> std::process::Output {
 /// the image; mount(8)'s and systemd's own options (_netdev, x-systemd.*) do not fail them.
 #[test]
 fn mount_t_fuse_imagefs_and_an_fstab_line_mount_through_mount_fuse3() {
-    needs!("fuse", "root", "unshare", "mount.fuse3");
+    needs!("fuse", "root", "unshare", "mount.fuse3", "findmnt");
     let (_dir, store, mnt) = store_and_mountpoint();
     let (s, m) = (store.display(), mnt.display());
     let out = in_private_namespace(&format!(
@@ -82,7 +82,7 @@ fn mount_t_fuse_imagefs_and_an_fstab_line_mount_through_mount_fuse3() {
 /// A root mount made by `imagefs mount` itself (no fusermount3) has type fuse.imagefs too.
 #[test]
 fn a_root_mount_has_type_fuse_imagefs_and_the_store_as_source() {
-    needs!("fuse", "root");
+    needs!("fuse", "root", "findmnt");
     let m = Mounted::new();
     assert_eq!(findmnt("FSTYPE", &m.mnt), "fuse.imagefs");
     assert_eq!(findmnt("SOURCE", &m.mnt), m.store.to_str().unwrap());
@@ -504,7 +504,7 @@ fn of_mounts_started_at_once_on_one_directory_one_wins() {
 /// a usage error.
 #[test]
 fn the_mount_helper_form_creates_a_new_store_and_keeps_the_guards() {
-    needs!("fuse");
+    needs!("fuse", "findmnt");
     let dir = tempfile::tempdir().unwrap();
     let (store, mnt) = (dir.path().join("new-store"), dir.path().join("mnt"));
     let out = output(

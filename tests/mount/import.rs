@@ -82,7 +82,7 @@ fn mount_bad_archive_fails_cp_and_leaves_store_unchanged() {
 /// second rsync of the same archive transfers nothing and fails nothing.
 #[test]
 fn mount_rsync_and_part_rename_into_import() {
-    needs!("fuse");
+    needs!("fuse", "rsync");
     let m = Mounted::new();
     let archive = m.foreign_archive("example.com/test/rs:1", 10);
     let dest = format!("{}/", m.path("import").display());
