@@ -255,7 +255,7 @@ pub(crate) fn names(fs: &ImageFs, path: &str, caller: &Caller) -> Vec<String> {
         .readdir(dir, caller)
         .expect("readdir")
         .into_iter()
-        .map(|e| e.name)
+        .map(|e| e.name.to_string_lossy().into_owned())
         .filter(|n| n != "." && n != "..")
         .collect();
     names.sort();

@@ -140,6 +140,8 @@ mod tests {
             mtime: UNIX_EPOCH,
             ctime: UNIX_EPOCH,
             blksize: 512,
+            rdev: 0,
+            immutable: false,
         }
     }
 

@@ -11,6 +11,7 @@ use log::Level;
 use crate::archive::{ExportError, ImportError};
 use crate::image::{ImageError, SelectError};
 use crate::platform::{Platform, format_platforms};
+use crate::rootfs::platform::RootfsError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -95,6 +96,19 @@ pub enum FsError {
         got: usize,
         want: usize,
     },
+    /// A platform's root filesystem (`rootfs/`, `layers/`) cannot be built from its layers.
+    Rootfs {
+        image: String,
+        platform: Platform,
+        source: Arc<RootfsError>,
+    },
+    /// Reading a file of an image's root filesystem from its layer failed.
+    RootfsRead {
+        path: String,
+        source: io::Error,
+    },
+    /// readlink of something that is no symlink.
+    NotASymlink,
     /// Other I/O of the daemon itself (spool files, statfs of the store).
     Io {
         op: &'static str,
@@ -137,6 +151,12 @@ impl FsError {
             FsError::Store(e) => store_errno(e),
             FsError::Read(e) => export_errno(e),
             FsError::ShortRead { .. } => Errno::EIO,
+            // The layers are stored and verified, so a tree that cannot be built or read means
+            // damaged data (or a full disk while storing its index: still the store's trouble).
+            FsError::Rootfs { .. } => Errno::EIO,
+            FsError::RootfsRead { source, .. } => io_errno(source),
+            // What readlink(2) answers for a file that is no symlink.
+            FsError::NotASymlink => Errno::EINVAL,
             FsError::Io { source, .. } => io_errno(source),
         }
     }
@@ -172,7 +192,10 @@ impl FsError {
             | FsError::Store(_)
             | FsError::Read(_)
             | FsError::ShortRead { .. }
+            | FsError::Rootfs { .. }
+            | FsError::RootfsRead { .. }
             | FsError::Io { .. } => Level::Warn,
+            FsError::NotASymlink => Level::Debug,
         }
     }
 }
@@ -372,6 +395,11 @@ impl fmt::Display for FsError {
             FsError::ShortRead { got, want } => {
                 write!(f, "archive read returned {got} of {want} bytes")
             }
+            FsError::Rootfs {
+                image, platform, ..
+            } => write!(f, "cannot show the root filesystem of {image} {platform}"),
+            FsError::RootfsRead { path, .. } => write!(f, "cannot read {path} from its layer"),
+            FsError::NotASymlink => write!(f, "not a symbolic link"),
             FsError::Io { op, .. } => write!(f, "cannot {op}"),
         }
     }
@@ -384,8 +412,10 @@ impl std::error::Error for FsError {
             FsError::AccessRefused(e) => Some(&**e),
             FsError::Archive(e) | FsError::Read(e) => Some(e),
             FsError::Store(e) => Some(e),
-            FsError::Io { source: e, .. } => Some(e),
-            FsError::NotFound { .. }
+            FsError::Io { source: e, .. } | FsError::RootfsRead { source: e, .. } => Some(e),
+            FsError::Rootfs { source, .. } => Some(&**source),
+            FsError::NotASymlink
+            | FsError::NotFound { .. }
             | FsError::UnknownInode(_)
             | FsError::BadHandle(_)
             | FsError::PlatformAbsent { .. }

@@ -1,12 +1,14 @@
 //! Open files and what they hold: an archive's plan (with a lease that keeps `gc` from
 //! sweeping under it), a small document's bytes, or an upload being written.
 
+use std::fs::File;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use super::FsError;
 use super::upload::Upload;
 use crate::archive::ArchivePlan;
+use crate::rootfs::platform::FileReader;
 use crate::store::{LockGuard, Store};
 
 /// An open file.
@@ -17,6 +19,11 @@ pub(super) enum Handle {
         _lease: GcLease,
     },
     Bytes(Arc<[u8]>),
+    /// A regular file inside an image, with its own decoder (so a sequential reader never
+    /// restarts); reads on one handle take turns.
+    InTree(Mutex<FileReader>),
+    /// A layer blob as stored (`layers/NN-sha256-<hex>.tar.gz`), read with pread.
+    Blob(File),
     Upload {
         upload: Arc<Upload>,
         opener_pid: u32,

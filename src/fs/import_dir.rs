@@ -272,7 +272,9 @@ impl ImageFs {
                 wrote.store(true, Ordering::Relaxed);
                 Ok(n)
             }
-            Handle::Archive { .. } | Handle::Bytes(_) => Err(FsError::ReadOnly),
+            Handle::Archive { .. } | Handle::Bytes(_) | Handle::InTree(_) | Handle::Blob(_) => {
+                Err(FsError::ReadOnly)
+            }
         }
     }
 

@@ -17,6 +17,7 @@ mod error;
 mod fixtures;
 mod handles;
 mod import_dir;
+mod inside;
 mod live;
 mod namespace;
 mod reading;
@@ -24,18 +25,20 @@ mod tree;
 mod upload;
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 pub use access::Caller;
 pub use error::FsError;
+pub use inside::RootfsStatus;
 pub use live::{Invalidation, StoreWatch};
 pub use reading::ArchiveReader;
 pub use upload::{LoadedOutcome, UploadState, UploadStatus};
 
 use handles::{Handle, LeaseTable};
+use inside::Trees;
 use namespace::CatalogState;
 use reading::PlanReader;
 use tree::Node;
@@ -51,6 +54,10 @@ pub const BLOCK_SIZE: u32 = 1 << 20;
 pub enum FileKind {
     Directory,
     RegularFile,
+    Symlink,
+    NamedPipe,
+    CharDevice,
+    BlockDevice,
 }
 
 /// A node's attributes, as `stat` shows them.
@@ -69,13 +76,19 @@ pub struct Attr {
     /// The image time plus a per-inode offset under one second: see `ctime_of`.
     pub ctime: SystemTime,
     pub blksize: u32,
+    /// A device node's number (`makedev`); 0 for the rest.
+    pub rdev: u32,
+    /// Nothing about this inode number, nor the names under it, ever changes (a node inside an
+    /// image's root filesystem, which its number is derived from): the kernel may cache it long.
+    pub immutable: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct DirEntry {
     pub ino: u64,
     pub kind: FileKind,
-    pub name: String,
+    /// Bytes, not text: names inside images need not be UTF-8.
+    pub name: OsString,
 }
 
 /// An opened file and how the kernel should cache it.
@@ -130,6 +143,8 @@ pub struct ImageFs {
     leases: Arc<LeaseTable>,
     /// Where archive bytes come from: the plans, unless a benchmark swapped in another reader.
     reader: Arc<dyn ArchiveReader>,
+    /// The trees inside images the mount has shown (`fs/inside.rs`).
+    trees: Trees,
 }
 
 impl std::fmt::Debug for ImageFs {
@@ -179,6 +194,7 @@ impl ImageFs {
             upload_seq: AtomicU64::new(0),
             leases: Arc::new(LeaseTable::default()),
             reader: Arc::new(PlanReader),
+            trees: Trees::default(),
         }
     }
 

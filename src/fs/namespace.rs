@@ -7,7 +7,10 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use std::os::unix::ffi::OsStrExt;
+
 use super::access::{Caller, Need, check};
+use super::inside::{self, View};
 use super::tree::{self, Found, ImageCatalog, Node};
 use super::{
     Attr, BLOCK_SIZE, DirEntry, FileKind, FsError, ImageFs, StatFs, flag, name_str, writable,
@@ -52,6 +55,14 @@ impl CatalogStamp {
     }
 }
 
+fn dot(ino: u64, name: &str) -> DirEntry {
+    DirEntry {
+        ino,
+        kind: FileKind::Directory,
+        name: name.into(),
+    }
+}
+
 /// A distinct, stable ctime per inode: the shown time plus the inode number modulo one second,
 /// in nanoseconds. Borg 1.2 keeps only files-cache entries older than the newest ctime of the
 /// run (it cannot tell the newest from files changed during the backup: borg 1.2
@@ -89,20 +100,71 @@ impl ImageFs {
         state.catalog.clone()
     }
 
-    /// The extended attribute `name` of `ino`: the mount keeps none, so this is ENODATA for any
-    /// name of an existing node, as on a filesystem whose files have no xattrs.
+    /// The extended attribute `name` of `ino`: inside an image, what its layer recorded;
+    /// elsewhere the mount keeps none, so this is ENODATA for any name of an existing node, as
+    /// on a filesystem whose files have no xattrs.
     pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>, FsError> {
-        self.node(ino)?;
-        Err(FsError::NoAttribute {
+        let missing = || FsError::NoAttribute {
             name: name.to_string_lossy().into_owned(),
-        })
+        };
+        match self.node(ino)? {
+            Node::InTree(slot, place) => self
+                .tree_xattrs(&slot, place)?
+                .into_iter()
+                .find(|(n, _)| n.as_slice() == name.as_bytes())
+                .map(|(_, v)| v)
+                .ok_or_else(missing),
+            _ => Err(missing()),
+        }
     }
 
-    /// The names of `ino`'s extended attributes, NUL-separated: none (`getfattr -d` prints
-    /// nothing, `tar --xattrs` stores nothing, neither reports an error).
+    /// The names of `ino`'s extended attributes, NUL-separated: inside an image, its layer's;
+    /// elsewhere none (`getfattr -d` prints nothing, `tar --xattrs` stores nothing, neither
+    /// reports an error).
     pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>, FsError> {
-        self.node(ino)?;
-        Ok(Vec::new())
+        match self.node(ino)? {
+            Node::InTree(slot, place) => {
+                let mut out = Vec::new();
+                for (name, _) in self.tree_xattrs(&slot, place)? {
+                    out.extend_from_slice(&name);
+                    out.push(0);
+                }
+                Ok(out)
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// A symlink's target, verbatim (only nodes inside images are symlinks).
+    pub fn readlink(&self, ino: u64) -> Result<Vec<u8>, FsError> {
+        match self.node(ino)? {
+            Node::InTree(slot, place) => self.tree_readlink(&slot, place),
+            _ => Err(FsError::NotASymlink),
+        }
+    }
+
+    /// `check`, with what the mounting user may do inside images: read every file and search
+    /// every directory, whatever owner and mode the layer gave them (a 0600 root file must not
+    /// hide an image's content from the user who mounted it); writing stays refused (EROFS)
+    /// and executing still needs an execute bit. Other users get the stored modes.
+    pub(super) fn check_node(
+        &self,
+        node: &Node,
+        attr: &Attr,
+        caller: &Caller,
+        need: Need,
+        op: &'static str,
+    ) -> Result<(), FsError> {
+        let owner_reads = node.is_inside()
+            && caller.uid == self.options.uid
+            && need.0 & Need::WRITE.0 == 0
+            && (need.0 & Need::EXEC.0 == 0
+                || attr.kind == FileKind::Directory
+                || attr.perm & 0o111 != 0);
+        if owner_reads {
+            return Ok(());
+        }
+        check(attr, caller, need, op)
     }
 
     /// The store changed through this mount (an upload committed): the next look at the
@@ -115,6 +177,9 @@ impl ImageFs {
         if ino == tree::ROOT_INO {
             return Ok(Node::Root);
         }
+        if let Some(node) = self.tree_node(ino) {
+            return node;
+        }
         self.nodes
             .read()
             .expect("node table lock poisoned")
@@ -125,7 +190,8 @@ impl ImageFs {
 
     pub(super) fn remember(&self, node: Node) -> u64 {
         let ino = node.ino();
-        if ino != tree::ROOT_INO {
+        // Tree nodes are found from their numbers (`tree_node`): no table entry per file.
+        if ino != tree::ROOT_INO && !node.is_inside() {
             self.nodes
                 .write()
                 .expect("node table lock poisoned")
@@ -134,7 +200,12 @@ impl ImageFs {
         ino
     }
 
-    pub(super) fn child(&self, parent: &Node, name: &str) -> Result<Node, FsError> {
+    pub(super) fn child(&self, parent: &Node, name: &OsStr) -> Result<Node, FsError> {
+        // Names inside images are bytes; everywhere else they are text.
+        if let Node::InTree(slot, place) = parent {
+            return self.tree_child(slot, *place, name.as_bytes());
+        }
+        let name = name_str(name)?;
         let not_found = || FsError::NotFound {
             name: name.to_string(),
         };
@@ -181,8 +252,17 @@ impl ImageFs {
             Node::PlatformDir(e, p) => match name {
                 tree::MANIFEST_JSON => Ok(Node::ManifestJson(e.clone(), p.clone())),
                 tree::CONFIG_JSON => Ok(Node::ConfigJson(e.clone(), p.clone())),
+                inside::ROOTFS_DIR => Ok(Node::InTree(self.tree_slot(e, p, View::Merged)?, 0)),
+                inside::LAYERS_DIR => Ok(Node::LayersDir(e.clone(), p.clone())),
+                inside::ROOTFS_STATUS => Ok(Node::RootfsStatus(e.clone(), p.clone())),
                 _ => Err(not_found()),
             },
+            Node::LayersDir(e, p) => self
+                .layers_listing(e, p)?
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, node)| node)
+                .ok_or_else(not_found),
             Node::ImportDir(dir) => {
                 if name == tree::STATUS_DIR {
                     return Ok(Node::StatusDir(dir.clone()));
@@ -206,10 +286,14 @@ impl ImageFs {
                     .map(|u| Node::StatusFile(u.clone()))
                     .ok_or_else(not_found)
             }
+            Node::InTree(..) => unreachable!("handled above"),
             Node::IndexJson(_)
             | Node::ManifestJson(..)
             | Node::ConfigJson(..)
             | Node::Archive(..)
+            | Node::LayerBlob(..)
+            | Node::Whiteouts(..)
+            | Node::RootfsStatus(..)
             | Node::ImportFile(_)
             | Node::StatusFile(_) => Err(FsError::NotADirectory),
         }
@@ -237,8 +321,18 @@ impl ImageFs {
             Node::Root | Node::ImagesDir | Node::NamePrefix(_) => {
                 dir(self.catalog().time(), images_dir)
             }
-            Node::Image(e) | Node::ByPlatformDir(e) | Node::PlatformDir(e, _) => {
-                dir(e.mtime, images_dir)
+            Node::Image(e)
+            | Node::ByPlatformDir(e)
+            | Node::PlatformDir(e, _)
+            | Node::LayersDir(e, _) => dir(e.mtime, images_dir),
+            Node::InTree(slot, place) => return self.tree_attr(slot, *place),
+            Node::LayerBlob(e, p, n) => file(self.layer_blob(e, p, *n)?.size, e.mtime, file_mode),
+            Node::Whiteouts(e, p, n) => {
+                file(self.whiteouts(e, p, *n)?.len() as u64, e.mtime, file_mode)
+            }
+            Node::RootfsStatus(e, p) => {
+                let size = self.rootfs_status_bytes(e, p)?.len() as u64;
+                file(size, ImageFs::inside_time(e), file_mode)
             }
             Node::IndexJson(e) => file(e.record.bare_target().size, e.mtime, file_mode),
             Node::ManifestJson(e, p) => file(e.manifest(p)?.descriptor.size, e.mtime, file_mode),
@@ -268,6 +362,8 @@ impl ImageFs {
             mtime,
             ctime: ctime_of(mtime, node.ino()),
             blksize: BLOCK_SIZE,
+            rdev: 0,
+            immutable: false,
         })
     }
 
@@ -299,8 +395,8 @@ impl ImageFs {
 
     pub fn lookup(&self, parent: u64, name: &OsStr, caller: &Caller) -> Result<Attr, FsError> {
         let parent = self.node(parent)?;
-        check(&self.attr(&parent)?, caller, Need::EXEC, "lookup")?;
-        let node = self.child(&parent, name_str(name)?)?;
+        self.check_node(&parent, &self.attr(&parent)?, caller, Need::EXEC, "lookup")?;
+        let node = self.child(&parent, name)?;
         let attr = self.attr(&node)?;
         self.remember(node);
         Ok(attr)
@@ -327,7 +423,8 @@ impl ImageFs {
         {
             return Err(FsError::AccessRefused(Box::new(read_only)));
         }
-        check(
+        self.check_node(
+            &node,
             &self.attr(&node)?,
             caller,
             Need((mask & 7) as u16),
@@ -336,8 +433,46 @@ impl ImageFs {
         .map_err(|e| FsError::AccessRefused(Box::new(e)))
     }
 
+    /// Every entry of directory `ino`, `.` and `..` first.
     pub fn readdir(&self, ino: u64, caller: &Caller) -> Result<Vec<DirEntry>, FsError> {
+        self.readdir_from(ino, 0, caller)
+    }
+
+    /// The entries of directory `ino` from the `skip`th on (`.` and `..` are the first two):
+    /// a large directory inside an image is listed in pieces without building it whole each time.
+    pub fn readdir_from(
+        &self,
+        ino: u64,
+        skip: usize,
+        caller: &Caller,
+    ) -> Result<Vec<DirEntry>, FsError> {
         let node = self.node(ino)?;
+        if let Node::InTree(slot, place) = &node {
+            let attr = self.attr(&node)?;
+            if attr.kind != FileKind::Directory {
+                return Err(FsError::NotADirectory);
+            }
+            self.check_node(&node, &attr, caller, Need::READ, "readdir")?;
+            let mut out = Vec::new();
+            if skip == 0 {
+                out.push(dot(ino, "."));
+            }
+            if skip <= 1 {
+                let parent = self.tree_parent(slot, *place)?;
+                // The root's parent is the directory holding the tree (the kernel knows it and
+                // ignores this number for `..`), the rest's their tree parent.
+                out.push(dot(
+                    if *place == 0 {
+                        tree::ROOT_INO
+                    } else {
+                        slot.ino(parent)
+                    },
+                    "..",
+                ));
+            }
+            out.extend(self.tree_entries(slot, *place, skip.saturating_sub(2))?);
+            return Ok(out);
+        }
         if node.is_dir() {
             check(&self.attr(&node)?, caller, Need::READ, "readdir")?;
         }
@@ -386,7 +521,20 @@ impl ImageFs {
                     tree::CONFIG_JSON.into(),
                     Node::ConfigJson(e.clone(), p.clone()),
                 ));
+                children.push((
+                    inside::ROOTFS_DIR.into(),
+                    Node::InTree(self.tree_slot(e, p, View::Merged)?, 0),
+                ));
+                children.push((
+                    inside::LAYERS_DIR.into(),
+                    Node::LayersDir(e.clone(), p.clone()),
+                ));
+                children.push((
+                    inside::ROOTFS_STATUS.into(),
+                    Node::RootfsStatus(e.clone(), p.clone()),
+                ));
             }
+            Node::LayersDir(e, p) => children.extend(self.layers_listing(e, p)?),
             Node::ImportDir(dir) => {
                 children.push((tree::STATUS_DIR.into(), Node::StatusDir(dir.clone())));
                 if dir.is_empty() {
@@ -404,25 +552,18 @@ impl ImageFs {
                     children.push((tree::status_name(name), Node::StatusFile(u.clone())));
                 }
             }
+            Node::InTree(..) => unreachable!("listed above"),
             Node::IndexJson(_)
             | Node::ManifestJson(..)
             | Node::ConfigJson(..)
             | Node::Archive(..)
+            | Node::LayerBlob(..)
+            | Node::Whiteouts(..)
+            | Node::RootfsStatus(..)
             | Node::ImportFile(_)
             | Node::StatusFile(_) => return Err(FsError::NotADirectory),
         }
-        let mut out = vec![
-            DirEntry {
-                ino,
-                kind: FileKind::Directory,
-                name: ".".into(),
-            },
-            DirEntry {
-                ino: tree::ROOT_INO,
-                kind: FileKind::Directory,
-                name: "..".into(),
-            },
-        ];
+        let mut out = vec![dot(ino, "."), dot(tree::ROOT_INO, "..")];
         for (name, child) in children {
             let kind = if child.is_dir() {
                 FileKind::Directory
@@ -430,9 +571,13 @@ impl ImageFs {
                 FileKind::RegularFile
             };
             let ino = self.remember(child);
-            out.push(DirEntry { ino, kind, name });
+            out.push(DirEntry {
+                ino,
+                kind,
+                name: name.into(),
+            });
         }
-        Ok(out)
+        Ok(out.into_iter().skip(skip).collect())
     }
 
     /// The store filesystem's real capacity: file managers refuse to copy onto 0 free.

@@ -2,10 +2,11 @@
 //! (through an [`ArchiveReader`]), the stored JSON documents and status files. Opening an
 //! upload for writing is `import_dir.rs`'s; release hands uploads back to it.
 
-use std::sync::Arc;
+use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
-use super::access::{Caller, Need, check};
+use super::access::{Caller, Need};
 use super::handles::Handle;
 use super::tree::Node;
 use super::{FsError, ImageFs, Opened, flag, is_write_open, writable};
@@ -99,7 +100,7 @@ impl ImageFs {
             _ => Need(Need::READ.0 | Need::WRITE.0),
         };
         if !node.is_dir() {
-            check(&self.attr(&node)?, caller, need, "open")?;
+            self.check_node(&node, &self.attr(&node)?, caller, need, "open")?;
         }
         self.open_node(node, flags, caller.pid)
     }
@@ -157,11 +158,40 @@ impl ImageFs {
                 direct_io: true,
                 keep_cache: false,
             }),
+            Node::InTree(slot, place) if !writing => {
+                let reader = self.tree_file(slot, *place)?;
+                Ok(Opened {
+                    fh: self.add_handle(Handle::InTree(Mutex::new(reader))),
+                    direct_io: false,
+                    // The bytes of a tree node's number never change.
+                    keep_cache: true,
+                })
+            }
+            Node::LayerBlob(e, p, n) if !writing => {
+                let blob = self.layer_blob(e, p, *n)?;
+                let file = self.store.open_blob(&blob).map_err(FsError::Store)?;
+                Ok(Opened {
+                    fh: self.add_handle(Handle::Blob(file)),
+                    direct_io: self.options.direct_io || flag(flags, libc::O_DIRECT),
+                    keep_cache: true,
+                })
+            }
+            Node::Whiteouts(e, p, n) if !writing => document(self.whiteouts(e, p, *n)?),
+            Node::RootfsStatus(e, p) if !writing => Ok(Opened {
+                fh: self.add_handle(Handle::Bytes(self.rootfs_status_bytes(e, p)?.into())),
+                // It changes while a build runs: never serve stale cached pages.
+                direct_io: true,
+                keep_cache: false,
+            }),
             Node::ImportFile(u) if writing => Ok(self.open_upload(u, pid)),
             Node::ImportFile(_) => Err(FsError::WriteOnly),
             Node::IndexJson(_)
             | Node::ManifestJson(..)
             | Node::ConfigJson(..)
+            | Node::InTree(..)
+            | Node::LayerBlob(..)
+            | Node::Whiteouts(..)
+            | Node::RootfsStatus(..)
             | Node::StatusFile(_) => Err(FsError::ReadOnly),
             Node::Root
             | Node::ImagesDir
@@ -169,6 +199,7 @@ impl ImageFs {
             | Node::Image(_)
             | Node::ByPlatformDir(_)
             | Node::PlatformDir(..)
+            | Node::LayersDir(..)
             | Node::ImportDir(_)
             | Node::StatusDir(_) => Err(FsError::IsADirectory),
         }
@@ -195,6 +226,35 @@ impl ImageFs {
                 Ok(got)
             }
             Handle::Bytes(b) => Ok(read_bytes(b, offset, size as usize, buf)),
+            Handle::InTree(reader) => {
+                let mut reader = reader.lock().expect("file reader lock poisoned");
+                let want = (size as u64).min(reader.size().saturating_sub(offset)) as usize;
+                let got = reader
+                    .read_at(offset, reserve(buf, want))
+                    .map_err(|source| FsError::RootfsRead {
+                        path: format!("inode's bytes at {offset}"),
+                        source,
+                    })?;
+                Ok(got)
+            }
+            Handle::Blob(file) => {
+                let target = reserve(buf, size as usize);
+                let mut filled = 0;
+                while filled < target.len() {
+                    match file.read_at(&mut target[filled..], offset + filled as u64) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(source) => {
+                            return Err(FsError::Io {
+                                op: "read a layer blob",
+                                source,
+                            });
+                        }
+                    }
+                }
+                Ok(filled)
+            }
             Handle::Upload { .. } => Err(FsError::WriteOnly),
         }
     }

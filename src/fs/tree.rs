@@ -17,6 +17,7 @@ use crate::platform::Platform;
 use crate::store::{ImageRecord, Store};
 
 use super::FsError;
+use super::inside::TreeSlot;
 use super::upload::Upload;
 
 pub(super) const ROOT_INO: u64 = 1;
@@ -46,6 +47,17 @@ pub(super) enum Node {
     ConfigJson(Arc<ImageEntry>, Platform),
     /// `image.tar` (no platforms) or `by-platform/<p>[+<p>…].tar`.
     Archive(Arc<ImageEntry>, Vec<Platform>),
+    /// `by-platform/<p>/layers/`.
+    LayersDir(Arc<ImageEntry>, Platform),
+    /// `layers/NN-sha256-<hex>.tar[.gz|.zst]`: layer `n` (0 = bottom) as stored.
+    LayerBlob(Arc<ImageEntry>, Platform, usize),
+    /// `layers/NN-sha256-<hex>.whiteouts`: what layer `n` deletes below it.
+    Whiteouts(Arc<ImageEntry>, Platform, usize),
+    /// `by-platform/<p>/rootfs-status.json`.
+    RootfsStatus(Arc<ImageEntry>, Platform),
+    /// A node of a tree: `rootfs/` (place 0) and everything under it, or a layer's own tree
+    /// (`layers/NN-sha256-<hex>/`). See `fs/inside.rs`.
+    InTree(Arc<TreeSlot>, u32),
     /// `import/` (`dir` empty) or `import/<platforms>/`.
     ImportDir(String),
     ImportFile(Arc<Upload>),
@@ -63,9 +75,18 @@ impl Node {
                 | Node::Image(_)
                 | Node::ByPlatformDir(_)
                 | Node::PlatformDir(..)
+                | Node::LayersDir(..)
                 | Node::ImportDir(_)
                 | Node::StatusDir(_)
+                // A tree's root; the kinds of the nodes below come from the tree itself.
+                | Node::InTree(_, 0)
         )
+    }
+
+    /// Whether the node is inside an image's root filesystem or layers (stored owners and
+    /// modes; see `ImageFs::check_node`).
+    pub(super) fn is_inside(&self) -> bool {
+        matches!(self, Node::InTree(..))
     }
 
     /// The inode number: see the module docs.
@@ -89,6 +110,15 @@ impl Node {
             Node::ManifestJson(e, p) => image_key("manifest", e, &p.file_name()),
             Node::ConfigJson(e, p) => image_key("config", e, &p.file_name()),
             Node::Archive(e, ps) => image_key("archive", e, &platform_list_name(ps)),
+            Node::LayersDir(e, p) => image_key("layers", e, &p.file_name()),
+            Node::LayerBlob(e, p, n) => {
+                image_key("layer-blob", e, &format!("{}\0{n}", p.file_name()))
+            }
+            Node::Whiteouts(e, p, n) => {
+                image_key("whiteouts", e, &format!("{}\0{n}", p.file_name()))
+            }
+            Node::RootfsStatus(e, p) => image_key("rootfs-status", e, &p.file_name()),
+            Node::InTree(slot, place) => return slot.ino(*place),
             Node::ImportDir(d) => format!("import\0{d}"),
             Node::StatusDir(d) => format!("status\0{d}"),
             Node::ImportFile(u) => return u.ino,

@@ -27,6 +27,8 @@ use crate::fs::{Attr, Caller, FileKind, FsError, ImageFs, Invalidation, Opened};
 
 /// Attribute and entry cache time: short, because tags move and imports land.
 const TTL: Duration = Duration::from_secs(1);
+/// See `ttl`. Image removal still shows at once: the live view invalidates the image's name.
+const IMMUTABLE_TTL: Duration = Duration::from_secs(600);
 /// 1 MiB requests: the kernel's `max_pages` limit (256 pages).
 const MAX_WRITE: u32 = 1 << 20;
 /// Background requests in flight (async readahead): mountpoint-s3 measured the curve
@@ -92,18 +94,32 @@ fn file_attr(a: &Attr) -> FileAttr {
         mtime: a.mtime,
         ctime: a.ctime,
         crtime: a.mtime,
-        kind: match a.kind {
-            FileKind::Directory => FileType::Directory,
-            FileKind::RegularFile => FileType::RegularFile,
-        },
+        kind: file_type(a.kind),
         perm: a.perm,
         nlink: a.nlink,
         uid: a.uid,
         gid: a.gid,
-        rdev: 0,
+        rdev: a.rdev,
         blksize: a.blksize,
         flags: 0,
     }
+}
+
+fn file_type(kind: FileKind) -> FileType {
+    match kind {
+        FileKind::Directory => FileType::Directory,
+        FileKind::RegularFile => FileType::RegularFile,
+        FileKind::Symlink => FileType::Symlink,
+        FileKind::NamedPipe => FileType::NamedPipe,
+        FileKind::CharDevice => FileType::CharDevice,
+        FileKind::BlockDevice => FileType::BlockDevice,
+    }
+}
+
+/// How long the kernel may keep an entry or attributes: a node inside an image never changes
+/// under its number (the number is derived from the image's content), the rest may.
+fn ttl(a: &Attr) -> Duration {
+    if a.immutable { IMMUTABLE_TTL } else { TTL }
 }
 
 fn fopen_flags(o: &Opened) -> FopenFlags {
@@ -173,7 +189,7 @@ impl Filesystem for FuseAdapter {
     fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         log::debug!(target: "fuse", "lookup parent={parent} name={name:?}");
         match self.fs.lookup(parent.0, name, &caller(req)) {
-            Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(0)),
+            Ok(a) => reply.entry(&ttl(&a), &file_attr(&a), Generation(0)),
             Err(e) => reply.error(fail("lookup", format_args!("{parent} {name:?}"), &e)),
         }
     }
@@ -181,7 +197,7 @@ impl Filesystem for FuseAdapter {
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         log::debug!(target: "fuse", "getattr ino={ino}");
         match self.fs.getattr(ino.0) {
-            Ok(a) => reply.attr(&TTL, &file_attr(&a)),
+            Ok(a) => reply.attr(&ttl(&a), &file_attr(&a)),
             Err(e) => reply.error(fail("getattr", format_args!("{ino}"), &e)),
         }
     }
@@ -224,13 +240,11 @@ impl Filesystem for FuseAdapter {
         mut reply: ReplyDirectory,
     ) {
         log::debug!(target: "fuse", "readdir ino={ino} offset={offset}");
-        match self.fs.readdir(ino.0, &caller(req)) {
+        match self.fs.readdir_from(ino.0, offset as usize, &caller(req)) {
             Ok(entries) => {
-                for (i, e) in entries.iter().enumerate().skip(offset as usize) {
-                    let kind = match e.kind {
-                        FileKind::Directory => FileType::Directory,
-                        FileKind::RegularFile => FileType::RegularFile,
-                    };
+                for (i, e) in entries.iter().enumerate() {
+                    let i = i + offset as usize;
+                    let kind = file_type(e.kind);
                     if reply.add(INodeNo(e.ino), i as u64 + 1, kind, &e.name) {
                         break;
                     }
@@ -499,6 +513,14 @@ impl Filesystem for FuseAdapter {
                 s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize,
             ),
             Err(e) => reply.error(fail("statfs", format_args!(""), &e)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        log::debug!(target: "fuse", "readlink ino={ino}");
+        match self.fs.readlink(ino.0) {
+            Ok(target) => reply.data(&target),
+            Err(e) => reply.error(fail("readlink", format_args!("{ino}"), &e)),
         }
     }
 

@@ -7,9 +7,12 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
+use super::decoded_cache::{CHUNK, DecodedCache};
 use super::zran::{DEFAULT_SPAN, GzipIndex, GzipReader, IndexingReader, ZranError};
 use super::zstd_frames::{FrameReader, FrameTable, ZstdIndexError};
+use crate::digest::Digest;
 use crate::oci::Descriptor;
 use crate::store::{IndexKind, Store, StoreError};
 
@@ -40,10 +43,11 @@ impl Compression {
 }
 
 /// What a compressed layer needs to be read at any offset.
-#[derive(Debug)]
+/// Shared (`Arc`) so that every reader of the layer, on any thread, reads through one copy.
+#[derive(Clone, Debug)]
 pub enum SeekIndex {
-    Gzip(GzipIndex),
-    Zstd(FrameTable),
+    Gzip(Arc<GzipIndex>),
+    Zstd(Arc<FrameTable>),
     Plain { size: u64 },
 }
 
@@ -53,6 +57,16 @@ impl SeekIndex {
             SeekIndex::Gzip(i) => i.uncompressed_size(),
             SeekIndex::Zstd(t) => t.decompressed_size(),
             SeekIndex::Plain { size } => *size,
+        }
+    }
+
+    /// Where a reader that cannot continue starts decoding to reach `offset`: the checkpoint
+    /// or frame start before it (the offset itself for a plain layer).
+    pub fn entry_point(&self, offset: u64) -> u64 {
+        match self {
+            SeekIndex::Gzip(i) => i.entry_point(offset),
+            SeekIndex::Zstd(t) => t.entry_point(offset),
+            SeekIndex::Plain { .. } => offset,
         }
     }
 }
@@ -123,7 +137,7 @@ pub fn seek_index_reading<T>(
     // Reads what `read` left (the tar's end blocks, trailing members) before sealing the index.
     let index = inflating.finish().map_err(LayerError::Gzip)?;
     keep(store, layer, GZIP_INDEX, &index.to_bytes());
-    Ok((SeekIndex::Gzip(index), got))
+    Ok((SeekIndex::Gzip(Arc::new(index)), got))
 }
 
 fn open(store: &Store, layer: &Descriptor) -> Result<(File, Compression), LayerError> {
@@ -181,12 +195,12 @@ fn build(
         Compression::Gzip => {
             let i = GzipIndex::build(input, DEFAULT_SPAN).map_err(LayerError::Gzip)?;
             let bytes = i.to_bytes();
-            (SeekIndex::Gzip(i), GZIP_INDEX, bytes)
+            (SeekIndex::Gzip(Arc::new(i)), GZIP_INDEX, bytes)
         }
         Compression::Zstd => {
             let t = FrameTable::build(input).map_err(LayerError::Zstd)?;
             let bytes = t.to_bytes();
-            (SeekIndex::Zstd(t), ZSTD_INDEX, bytes)
+            (SeekIndex::Zstd(Arc::new(t)), ZSTD_INDEX, bytes)
         }
         Compression::None => return Ok(SeekIndex::Plain { size: layer.size }),
     };
@@ -208,40 +222,135 @@ pub(super) fn keep(store: &Store, layer: &Descriptor, kind: IndexKind, bytes: &[
 fn decode(compression: Compression, bytes: &[u8]) -> Result<SeekIndex, LayerError> {
     match compression {
         Compression::Gzip => GzipIndex::from_bytes(bytes)
-            .map(SeekIndex::Gzip)
+            .map(|i| SeekIndex::Gzip(Arc::new(i)))
             .map_err(LayerError::Gzip),
         Compression::Zstd => FrameTable::from_bytes(bytes)
-            .map(SeekIndex::Zstd)
+            .map(|t| SeekIndex::Zstd(Arc::new(t)))
             .map_err(LayerError::Zstd),
         Compression::None => unreachable!("plain layers have no stored index"),
     }
 }
 
 /// Reads a layer's decompressed bytes at any offset; one per open file, so that sequential
-/// reads keep their decoder.
-pub enum LayerReader<'a> {
-    Gzip(GzipReader<&'a GzipIndex, &'a File>),
-    Zstd(FrameReader<'a>),
-    Plain(&'a File),
+/// reads keep their decoder. It owns what it reads through (the index and the blob file are
+/// shared `Arc`s), so an open file of the mount can keep one.
+pub struct LayerReader {
+    decoder: Decoder,
+    size: u64,
+    /// Decoded chunks shared by every reader of the mount, and this layer's key in it.
+    cache: Option<(Arc<DecodedCache>, Digest)>,
 }
 
-impl<'a> LayerReader<'a> {
-    pub fn new(index: &'a SeekIndex, file: &'a File) -> Result<LayerReader<'a>, LayerError> {
-        Ok(match index {
+enum Decoder {
+    Gzip(GzipReader<Arc<GzipIndex>, Arc<File>>),
+    Zstd(FrameReader<Arc<FrameTable>, Arc<File>>),
+    Plain(Arc<File>),
+}
+
+impl LayerReader {
+    pub fn new(index: &SeekIndex, file: Arc<File>) -> Result<LayerReader, LayerError> {
+        let decoder = match index {
             SeekIndex::Gzip(i) => {
-                LayerReader::Gzip(GzipReader::new(i, file).map_err(LayerError::Gzip)?)
+                Decoder::Gzip(GzipReader::new(i.clone(), file).map_err(LayerError::Gzip)?)
             }
-            SeekIndex::Zstd(t) => LayerReader::Zstd(FrameReader::new(t, file)),
-            SeekIndex::Plain { .. } => LayerReader::Plain(file),
+            SeekIndex::Zstd(t) => Decoder::Zstd(FrameReader::new(t.clone(), file)),
+            SeekIndex::Plain { .. } => Decoder::Plain(file),
+        };
+        Ok(LayerReader {
+            decoder,
+            size: index.decompressed_size(),
+            cache: None,
         })
+    }
+
+    /// Reads through `cache` (layer `digest`'s chunks): decoded bytes one reader produced serve
+    /// the others, so opening many small files of one span decodes it once, not once per file.
+    pub fn cached(mut self, cache: Arc<DecodedCache>, digest: Digest) -> LayerReader {
+        if !matches!(self.decoder, Decoder::Plain(_)) {
+            self.cache = Some((cache, digest));
+        }
+        self
     }
 
     /// Fills `buf` from decompressed `offset`; short only at the end.
     pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            LayerReader::Gzip(r) => Ok(r.read_at(offset, buf)?),
-            LayerReader::Zstd(r) => r.read_at(offset, buf),
-            LayerReader::Plain(f) => {
+        let Some((cache, digest)) = self.cache.clone() else {
+            return self.decode_at(offset, buf);
+        };
+        let want = buf.len().min(self.size.saturating_sub(offset) as usize);
+        let mut filled = 0;
+        while filled < want {
+            let at = offset + filled as u64;
+            let chunk_no = at / CHUNK;
+            let chunk = match cache.get(&digest, chunk_no) {
+                Some(c) => c,
+                None => self.decode_chunks(&cache, &digest, chunk_no)?,
+            };
+            let from = (at - chunk_no * CHUNK) as usize;
+            if from >= chunk.len() {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let n = (chunk.len() - from).min(want - filled);
+            buf[filled..filled + n].copy_from_slice(&chunk[from..from + n]);
+            filled += n;
+        }
+        Ok(filled)
+    }
+
+    /// Decodes chunk `target`, caching it and every chunk decoded on the way to it: from where
+    /// this reader's decoder stands when it can continue, else from the entry point before the
+    /// chunk (the chunks between are decoded anyway; caching them makes a neighbour's read free).
+    fn decode_chunks(
+        &mut self,
+        cache: &DecodedCache,
+        digest: &Digest,
+        target: u64,
+    ) -> io::Result<Arc<[u8]>> {
+        let start = target * CHUNK;
+        let entry = self.index_entry_point(start);
+        let mut first = entry.div_ceil(CHUNK).min(target);
+        if let Some(p) = self.position().filter(|&p| p >= entry && p <= start) {
+            first = first.max(p / CHUNK);
+        }
+        let mut last = None;
+        for n in first..=target {
+            if n < target && cache.contains(digest, n) {
+                continue;
+            }
+            let len = CHUNK.min(self.size - n * CHUNK) as usize;
+            let mut chunk = vec![0u8; len];
+            let got = self.decode_at(n * CHUNK, &mut chunk)?;
+            if got != len {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let chunk: Arc<[u8]> = chunk.into();
+            cache.insert(digest, n, chunk.clone());
+            last = Some(chunk);
+        }
+        Ok(last.expect("the target chunk is decoded"))
+    }
+
+    fn index_entry_point(&self, offset: u64) -> u64 {
+        match &self.decoder {
+            Decoder::Gzip(r) => r.index().entry_point(offset),
+            Decoder::Zstd(r) => r.table().entry_point(offset),
+            Decoder::Plain(_) => offset,
+        }
+    }
+
+    fn position(&self) -> Option<u64> {
+        match &self.decoder {
+            Decoder::Gzip(r) => r.position(),
+            Decoder::Zstd(r) => r.position(),
+            Decoder::Plain(_) => None,
+        }
+    }
+
+    fn decode_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.decoder {
+            Decoder::Gzip(r) => Ok(r.read_at(offset, buf)?),
+            Decoder::Zstd(r) => r.read_at(offset, buf),
+            Decoder::Plain(f) => {
                 let mut filled = 0;
                 while filled < buf.len() {
                     match f.read_at(&mut buf[filled..], offset + filled as u64) {

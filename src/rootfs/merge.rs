@@ -41,9 +41,18 @@ use std::sync::Arc;
 
 use super::toc::{EntryKind, LayerToc, TocEntry, Xattrs};
 
-/// A node of a [`MergedTree`]: stable for one tree, not across builds.
+/// A node of a [`MergedTree`]. The layout is breadth-first with each directory's children in
+/// name order, so the same layers always give the same ids: the mount derives inode numbers
+/// from them, stable across remounts (a change of this layout changes them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(u32);
+
+impl NodeId {
+    /// The node's place in the layout (the root is 0).
+    pub fn index(self) -> u32 {
+        self.0
+    }
+}
 
 /// Symlinks followed while resolving one parent path (continuity `fs.RootPath` allows 255).
 const MAX_SYMLINKS: u32 = 255;
@@ -288,6 +297,11 @@ impl MergedTree {
         self.notes_total
     }
 
+    /// The node at layout place `index`, if the tree has one.
+    pub fn node_at(&self, index: u32) -> Option<NodeId> {
+        ((index as usize) < self.nodes.len()).then_some(NodeId(index))
+    }
+
     /// The child `name` of directory `dir`, by binary search; `None` when absent or `dir` is no
     /// directory.
     pub fn lookup(&self, dir: NodeId, name: &[u8]) -> Option<NodeId> {
@@ -313,6 +327,18 @@ impl MergedTree {
     pub fn children(&self, dir: NodeId) -> impl ExactSizeIterator<Item = (&[u8], NodeId)> + '_ {
         self.kids(dir)
             .unwrap_or(&[])
+            .iter()
+            .map(|c| (self.child_name(c), NodeId(c.node)))
+    }
+
+    /// The children of `dir` from the `skip`th on (a listing resumed where it stopped).
+    pub fn children_from(
+        &self,
+        dir: NodeId,
+        skip: usize,
+    ) -> impl ExactSizeIterator<Item = (&[u8], NodeId)> + '_ {
+        let kids = self.kids(dir).unwrap_or(&[]);
+        kids[skip.min(kids.len())..]
             .iter()
             .map(|c| (self.child_name(c), NodeId(c.node)))
     }

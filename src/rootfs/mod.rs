@@ -3,6 +3,7 @@
 //! OCI image-spec's rules (`merge`), and random access into compressed layers (`zran` for
 //! gzip, `zstd_frames` for zstd, tied together with the store's layer indexes by `layer`).
 
+pub mod decoded_cache;
 pub mod layer;
 pub mod merge;
 pub mod platform;

@@ -6,6 +6,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 
+use super::decoded_cache::DecodedCache;
 use super::layer::{self, LayerError, LayerReader, SeekIndex};
 use super::merge::{MergeError, MergeNote, MergedTree, NodeId};
 use super::toc::{LayerToc, TocError, TocLimits};
@@ -17,9 +18,69 @@ pub const TOC_INDEX: IndexKind = IndexKind::new("toc", 1);
 
 /// A platform's layers, merged.
 pub struct PlatformRoot {
-    layers: Vec<(Descriptor, SeekIndex)>,
+    layers: Vec<Arc<OpenedLayer>>,
     tree: MergedTree,
     notes: Vec<MergeNote>,
+}
+
+impl fmt::Debug for PlatformRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlatformRoot")
+            .field("layers", &self.layers.len())
+            .field("nodes", &self.tree.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One layer, ready to read: its blob's descriptor, its seek index and its table of contents.
+#[derive(Debug)]
+pub struct OpenedLayer {
+    pub descriptor: Descriptor,
+    pub seek: SeekIndex,
+    pub toc: Arc<LayerToc>,
+}
+
+/// One regular file's bytes, read at any offset through its own decoder (one per open file,
+/// so that a sequential reader never restarts).
+pub struct FileReader {
+    reader: LayerReader,
+    start: u64,
+    size: u64,
+}
+
+impl fmt::Debug for FileReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileReader")
+            .field("start", &self.start)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileReader {
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Fills `buf` from the file's `offset`; short only at the end of the file.
+    pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        if offset >= self.size {
+            return Ok(0);
+        }
+        let want = buf.len().min((self.size - offset) as usize);
+        let mut filled = 0;
+        while filled < want {
+            let n = self
+                .reader
+                .read_at(self.start + offset + filled as u64, &mut buf[filled..want])?;
+            if n == 0 {
+                // The table says the layer holds these bytes: a shorter layer is damaged.
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            filled += n;
+        }
+        Ok(filled)
+    }
 }
 
 /// Why a platform's root filesystem cannot be shown or read.
@@ -67,53 +128,93 @@ impl PlatformRoot {
     /// Opens the root filesystem of a manifest whose layers are `layers` (in order, bottom
     /// first), building what the store's layer indexes lack.
     pub fn open(store: &Store, layers: &[Descriptor]) -> Result<PlatformRoot, RootfsError> {
+        Self::open_with_progress(store, layers, &mut |_| {})
+    }
+
+    /// `open`, telling `progress` how many layers are ready after each one.
+    pub fn open_with_progress(
+        store: &Store,
+        layers: &[Descriptor],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<PlatformRoot, RootfsError> {
         let mut opened = Vec::with_capacity(layers.len());
-        let mut tocs = Vec::with_capacity(layers.len());
         for d in layers {
-            let toc_err = |source| RootfsError::Toc {
-                layer: d.digest.to_string(),
-                source,
-            };
-            let (seek, toc) = match layer::load_index(store, d, TOC_INDEX, LayerToc::from_bytes) {
-                Some(toc) => (
-                    layer::seek_index(store, d).map_err(RootfsError::Layer)?,
-                    toc,
-                ),
-                // One pass builds the table and, for gzip, the seek index.
-                None => {
-                    let (seek, read) = layer::seek_index_reading(store, d, |input| {
-                        LayerToc::read(input, &TocLimits::default())
-                    })
-                    .map_err(RootfsError::Layer)?;
-                    let (toc, skipped) = read.map_err(toc_err)?;
-                    for s in skipped.iter().take(20) {
-                        log::info!(target: "rootfs", "layer {}: skipped {s:?}", d.digest);
-                    }
-                    layer::keep(store, d, TOC_INDEX, &toc.to_bytes());
-                    (seek, toc)
-                }
-            };
-            tocs.push(Arc::new(toc));
-            opened.push((d.clone(), seek));
+            opened.push(Arc::new(open_layer(store, d)?));
+            progress(opened.len());
         }
+        Self::merge(opened)
+    }
+
+    fn merge(layers: Vec<Arc<OpenedLayer>>) -> Result<PlatformRoot, RootfsError> {
+        let tocs: Vec<Arc<LayerToc>> = layers.iter().map(|l| l.toc.clone()).collect();
         let (tree, notes) = MergedTree::build(&tocs).map_err(RootfsError::Merge)?;
         for n in notes.iter().take(20) {
             log::info!(target: "rootfs", "layer {}: {}: {:?}", n.layer, String::from_utf8_lossy(&n.path), n.problem);
         }
         Ok(PlatformRoot {
-            layers: opened,
+            layers,
             tree,
             notes,
         })
+    }
+
+    /// Layer `index` alone, as its tar records it: whiteouts and opaque markers hide nothing
+    /// (there is nothing below) and are not shown; a hard link to a file of a lower layer has
+    /// no target here and is left out (noted).
+    pub fn layer_alone(&self, index: usize) -> Option<Result<PlatformRoot, RootfsError>> {
+        let layer = self.layers.get(index)?.clone();
+        Some(Self::merge(vec![layer]))
     }
 
     pub fn tree(&self) -> &MergedTree {
         &self.tree
     }
 
+    /// The layers, bottom first.
+    pub fn layers(&self) -> &[Arc<OpenedLayer>] {
+        &self.layers
+    }
+
     /// What the merge could not apply (kept in detail up to a bound; see `MergedTree`).
     pub fn notes(&self) -> &[MergeNote] {
         &self.notes
+    }
+
+    /// A reader of regular file `node`'s bytes (`path` names it in errors), reading through
+    /// `cache` when given; `None` for a node that has no bytes.
+    pub fn file_reader(
+        &self,
+        store: &Store,
+        node: NodeId,
+        path: &str,
+        cache: Option<&Arc<DecodedCache>>,
+    ) -> Result<Option<FileReader>, RootfsError> {
+        let view = self.tree.node(node);
+        let Some((layer, entry)) = view.content else {
+            return Ok(None);
+        };
+        let opened = &self.layers[layer];
+        let entry = opened
+            .toc
+            .entry(entry)
+            .expect("the merge names entries of its own layers");
+        let read_err = |source| RootfsError::Read {
+            path: path.to_string(),
+            source,
+        };
+        let file = store
+            .open_blob(&opened.descriptor)
+            .map_err(|e| read_err(io::Error::other(crate::error::chain(&e))))?;
+        let mut reader = LayerReader::new(&opened.seek, Arc::new(file))
+            .map_err(|e| read_err(io::Error::other(e.to_string())))?;
+        if let Some(cache) = cache {
+            reader = reader.cached(cache.clone(), opened.descriptor.digest);
+        }
+        Ok(Some(FileReader {
+            reader,
+            start: entry.data_offset(),
+            size: entry.size(),
+        }))
     }
 
     /// Copies a regular file's bytes to `out`, streaming from its layer; returns the count.
@@ -124,38 +225,53 @@ impl PlatformRoot {
         path: &str,
         out: &mut impl Write,
     ) -> Result<u64, RootfsError> {
-        let view = self.tree.node(node);
-        let Some((layer, entry)) = view.content else {
+        let Some(mut reader) = self.file_reader(store, node, path, None)? else {
             return Ok(0);
         };
-        let toc = &self.tree.layers()[layer];
-        let entry = toc
-            .entry(entry)
-            .expect("the merge names entries of its own layers");
-        let (descriptor, seek) = &self.layers[layer];
         let read_err = |source| RootfsError::Read {
             path: path.to_string(),
             source,
         };
-        let file = store
-            .open_blob(descriptor)
-            .map_err(|e| read_err(io::Error::other(crate::error::chain(&e))))?;
-        let mut reader =
-            LayerReader::new(seek, &file).map_err(|e| read_err(io::Error::other(e.to_string())))?;
-        let (start, size) = (entry.data_offset(), entry.size());
         let mut buf = vec![0u8; 256 << 10];
         let mut done = 0u64;
-        while done < size {
-            let want = buf.len().min((size - done) as usize);
-            let n = reader
-                .read_at(start + done, &mut buf[..want])
-                .map_err(read_err)?;
-            if n == 0 {
-                return Err(read_err(io::ErrorKind::UnexpectedEof.into()));
-            }
+        while done < reader.size() {
+            let want = buf.len().min((reader.size() - done) as usize);
+            let n = reader.read_at(done, &mut buf[..want]).map_err(read_err)?;
             out.write_all(&buf[..n]).map_err(RootfsError::Output)?;
             done += n as u64;
         }
         Ok(done)
     }
+}
+
+/// One layer's seek index and table of contents: from the store's layer indexes, else built
+/// (one pass for both when the layer is gzip) and stored.
+fn open_layer(store: &Store, d: &Descriptor) -> Result<OpenedLayer, RootfsError> {
+    let toc_err = |source| RootfsError::Toc {
+        layer: d.digest.to_string(),
+        source,
+    };
+    let (seek, toc) = match layer::load_index(store, d, TOC_INDEX, LayerToc::from_bytes) {
+        Some(toc) => (
+            layer::seek_index(store, d).map_err(RootfsError::Layer)?,
+            toc,
+        ),
+        None => {
+            let (seek, read) = layer::seek_index_reading(store, d, |input| {
+                LayerToc::read(input, &TocLimits::default())
+            })
+            .map_err(RootfsError::Layer)?;
+            let (toc, skipped) = read.map_err(toc_err)?;
+            for s in skipped.iter().take(20) {
+                log::info!(target: "rootfs", "layer {}: skipped {s:?}", d.digest);
+            }
+            layer::keep(store, d, TOC_INDEX, &toc.to_bytes());
+            (seek, toc)
+        }
+    };
+    Ok(OpenedLayer {
+        descriptor: d.clone(),
+        seek,
+        toc: Arc::new(toc),
+    })
 }

@@ -115,6 +115,12 @@ impl GzipIndex {
                 .sum::<usize>()
     }
 
+    /// The uncompressed offset of the last checkpoint at or before `offset`: where a reader
+    /// that cannot continue starts inflating to reach `offset`.
+    pub fn entry_point(&self, offset: u64) -> u64 {
+        self.checkpoint_for(offset).uncompressed
+    }
+
     /// The last checkpoint at or before `offset` (the first is at 0, so there is one).
     fn checkpoint_for(&self, offset: u64) -> &Checkpoint {
         let i = self

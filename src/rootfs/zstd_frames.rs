@@ -10,6 +10,7 @@
 //! from parsing block headers here. A reader keeps one live decoder: consecutive reads continue
 //! where the last one stopped instead of restarting at a frame start.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -176,6 +177,12 @@ impl FrameTable {
     }
 
     /// The frame to start decoding at for `offset`: the last one starting at or before it.
+    /// The decompressed offset of the frame holding `offset` (0 when there is none): where a
+    /// reader that cannot continue starts decoding to reach `offset`.
+    pub fn entry_point(&self, offset: u64) -> u64 {
+        self.frame_for(offset).map_or(0, |f| f.decompressed)
+    }
+
     fn frame_for(&self, offset: u64) -> Option<Frame> {
         let i = self.frames.partition_point(|f| f.decompressed <= offset);
         i.checked_sub(1).map(|i| self.frames[i])
@@ -257,10 +264,11 @@ fn read_some(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Reads a zstd layer at any decompressed offset, through its frame table, with `pread` on
-/// the layer file (so readers on other handles share the file).
-pub struct FrameReader<'a> {
-    table: &'a FrameTable,
-    file: &'a File,
+/// the layer file (so readers on other handles share the file). `T` is `&FrameTable` or
+/// `Arc<FrameTable>`, `F` is `&File` or `Arc<File>`.
+pub struct FrameReader<T, F> {
+    table: T,
+    file: F,
     live: Option<Live>,
     /// Times a read had to start a decoder at a frame start (for tests and stats).
     restarts: u64,
@@ -279,8 +287,8 @@ struct Live {
     input_end: usize,
 }
 
-impl<'a> FrameReader<'a> {
-    pub fn new(table: &'a FrameTable, file: &'a File) -> FrameReader<'a> {
+impl<T: Borrow<FrameTable>, F: Borrow<File>> FrameReader<T, F> {
+    pub fn new(table: T, file: F) -> FrameReader<T, F> {
         FrameReader {
             table,
             file,
@@ -293,20 +301,31 @@ impl<'a> FrameReader<'a> {
         self.restarts
     }
 
+    /// The table this reader reads through.
+    pub fn table(&self) -> &FrameTable {
+        self.table.borrow()
+    }
+
+    /// The decompressed offset its live decoder produces next, if it has one.
+    pub fn position(&self) -> Option<u64> {
+        self.live.as_ref().map(|l| l.position)
+    }
+
     /// Fills `buf` from decompressed `offset`; short only at the end of the layer.
     pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        if offset >= self.table.decompressed_size || buf.is_empty() {
+        let table: &FrameTable = self.table.borrow();
+        let file: &File = self.file.borrow();
+        if offset >= table.decompressed_size || buf.is_empty() {
             return Ok(0);
         }
         let reusable = self.live.as_ref().is_some_and(|l| {
             l.position <= offset && offset - l.position <= SKIP_AHEAD
-                || self
-                    .table
+                || table
                     .frame_for(offset)
                     .is_some_and(|f| f.decompressed <= l.position && l.position <= offset)
         });
         if !reusable {
-            let frame = self.table.frame_for(offset).ok_or_else(|| {
+            let frame = table.frame_for(offset).ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidData, "zstd frame table has no frames")
             })?;
             self.live = Some(Live {
@@ -324,17 +343,15 @@ impl<'a> FrameReader<'a> {
         let mut scratch = [0u8; 16 << 10];
         while live.position < offset {
             let want = (offset - live.position).min(scratch.len() as u64) as usize;
-            let n = live.decode(self.file, &mut scratch[..want])?;
+            let n = live.decode(file, &mut scratch[..want])?;
             if n == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
         }
-        let want = buf
-            .len()
-            .min((self.table.decompressed_size - offset) as usize);
+        let want = buf.len().min((table.decompressed_size - offset) as usize);
         let mut filled = 0;
         while filled < want {
-            let n = live.decode(self.file, &mut buf[filled..want])?;
+            let n = live.decode(file, &mut buf[filled..want])?;
             if n == 0 {
                 break;
             }

@@ -41,12 +41,15 @@ fn variant(e: &FsError) -> &'static str {
         FsError::Store(_) => "Store",
         FsError::Read(_) => "Read",
         FsError::ShortRead { .. } => "ShortRead",
+        FsError::Rootfs { .. } => "Rootfs",
+        FsError::RootfsRead { .. } => "RootfsRead",
+        FsError::NotASymlink => "NotASymlink",
         FsError::Io { .. } => "Io",
     }
 }
 
 /// Every variant `variant` names: kept beside it, so a new one is listed in both places.
-const ALL: [&str; 25] = [
+const ALL: [&str; 28] = [
     "NotFound",
     "UnknownInode",
     "BadHandle",
@@ -71,6 +74,9 @@ const ALL: [&str; 25] = [
     "Store",
     "Read",
     "ShortRead",
+    "Rootfs",
+    "RootfsRead",
+    "NotASymlink",
     "Io",
 ];
 
@@ -254,14 +260,37 @@ fn every_fs_error_variant_has_its_errno() {
     seen.check("ShortRead", short.read(fh, 0, 4096, &mut buf), libc::EIO);
     short.release(fh).expect("release");
 
-    // The store loses blobs under the mount: EIO wherever they are needed.
+    // Inside an image: readlink of a file; a file whose layer is cut short under it after it
+    // was opened (its bytes come from the layer at each read: EIO, never zeros).
+    let data = format!("{three}/by-platform/linux-arm64/rootfs/data");
+    let data_dir = lookup_as(fs, &data, &OWNER).expect("rootfs/data");
+    let file = fs.readdir(data_dir.ino, &OWNER).expect("readdir")[2].ino;
+    seen.check("NotASymlink", fs.readlink(file), libc::EINVAL);
+    let fh = fs.open(file, libc::O_RDONLY, &OWNER).expect("open").fh;
+    // Closures first: they are read from the store, which the cuts below damage.
+    let (_, arm64) = common::platform_closure(m.store(), super::THREE, "linux/arm64");
     let record = common::find(m.store(), super::THREE).remove(0);
     let (_, children) = common::platform_closure(m.store(), super::THREE, "linux/amd64");
     let by_platform = ino(fs, &format!("{three}/by-platform"));
     let index_json = ino(fs, &format!("{three}/index.json"));
     let amd64 = ino(fs, &format!("{three}/by-platform/linux-amd64.tar"));
-    let fh = fs.open(amd64, libc::O_RDONLY, &OWNER).expect("open").fh;
+    let archive_fh = fs.open(amd64, libc::O_RDONLY, &OWNER).expect("open").fh;
     let size = fs.getattr(amd64).expect("getattr").size;
+    for d in &arm64[1..] {
+        let layer = m.fx.root().join(blob_name(d));
+        let mut perms = std::fs::metadata(&layer).expect("stat layer").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+        std::fs::set_permissions(&layer, perms).expect("chmod layer");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&layer)
+            .and_then(|f| f.set_len(20))
+            .expect("truncate layer");
+    }
+    seen.check("RootfsRead", fs.read(fh, 0, 4096, &mut buf), libc::EIO);
+    fs.release(fh).expect("release");
+
+    // The store loses blobs under the mount: EIO wherever they are needed.
     std::fs::remove_file(m.fx.root().join(blob_name(&record.target.digest))).expect("rm index");
     for d in &children[1..] {
         std::fs::remove_file(m.fx.root().join(blob_name(d))).expect("rm layer");
@@ -279,8 +308,22 @@ fn every_fs_error_variant_has_its_errno() {
         libc::EIO,
     );
     // Reading the archive's layers (the file was opened before): EIO, never zeros.
-    seen.check("Read", fs.read(fh, 0, size as u32, &mut buf), libc::EIO);
-    fs.release(fh).expect("release");
+    seen.check(
+        "Read",
+        fs.read(archive_fh, 0, size as u32, &mut buf),
+        libc::EIO,
+    );
+    fs.release(archive_fh).expect("release");
+    // The root filesystem of a platform whose layers are gone cannot be built.
+    seen.check(
+        "Rootfs",
+        lookup_as(
+            fs,
+            &format!("{three}/by-platform/linux-amd64/rootfs/data"),
+            &OWNER,
+        ),
+        libc::EIO,
+    );
 
     // The daemon's own I/O failing: an upload written out of order is spooled to a file, and
     // a write there at an offset no file can have (past i64::MAX) is refused by the kernel. The

@@ -24,10 +24,11 @@ fn walk(fs: &ImageFs) -> BTreeMap<String, Attr> {
         assert_eq!(entries[0].ino, dir, "{path}/.");
         assert_eq!(entries[1].name, "..", "{path}");
         for e in &entries[2..] {
+            let name = e.name.to_str().expect("UTF-8 names outside images");
             let child = if path.is_empty() {
-                e.name.clone()
+                name.to_string()
             } else {
-                format!("{path}/{}", e.name)
+                format!("{path}/{name}")
             };
             let attr = fs
                 .lookup(dir, OsStr::new(&e.name), &OWNER)
@@ -46,7 +47,9 @@ fn walk(fs: &ImageFs) -> BTreeMap<String, Attr> {
                 (attr.ino, attr.size, attr.perm, attr.mtime),
                 "{child}: getattr and lookup disagree"
             );
-            if attr.kind == FileKind::Directory {
+            // Inside images (tests/fs/inside.rs walks those) the layers decide what is there.
+            let inside = ["rootfs", "layers"].contains(&name);
+            if attr.kind == FileKind::Directory && !inside {
                 todo.push((child.clone(), attr.ino));
             }
             assert!(out.insert(child.clone(), attr).is_none(), "{child} twice");
@@ -83,6 +86,9 @@ fn expected_tree(m: &Mount) -> BTreeMap<String, FileKind> {
             t.insert(format!("{dir}/by-platform/{f}"), D);
             t.insert(format!("{dir}/by-platform/{f}/manifest.json"), F);
             t.insert(format!("{dir}/by-platform/{f}/config.json"), F);
+            t.insert(format!("{dir}/by-platform/{f}/rootfs"), D);
+            t.insert(format!("{dir}/by-platform/{f}/layers"), D);
+            t.insert(format!("{dir}/by-platform/{f}/rootfs-status.json"), F);
         }
     }
     t
@@ -100,12 +106,18 @@ fn walk_from_the_root_shows_exactly_the_stored_images_and_their_platforms() {
 fn attributes_follow_the_documented_modes_owner_sizes_and_blocks() {
     let m = Mount::start();
     for (path, a) in walk(&m.fs) {
+        if path.ends_with("/rootfs") {
+            // The image's root directory: its stored attributes (tests/fs/inside.rs).
+            assert_eq!((a.perm, a.uid, a.gid, a.mtime), (0o755, 0, 0, UNIX_EPOCH));
+            continue;
+        }
         let import = path.starts_with("import");
         let want_perm = match (a.kind, import) {
             (FileKind::Directory, false) => 0o555,
             (FileKind::RegularFile, false) => 0o444,
             (FileKind::Directory, true) => 0o755,
             (FileKind::RegularFile, true) => unreachable!("uploads are not listed"),
+            (kind, _) => unreachable!("{path}: a {kind:?} outside images"),
         };
         assert_eq!(a.perm, want_perm, "{path}");
         assert_eq!((a.uid, a.gid), (OWNER.uid, OWNER.gid), "{path}");
@@ -118,6 +130,7 @@ fn attributes_follow_the_documented_modes_owner_sizes_and_blocks() {
                 // The size is exact before any byte is read: it is what reading gives.
                 assert_eq!(read_all(&m.fs, &path).len() as u64, a.size, "{path}");
             }
+            _ => unreachable!("checked above"),
         }
         // Images carry their config's creation time (sample: 2026-0N-01), never the epoch or
         // the time of the mount; ctime is that plus the inode number modulo 1 s.

@@ -63,7 +63,7 @@ fn each_compression_reads_back_at_any_offset_through_a_stored_index() {
                 plain.len() as u64
             );
         }
-        let mut reader = LayerReader::new(&index, &file).unwrap();
+        let mut reader = LayerReader::new(&index, Arc::new(file)).unwrap();
         for offset in [
             0u64,
             1,
@@ -125,7 +125,7 @@ fn the_seek_index_is_built_in_the_same_pass_that_reads_the_layer() {
         assert_eq!(index.decompressed_size(), plain.len() as u64);
         let file = store.open_blob(&layer).unwrap();
         let mut buf = vec![0u8; 1000];
-        let n = LayerReader::new(&index, &file)
+        let n = LayerReader::new(&index, Arc::new(file))
             .unwrap()
             .read_at(5 << 20, &mut buf)
             .unwrap();
@@ -145,4 +145,68 @@ fn the_seek_index_is_built_in_the_same_pass_that_reads_the_layer() {
     })
     .unwrap();
     assert!(read.unwrap() == plain);
+}
+
+/// Readers sharing a cache of decoded chunks, on several threads, at random offsets and
+/// lengths, give the layer's bytes; a chunk one reader decoded serves another without decoding.
+#[test]
+fn readers_sharing_decoded_chunks_read_the_same_bytes_from_several_threads() {
+    let (_dir, store) = temp_store();
+    let plain = Arc::new(payload());
+    for blob in [gzip(&plain), zstd_frames(&plain), plain.to_vec()] {
+        let layer = stored(&store, &blob);
+        let index = seek_index(&store, &layer).unwrap();
+        let cache = Arc::new(DecodedCache::new(8 << 20));
+        std::thread::scope(|scope| {
+            for t in 0..4u64 {
+                let (store, layer, index, cache, plain) = (&store, &layer, &index, &cache, &plain);
+                scope.spawn(move || {
+                    let file = Arc::new(store.open_blob(layer).unwrap());
+                    let mut reader = LayerReader::new(index, file)
+                        .unwrap()
+                        .cached(cache.clone(), layer.digest);
+                    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ t;
+                    for _ in 0..60 {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        let offset = seed % plain.len() as u64;
+                        let len = 1 + (seed >> 32) as usize % (300 << 10);
+                        let mut buf = vec![0u8; len];
+                        let n = reader.read_at(offset, &mut buf).unwrap();
+                        let start = offset as usize;
+                        let end = (start + len).min(plain.len());
+                        assert_eq!(n, end - start);
+                        assert!(
+                            buf[..n] == plain[start..end],
+                            "thread {t} at {offset}+{len}"
+                        );
+                    }
+                });
+            }
+        });
+        if matches!(index, SeekIndex::Plain { .. }) {
+            assert_eq!(cache.bytes(), 0, "a plain layer is read directly");
+            continue;
+        }
+        assert!(cache.bytes() > 0);
+        // A chunk now kept serves a fresh reader: its decoder never starts.
+        let file = Arc::new(store.open_blob(&layer).unwrap());
+        let mut fresh = LayerReader::new(&index, file)
+            .unwrap()
+            .cached(cache.clone(), layer.digest);
+        let (hits, _) = cache.hits_and_misses();
+        let mut buf = vec![0u8; 100];
+        let kept = (0..plain.len() as u64 / CHUNK)
+            .find(|&c| cache.contains(&layer.digest, c))
+            .unwrap();
+        fresh.read_at(kept * CHUNK + 7, &mut buf).unwrap();
+        assert!(buf[..] == plain[(kept * CHUNK + 7) as usize..][..100]);
+        assert_eq!(cache.hits_and_misses().0, hits + 1);
+        assert_eq!(
+            fresh.position(),
+            None,
+            "served from the cache, nothing decoded"
+        );
+    }
 }

@@ -64,6 +64,11 @@ impl<I: Borrow<GzipIndex>, F: Borrow<File>> GzipReader<I, F> {
         self.index.borrow()
     }
 
+    /// The uncompressed offset its live inflater produces next, if it has one.
+    pub fn position(&self) -> Option<u64> {
+        self.cursor.as_ref().map(|c| c.out)
+    }
+
     /// How many times this reader restarted from a checkpoint (the first read is one).
     pub fn restarts(&self) -> u64 {
         self.restarts
