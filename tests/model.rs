@@ -229,7 +229,6 @@ impl Model {
                 t.insert(format!("{dir}/by-platform/{f}/config.json"), F);
                 t.insert(format!("{dir}/by-platform/{f}/rootfs"), D);
                 t.insert(format!("{dir}/by-platform/{f}/layers"), D);
-                t.insert(format!("{dir}/by-platform/{f}/rootfs-status.json"), F);
             }
         }
         t

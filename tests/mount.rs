@@ -166,7 +166,7 @@ fn mount_tree_lists_images_and_platform_files() {
     );
     assert_eq!(
         names(&m.image("by-platform/linux-arm64")),
-        ["config.json", "manifest.json"]
+        ["config.json", "layers", "manifest.json", "rootfs"]
     );
     let manifest: serde_json::Value = serde_json::from_slice(
         &fs::read(m.image("by-platform/linux-arm64/manifest.json")).unwrap(),

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::namespace::ctime_of;
 use super::tree::{self, ImageEntry, Node};
 use super::{Attr, DirEntry, FileKind, FsError, ImageFs};
 use crate::digest::Digest;
@@ -330,29 +331,26 @@ impl ImageFs {
         }
     }
 
-    /// A tree node's attributes. The root of a tree not built yet is described without
-    /// building it (the root's own entry is ignored, so it is always 0755 root 0:0 at time 0).
+    /// A tree node's attributes. A tree's root is described without building the tree (file
+    /// managers stat every entry of `by-platform/<p>/`): the root's own entry is ignored, so it
+    /// is always 0755, root 0:0, at time 0; its link count is 1, "not counted" (as btrfs
+    /// shows for every directory; find and fts then make no guess from it), so that it reads
+    /// the same before and after the build.
     pub(super) fn tree_attr(&self, slot: &TreeSlot, place: u32) -> Result<Attr, FsError> {
         let ino = slot.ino(place);
-        let built = slot
-            .load
-            .root
-            .try_lock()
-            .ok()
-            .is_some_and(|l| l.merged.is_some());
-        if place == 0 && !built {
+        if place == 0 {
             return Ok(Attr {
                 ino,
                 kind: FileKind::Directory,
                 size: 0,
                 blocks: 0,
                 perm: 0o755,
-                nlink: 2,
+                nlink: 1,
                 uid: 0,
                 gid: 0,
                 rdev: 0,
                 mtime: UNIX_EPOCH,
-                ctime: UNIX_EPOCH,
+                ctime: ctime_of(UNIX_EPOCH, ino),
                 blksize: super::BLOCK_SIZE,
                 immutable: true,
             });
@@ -390,8 +388,8 @@ impl ImageFs {
                 _ => 0,
             },
             mtime,
-            // The layer's time for both: the content never changes under this number.
-            ctime: mtime,
+            // Distinct per inode (see `ctime_of`): files of one layer often share their mtime.
+            ctime: ctime_of(mtime, ino),
             blksize: super::BLOCK_SIZE,
             immutable: true,
         })
