@@ -385,6 +385,30 @@ impl ConfigPlatform {
     }
 }
 
+/// An image config's `rootfs.diff_ids`: the digest of each layer's uncompressed tar, in order
+/// (image-spec config.md). Entries that are no digest are `None`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ConfigRootfs {
+    #[serde(default)]
+    rootfs: RootfsField,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+struct RootfsField {
+    #[serde(default)]
+    diff_ids: Vec<String>,
+}
+
+impl ConfigRootfs {
+    pub fn diff_ids(&self) -> Vec<Option<Digest>> {
+        self.rootfs
+            .diff_ids
+            .iter()
+            .map(|d| d.parse().ok())
+            .collect()
+    }
+}
+
 /// Sniffs the kind of a document whose descriptor has no (or an unknown) media type, the way
 /// containerd does for `index.json` entries written by older tools.
 pub fn sniff_kind(bytes: &[u8]) -> DocumentKind {

@@ -50,9 +50,7 @@ fn open(
     platform: Option<&str>,
 ) -> Result<(String, PlatformRoot), CliError> {
     let (record, chosen) = choose_platform(store, reference, platform)?;
-    // The first child is the config; the layers follow, bottom first.
-    let layers = chosen.children.get(1..).unwrap_or_default();
-    let root = PlatformRoot::open(store, layers)?;
+    let root = PlatformRoot::open(store, &chosen.children)?;
     Ok((record.label(), root))
 }
 
@@ -216,8 +214,7 @@ pub(super) fn index(store: &Store, args: &IndexArgs) -> CliResult {
         if m.is_attestation() {
             continue;
         }
-        let layers = m.children.get(1..).unwrap_or_default();
-        let root = PlatformRoot::open(store, layers)?;
+        let root = PlatformRoot::open(store, &m.children)?;
         let platform = m.platform.as_ref().map_or_else(
             || m.descriptor.digest.to_string(),
             |p| p.normalize().format_all(),
@@ -226,7 +223,7 @@ pub(super) fn index(store: &Store, args: &IndexArgs) -> CliResult {
             out,
             "{} {platform}: {} layers indexed, {} nodes",
             record.label(),
-            layers.len(),
+            root.layers().len(),
             root.tree().len()
         )?;
     }

@@ -72,7 +72,8 @@ pub(super) struct TreeSlot {
 #[derive(Debug)]
 struct PlatformLoad {
     manifest: Digest,
-    layers: Vec<Descriptor>,
+    /// The manifest's children: the config, then the layers bottom first.
+    children: Vec<Descriptor>,
     root: Mutex<Loaded>,
     progress: Mutex<Progress>,
 }
@@ -188,7 +189,7 @@ impl ImageFs {
                 None => {
                     let l = Arc::new(PlatformLoad {
                         manifest,
-                        layers: self.layers_of(e, p)?,
+                        children: e.manifest(p)?.children.clone(),
                         root: Mutex::default(),
                         progress: Mutex::default(),
                     });
@@ -261,7 +262,7 @@ impl ImageFs {
                     ..Progress::default()
                 }
             });
-            let built = PlatformRoot::open_with_progress(&self.store, &load.layers, &mut |n| {
+            let built = PlatformRoot::open_with_progress(&self.store, &load.children, &mut |n| {
                 load.set_progress(|p| p.layers_ready = n)
             });
             let seconds = Some(started.elapsed().as_secs_f64());
@@ -600,7 +601,7 @@ impl ImageFs {
         };
         Ok(RootfsStatus {
             state,
-            layers: slot.load.layers.len(),
+            layers: slot.load.children.len().saturating_sub(1),
             layers_ready: progress.layers_ready,
             nodes: progress.built.map(|b| b.0),
             entries_not_applied: progress.built.map(|b| b.1),

@@ -14,12 +14,21 @@ use super::zran::{DEFAULT_SPAN, GzipIndex, GzipReader, IndexingReader, ZranError
 use super::zstd_frames::{FrameReader, FrameTable, ZstdIndexError};
 use crate::digest::Digest;
 use crate::oci::Descriptor;
-use crate::store::{IndexKind, Store, StoreError};
+use crate::store::{IndexFile, IndexKind, Store, StoreError};
 
 /// The stored gzip checkpoint index of a layer (`rootfs::zran`'s byte form).
 pub const GZIP_INDEX: IndexKind = IndexKind::new("zran", 1);
 /// The stored zstd frame table of a layer (`rootfs::zstd_frames`'s byte form).
 pub const ZSTD_INDEX: IndexKind = IndexKind::new("zstd-frames", 1);
+
+/// A single-frame zstd layer's decompressed bytes, kept whole: such a layer can be entered only
+/// at its start, so each file opened in it would otherwise decode from there. Streamed (it is
+/// as large as the layer's tar), verified against the config's `diff_id` before it is stored.
+pub const DECOMPRESSED_COPY: IndexKind = IndexKind::streamed("tar", 1);
+
+/// The store keeps decompressed copies up to this many bytes in all, the least recently used
+/// removed first.
+pub const DECOMPRESSED_COPIES_BUDGET: u64 = 4 << 30;
 
 /// How a layer blob is compressed, from its magic number (RFC 1952 for gzip, RFC 8878 for
 /// zstd); anything else is read as a plain tar, which the tar reader then judges.
@@ -245,6 +254,8 @@ enum Decoder {
     Gzip(GzipReader<Arc<GzipIndex>, Arc<File>>),
     Zstd(FrameReader<Arc<FrameTable>, Arc<File>>),
     Plain(Arc<File>),
+    /// A decompressed copy ([`DECOMPRESSED_COPY`]): read like a plain layer.
+    Copy(Arc<IndexFile>),
 }
 
 impl LayerReader {
@@ -263,10 +274,19 @@ impl LayerReader {
         })
     }
 
+    /// Reads a layer through its decompressed copy ([`decompressed_copy`]).
+    pub fn from_copy(copy: Arc<IndexFile>) -> LayerReader {
+        LayerReader {
+            size: copy.len(),
+            decoder: Decoder::Copy(copy),
+            cache: None,
+        }
+    }
+
     /// Reads through `cache` (layer `digest`'s chunks): decoded bytes one reader produced serve
     /// the others, so opening many small files of one span decodes it once, not once per file.
     pub fn cached(mut self, cache: Arc<DecodedCache>, digest: Digest) -> LayerReader {
-        if !matches!(self.decoder, Decoder::Plain(_)) {
+        if !matches!(self.decoder, Decoder::Plain(_) | Decoder::Copy(_)) {
             self.cache = Some((cache, digest));
         }
         self
@@ -334,7 +354,7 @@ impl LayerReader {
         match &self.decoder {
             Decoder::Gzip(r) => r.index().entry_point(offset),
             Decoder::Zstd(r) => r.table().entry_point(offset),
-            Decoder::Plain(_) => offset,
+            Decoder::Plain(_) | Decoder::Copy(_) => offset,
         }
     }
 
@@ -342,7 +362,7 @@ impl LayerReader {
         match &self.decoder {
             Decoder::Gzip(r) => r.position(),
             Decoder::Zstd(r) => r.position(),
-            Decoder::Plain(_) => None,
+            Decoder::Plain(_) | Decoder::Copy(_) => None,
         }
     }
 
@@ -350,6 +370,18 @@ impl LayerReader {
         match &mut self.decoder {
             Decoder::Gzip(r) => Ok(r.read_at(offset, buf)?),
             Decoder::Zstd(r) => r.read_at(offset, buf),
+            Decoder::Copy(c) => {
+                let mut filled = 0;
+                while filled < buf.len() {
+                    match c.read_at(&mut buf[filled..], offset + filled as u64) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(filled)
+            }
             Decoder::Plain(f) => {
                 let mut filled = 0;
                 while filled < buf.len() {
@@ -362,6 +394,74 @@ impl LayerReader {
                 }
                 Ok(filled)
             }
+        }
+    }
+}
+
+/// The decompressed copy of `layer` when it is a single-frame zstd layer whose uncompressed tar
+/// has digest `diff_id` (its config's): from the store, else made in one pass over the blob,
+/// checked against `diff_id` and stored (then the least recently used copies beyond
+/// [`DECOMPRESSED_COPIES_BUDGET`] go). `None` for every other layer, and where no copy can be
+/// kept (a read-only store, a full disk, a layer that does not match its `diff_id`): readers
+/// then decode as before.
+pub fn decompressed_copy(
+    store: &Store,
+    layer: &Descriptor,
+    diff_id: Option<&Digest>,
+    index: &SeekIndex,
+) -> Option<Arc<IndexFile>> {
+    let SeekIndex::Zstd(table) = index else {
+        return None;
+    };
+    let diff_id = diff_id?;
+    if table.frames().len() > 1 {
+        return None;
+    }
+    let size = table.decompressed_size();
+    match store.open_index(&layer.digest, DECOMPRESSED_COPY) {
+        Ok(Some(copy)) if copy.payload_digest() == *diff_id && copy.len() == size => {
+            copy.touch();
+            return Some(Arc::new(copy));
+        }
+        Ok(Some(_)) => log::warn!(target: "rootfs",
+            "the decompressed copy of layer {} is not its diff_id {diff_id}; making it again", layer.digest),
+        Ok(None) => {}
+        Err(damaged) => log::warn!(target: "rootfs", "{damaged}; making it again"),
+    }
+    let made = (|| -> Result<bool, String> {
+        let mut writer = match store.index_writer(&layer.digest, DECOMPRESSED_COPY) {
+            Ok(w) => w,
+            Err(StoreError::ReadOnly { .. }) => return Ok(false),
+            Err(e) => return Err(crate::error::chain(&e)),
+        };
+        let blob = store
+            .open_blob(layer)
+            .map_err(|e| crate::error::chain(&e))?;
+        let mut input = decompressed(blob).map_err(|e| e.to_string())?;
+        io::copy(&mut input, &mut writer).map_err(|e| e.to_string())?;
+        let got = writer.payload_digest();
+        if got != *diff_id {
+            return Err(format!(
+                "it decompresses to {got}, its config says {diff_id}"
+            ));
+        }
+        writer.commit().map_err(|e| crate::error::chain(&e))?;
+        if let Err(e) = store.trim_indexes(DECOMPRESSED_COPY, DECOMPRESSED_COPIES_BUDGET) {
+            log::warn!(target: "rootfs", "cannot trim decompressed layer copies: {}",
+                crate::error::chain(&e));
+        }
+        Ok(true)
+    })();
+    match made {
+        Ok(true) => store
+            .open_index(&layer.digest, DECOMPRESSED_COPY)
+            .ok()
+            .flatten()
+            .map(Arc::new),
+        Ok(false) => None,
+        Err(why) => {
+            log::warn!(target: "rootfs", "no decompressed copy of layer {}: {why}", layer.digest);
+            None
         }
     }
 }

@@ -10,8 +10,9 @@ use super::decoded_cache::DecodedCache;
 use super::layer::{self, LayerError, LayerReader, SeekIndex};
 use super::merge::{MergeError, MergeNote, MergedTree, NodeId};
 use super::toc::{LayerToc, TocError, TocLimits};
-use crate::oci::Descriptor;
-use crate::store::{IndexKind, Store};
+use crate::digest::Digest;
+use crate::oci::{ConfigRootfs, Descriptor};
+use crate::store::{IndexFile, IndexKind, Store};
 
 /// The stored table of contents of a layer (`LayerToc`'s byte form).
 pub const TOC_INDEX: IndexKind = IndexKind::new("toc", 1);
@@ -38,6 +39,8 @@ pub struct OpenedLayer {
     pub descriptor: Descriptor,
     pub seek: SeekIndex,
     pub toc: Arc<LayerToc>,
+    /// A single-frame zstd layer's decompressed copy, read instead of decoding from its start.
+    pub copy: Option<Arc<IndexFile>>,
 }
 
 /// One regular file's bytes, read at any offset through its own decoder (one per open file,
@@ -125,21 +128,33 @@ impl std::error::Error for RootfsError {
 }
 
 impl PlatformRoot {
-    /// Opens the root filesystem of a manifest whose layers are `layers` (in order, bottom
-    /// first), building what the store's layer indexes lack.
-    pub fn open(store: &Store, layers: &[Descriptor]) -> Result<PlatformRoot, RootfsError> {
-        Self::open_with_progress(store, layers, &mut |_| {})
+    /// Opens the root filesystem of a manifest whose children are `children` (the config,
+    /// then the layers bottom first), building what the store's layer indexes lack.
+    pub fn open(store: &Store, children: &[Descriptor]) -> Result<PlatformRoot, RootfsError> {
+        Self::open_with_progress(store, children, &mut |_| {})
     }
 
     /// `open`, telling `progress` how many layers are ready after each one.
     pub fn open_with_progress(
         store: &Store,
-        layers: &[Descriptor],
+        children: &[Descriptor],
         progress: &mut dyn FnMut(usize),
     ) -> Result<PlatformRoot, RootfsError> {
+        let (config, layers) = match children {
+            [config, layers @ ..] => (Some(config), layers),
+            [] => (None, children),
+        };
+        // The config's diff_ids check decompressed copies; a config that cannot be read only
+        // means none are made.
+        let diff_ids = config
+            .and_then(|c| store.read_document(c).ok())
+            .and_then(|b| crate::oci::parse_document::<ConfigRootfs>(&b).ok())
+            .map(|c| c.diff_ids())
+            .unwrap_or_default();
         let mut opened = Vec::with_capacity(layers.len());
-        for d in layers {
-            opened.push(Arc::new(open_layer(store, d)?));
+        for (i, d) in layers.iter().enumerate() {
+            let diff_id = diff_ids.get(i).copied().flatten();
+            opened.push(Arc::new(open_layer(store, d, diff_id.as_ref())?));
             progress(opened.len());
         }
         Self::merge(opened)
@@ -202,14 +217,20 @@ impl PlatformRoot {
             path: path.to_string(),
             source,
         };
-        let file = store
-            .open_blob(&opened.descriptor)
-            .map_err(|e| read_err(io::Error::other(crate::error::chain(&e))))?;
-        let mut reader = LayerReader::new(&opened.seek, Arc::new(file))
-            .map_err(|e| read_err(io::Error::other(e.to_string())))?;
-        if let Some(cache) = cache {
-            reader = reader.cached(cache.clone(), opened.descriptor.digest);
-        }
+        let reader = match &opened.copy {
+            Some(copy) => LayerReader::from_copy(copy.clone()),
+            None => {
+                let file = store
+                    .open_blob(&opened.descriptor)
+                    .map_err(|e| read_err(io::Error::other(crate::error::chain(&e))))?;
+                let reader = LayerReader::new(&opened.seek, Arc::new(file))
+                    .map_err(|e| read_err(io::Error::other(e.to_string())))?;
+                match cache {
+                    Some(cache) => reader.cached(cache.clone(), opened.descriptor.digest),
+                    None => reader,
+                }
+            }
+        };
         Ok(Some(FileReader {
             reader,
             start: entry.data_offset(),
@@ -245,8 +266,13 @@ impl PlatformRoot {
 }
 
 /// One layer's seek index and table of contents: from the store's layer indexes, else built
-/// (one pass for both when the layer is gzip) and stored.
-fn open_layer(store: &Store, d: &Descriptor) -> Result<OpenedLayer, RootfsError> {
+/// (one pass for both when the layer is gzip) and stored; and a single-frame zstd layer's
+/// decompressed copy, checked against `diff_id`.
+fn open_layer(
+    store: &Store,
+    d: &Descriptor,
+    diff_id: Option<&Digest>,
+) -> Result<OpenedLayer, RootfsError> {
     let toc_err = |source| RootfsError::Toc {
         layer: d.digest.to_string(),
         source,
@@ -270,6 +296,7 @@ fn open_layer(store: &Store, d: &Descriptor) -> Result<OpenedLayer, RootfsError>
         }
     };
     Ok(OpenedLayer {
+        copy: layer::decompressed_copy(store, d, diff_id, &seek),
         descriptor: d.clone(),
         seek,
         toc: Arc::new(toc),

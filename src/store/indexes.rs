@@ -77,13 +77,29 @@ pub fn index_size_limit(layer_size: u64) -> u64 {
 pub struct IndexKind {
     name: &'static str,
     version: u32,
+    /// Read only through [`Store::open_index`] (streamed, never held in memory), so not held
+    /// to [`index_size_limit`]: a layer's decompressed copy is larger than the layer.
+    streamed: bool,
 }
 
 impl IndexKind {
     /// Panics (at compile time, in a `const`) on a name outside the grammar above.
     pub const fn new(name: &'static str, version: u32) -> IndexKind {
         assert!(valid_kind_name(name.as_bytes()), "invalid index kind name");
-        IndexKind { name, version }
+        IndexKind {
+            name,
+            version,
+            streamed: false,
+        }
+    }
+
+    /// A kind whose indexes are only ever streamed ([`Store::open_index`]; `read_index`
+    /// refuses them): no size limit applies.
+    pub const fn streamed(name: &'static str, version: u32) -> IndexKind {
+        IndexKind {
+            streamed: true,
+            ..IndexKind::new(name, version)
+        }
     }
 
     pub fn name(&self) -> &'static str {
@@ -340,6 +356,11 @@ impl IndexWriter<'_> {
         }
     }
 
+    /// The sha256 of the payload written so far.
+    pub fn payload_digest(&self) -> Digest {
+        self.hasher.clone().finish()
+    }
+
     /// Makes the index durable and publishes it, replacing any index of the same layer and
     /// kind. Fails with `BlobMissing` if the layer blob is gone (`gc` removed it meanwhile):
     /// an index is never left without its layer. Returns the file's size.
@@ -404,12 +425,24 @@ impl Write for IndexWriter<'_> {
 pub struct IndexFile {
     file: File,
     len: u64,
+    sha: Digest,
 }
 
 impl IndexFile {
+    /// The payload's sha256 (verified when opened).
+    pub fn payload_digest(&self) -> Digest {
+        self.sha
+    }
+
     /// The payload's length.
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    /// Marks the index as just used (its mtime), for [`Store::trim_indexes`]. Best effort:
+    /// a store of another user's keeps the old time.
+    pub fn touch(&self) {
+        let _ = self.file.set_modified(std::time::SystemTime::now());
     }
 
     pub fn is_empty(&self) -> bool {
@@ -621,7 +654,11 @@ impl Store {
             store: self,
             layer: *layer,
             kind,
-            limit: index_size_limit(layer_size),
+            limit: if kind.streamed {
+                u64::MAX
+            } else {
+                index_size_limit(layer_size)
+            },
             file,
             path,
             hasher: Hasher::new(),
@@ -652,6 +689,7 @@ impl Store {
         layer: &Digest,
         kind: IndexKind,
     ) -> Result<Option<Vec<u8>>, DamagedIndex> {
+        assert!(!kind.streamed, "{} indexes are only streamed", kind.name);
         let Some((mut file, header)) = self.open_index_file(layer, kind)? else {
             return Ok(None);
         };
@@ -681,6 +719,7 @@ impl Store {
         Ok(Some(IndexFile {
             file,
             len: header.length,
+            sha: header.payload_sha,
         }))
     }
 
@@ -693,7 +732,11 @@ impl Store {
             layer: *layer,
             kind: kind.name,
             version: Some(kind.version),
-            limit: self.limit_for(layer),
+            limit: if kind.streamed {
+                u64::MAX
+            } else {
+                self.limit_for(layer)
+            },
         };
         match open_checked(&self.index_path(layer, kind.name), &expected) {
             Ok(found) => Ok(Some(found)),
@@ -738,12 +781,9 @@ impl Store {
     /// Verifies an index's container (header, checksums, that it is the index its name says),
     /// whatever its payload version, in one streaming pass. Used by `fsck`.
     pub fn verify_index(&self, index: &StoredIndex) -> Result<(), DamagedIndex> {
-        // The size limit depends on the layer; an orphan's layer is gone, and nothing here is
-        // held in memory, so it is judged on its checksums alone (it is an orphan, not damage).
-        let limit = match self.blob_size(&index.layer) {
-            Some(size) => index_size_limit(size),
-            None => u64::MAX,
-        };
+        // Nothing here is held in memory, so an index is judged on its checksums alone: the
+        // size limit of its kind (unknown here: streamed kinds have none) is the reader's.
+        let limit = u64::MAX;
         let expected = Expected {
             layer: index.layer,
             kind: &index.kind,
@@ -776,6 +816,40 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io("remove", &path, e)),
         }
+    }
+
+    /// Removes indexes of `kind`, least recently used (oldest mtime) first, until those left
+    /// take at most `budget` bytes; returns how many went. For kinds kept as a cache.
+    pub fn trim_indexes(&self, kind: IndexKind, budget: u64) -> Result<RemovedIndexes, StoreError> {
+        self.check_writable("remove layer indexes")?;
+        let dir = self.index_dir();
+        let mut kept: Vec<(std::time::SystemTime, StoredIndex)> = Vec::new();
+        for index in self.list_indexes()? {
+            if index.kind != kind.name {
+                continue;
+            }
+            let path = self.index_path(&index.layer, &index.kind);
+            let used = fs::symlink_metadata(&path)
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            kept.push((used, index));
+        }
+        kept.sort_by_key(|(used, _)| *used);
+        let mut total: u64 = kept.iter().map(|(_, i)| i.size).sum();
+        let mut removed = RemovedIndexes::default();
+        for (_, index) in kept {
+            if total <= budget {
+                break;
+            }
+            let freed = remove_file(&self.index_path(&index.layer, &index.kind), index.size)?;
+            total = total.saturating_sub(index.size);
+            removed.count += 1;
+            removed.bytes += freed;
+        }
+        if removed.count > 0 {
+            sync_dir(&dir)?;
+        }
+        Ok(removed)
     }
 
     /// Removes the indexes whose layer blob is not stored. Call under the exclusive gc lock

@@ -218,6 +218,17 @@ fn rootfs_is_what_umoci_unpacks_for_every_compression() {
         assert_eq!(ours["subsecond"].mtime, Some((1_700_000_000, 500_000_000)));
         assert!(!ours["xattr-file"].xattrs.is_empty(), "{variant}");
     }
+    // Single-frame zstd layers are read through a decompressed copy, kept beside the layer
+    // indexes (`<layer>.tar`), made once and checked against the config's diff_id.
+    for (i, layer) in s.layers.iter().enumerate() {
+        let blob = sha256(&compress("zstd-one-frame", i, layer).0);
+        let copy = s.store.join(format!("indexes/sha256/{blob}.tar"));
+        let meta = std::fs::metadata(&copy).unwrap_or_else(|e| panic!("{}: {e}", copy.display()));
+        assert!(
+            meta.len() > layer.len() as u64,
+            "the copy holds the layer's tar"
+        );
+    }
     // `find` and GNU tar walk it like any directory (tar reads every file's bytes).
     let root = m.path(&rootfs_rel("gzip"));
     let find = run(Command::new("find")
@@ -528,4 +539,73 @@ fn names_in(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Claims: names inside images are bytes (a Latin-1 name that is not UTF-8 is listed, found
+/// and read as it is), and a directory of 3000 entries lists every one, once, through the
+/// kernel's readdir in pieces.
+#[test]
+fn names_are_bytes_and_a_large_directory_lists_every_entry() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    needs!("fuse");
+    let dir = tempfile::tempdir().unwrap();
+    let mut layer = Layer::new();
+    layer.dir("many", 0o755);
+    let mut want: Vec<String> = (0..3000)
+        .map(|i| format!("entry-{i:05}-{}", "x".repeat(i % 90)))
+        .collect();
+    for name in &want {
+        layer.file(&format!("many/{name}"), 0o644, name.as_bytes());
+    }
+    let latin1: &[u8] = b"caf\xe9";
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_size(5);
+    h.as_old_mut().name[..latin1.len()].copy_from_slice(latin1);
+    h.set_cksum();
+    layer.0.append(&h, &b"bytes"[..]).unwrap();
+    let layout = dir.path().join("layout");
+    write_layout_with(
+        &layout,
+        &[layer.finish()],
+        Some("example.com/rootfs/names:1"),
+        |_, l| (gzip(l), GZIP),
+    );
+    let archive = dir.path().join("names.tar");
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(&layout)
+        .arg("-cf")
+        .arg(&archive)
+        .arg("."));
+    let store = dir.path().join("store");
+    run(imagefs(&store).arg("import").arg(&archive));
+    let m = Mount::start(
+        &store,
+        &dir.path().join("mnt"),
+        &dir.path().join("daemon.log"),
+    );
+    let root = m.path("images/example.com/rootfs/names@1/by-platform/linux-amd64/rootfs");
+    let listed = names_in(&root.join("many"));
+    want.sort();
+    assert_eq!(listed, want);
+    let ls = run(Command::new("ls").arg("-f").arg(root.join("many")));
+    assert_eq!(
+        text(&ls.stdout).lines().count(),
+        3002,
+        "every entry once, with . and .."
+    );
+    let top: Vec<std::ffi::OsString> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(top.iter().any(|n| n.as_bytes() == latin1), "{top:?}");
+    assert_eq!(
+        std::fs::read(root.join(OsStr::from_bytes(latin1))).unwrap(),
+        b"bytes"
+    );
+    let one = root.join("many").join(&want[1234]);
+    assert_eq!(std::fs::read(&one).unwrap(), want[1234].as_bytes());
 }

@@ -210,3 +210,56 @@ fn readers_sharing_decoded_chunks_read_the_same_bytes_from_several_threads() {
         );
     }
 }
+
+/// A single-frame zstd layer gets a decompressed copy, checked against its diff_id: made once,
+/// then loaded; a layer that is not what its diff_id says gets none (and readers decode as
+/// before); a multi-frame one needs none. Copies past the budget go, oldest use first.
+#[test]
+fn a_single_frame_zstd_layer_gets_a_decompressed_copy_checked_against_its_diff_id() {
+    let (_dir, store) = temp_store();
+    let plain = payload();
+    let diff_id = Digest::of(&plain);
+    let one = stored(&store, &zstd::encode_all(&plain[..], 3).unwrap());
+    let index = seek_index(&store, &one).unwrap();
+    assert!(
+        decompressed_copy(&store, &one, None, &index).is_none(),
+        "no diff_id, no copy"
+    );
+    let wrong = Digest::of(b"another layer");
+    assert!(decompressed_copy(&store, &one, Some(&wrong), &index).is_none());
+    assert!(
+        store
+            .open_index(&one.digest, DECOMPRESSED_COPY)
+            .unwrap()
+            .is_none(),
+        "nothing stored for a layer that is not its diff_id"
+    );
+    let copy = decompressed_copy(&store, &one, Some(&diff_id), &index).expect("a copy");
+    assert_eq!(copy.payload_digest(), diff_id);
+    let mut reader = LayerReader::from_copy(copy);
+    let mut buf = vec![0u8; 1000];
+    assert_eq!(reader.read_at(5 << 20, &mut buf).unwrap(), 1000);
+    assert!(buf[..] == plain[5 << 20..(5 << 20) + 1000]);
+    // Loaded the second time (the stored copy's digest is the diff_id).
+    assert!(decompressed_copy(&store, &one, Some(&diff_id), &index).is_some());
+
+    let frames = stored(&store, &zstd_frames(&plain));
+    let index = seek_index(&store, &frames).unwrap();
+    assert!(decompressed_copy(&store, &frames, Some(&diff_id), &index).is_none());
+
+    // The budget: with room for one copy, the older one goes.
+    let other = payload()[1..].to_vec();
+    let two = stored(&store, &zstd::encode_all(&other[..], 3).unwrap());
+    let two_index = seek_index(&store, &two).unwrap();
+    assert!(decompressed_copy(&store, &two, Some(&Digest::of(&other)), &two_index).is_some());
+    let copy_of = |d: &Descriptor| store.open_index(&d.digest, DECOMPRESSED_COPY).unwrap();
+    assert!(copy_of(&one).is_some() && copy_of(&two).is_some());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    copy_of(&two).unwrap().touch();
+    let removed = store
+        .trim_indexes(DECOMPRESSED_COPY, plain.len() as u64 + 1000)
+        .unwrap();
+    assert_eq!(removed.count, 1);
+    assert!(copy_of(&one).is_none(), "the least recently used went");
+    assert!(copy_of(&two).is_some());
+}
