@@ -8,6 +8,7 @@
 #   small: 3 layers, about 10 MiB of gzip layers (a test image)
 #   large: 7 layers, over 400 MiB of gzip layers (a benchmark image); its first 3 layers are
 #          the small image's
+# Once the .debs are cached: small about 10 s, large about 2 min on 2 cores (1 min with pigz).
 # Writes the OCI layout OUTDIR/ (tag "1", io.containerd.image.name example.com/deb/SIZE:1) and
 # OUTDIR.tar (the layout as a tar, for `imagefs import`).
 # Env: DEB_IMAGE_CACHE   where the .debs are kept between runs
@@ -59,7 +60,7 @@ deb_file() { # SPEC (pkg or pkg=version) -> path of its .deb in the cache, downl
     if [[ -n $ver ]]; then
         f=$(compgen -G "$cache/${pkg}_${ver//:/%3a}_*.deb" | head -1 || true)
     else
-        f=$(compgen -G "$cache/${pkg}_*.deb" | grep -v "_${tz_old}_\|_${tz_new}_" | LC_ALL=C sort | tail -1 || true)
+        f=$(compgen -G "$cache/${pkg}_*.deb" | sort -V | tail -1 || true)
     fi
     if [[ -z $f ]]; then
         (cd "$cache" && { apt-get download -q "$1" >/dev/null 2>&1 ||
