@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 for pkg in fuse3 skopeo umoci rsync zstd xz-utils bzip2 pigz time containerd podman docker.io \
-    borgbackup restic rdiff-backup python3 e2fsprogs libglib2.0-bin attr systemd zsh fish man-db; do
+    borgbackup restic rdiff-backup python3 e2fsprogs libglib2.0-bin attr systemd zsh fish man-db jq; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

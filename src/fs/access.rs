@@ -141,7 +141,7 @@ mod tests {
             ctime: UNIX_EPOCH,
             blksize: 512,
             rdev: 0,
-            immutable: false,
+            ttl: std::time::Duration::from_secs(1),
         }
     }
 

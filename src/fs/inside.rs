@@ -28,8 +28,8 @@ use super::{Attr, DirEntry, FileKind, FsError, ImageFs};
 use crate::digest::Digest;
 use crate::oci::Descriptor;
 use crate::platform::Platform;
-use crate::rootfs::decoded_cache::{DEFAULT_BUDGET, DecodedCache};
-use crate::rootfs::layer::Compression;
+use crate::rootfs::decoded_cache::DEFAULT_BUDGET;
+use crate::rootfs::layer::{Compression, SharedDecoding};
 use crate::rootfs::platform::{FileReader, PlatformRoot, RootfsError};
 use crate::rootfs::{EntryKind, NodeId, NodeKind};
 
@@ -43,6 +43,10 @@ const TREE_BIT: u64 = 1 << 63;
 const KEY_MASK: u32 = 0x7fff_ffff;
 /// Platforms kept loaded (their tables, seek indexes and merged tree).
 const MAX_LOADED: usize = 8;
+/// How long the kernel may cache entries and attributes inside images (nothing under an inode
+/// number there ever changes); an image removed from the store still leaves at once, since the
+/// live view invalidates its name.
+const IMMUTABLE_TTL: Duration = Duration::from_secs(600);
 /// A failed build is not retried on every lookup, only after this long.
 const RETRY_FAILED: Duration = Duration::from_secs(30);
 
@@ -114,14 +118,14 @@ struct Progress {
     error: Option<String>,
 }
 
-/// Every tree slot and platform load of the mount, and the decoded chunks they share.
+/// Every tree slot and platform load of the mount, and the decoding their readers share.
 #[derive(Debug)]
 pub(super) struct Trees {
     slots: Mutex<HashMap<u32, Arc<TreeSlot>>>,
     loads: Mutex<HashMap<Digest, Arc<PlatformLoad>>>,
     /// Loaded platforms, most recently used last.
     loaded: Mutex<VecDeque<Arc<PlatformLoad>>>,
-    pub(super) cache: Arc<DecodedCache>,
+    pub(super) cache: Arc<SharedDecoding>,
 }
 
 impl Default for Trees {
@@ -130,7 +134,7 @@ impl Default for Trees {
             slots: Mutex::default(),
             loads: Mutex::default(),
             loaded: Mutex::default(),
-            cache: Arc::new(DecodedCache::new(DEFAULT_BUDGET)),
+            cache: Arc::new(SharedDecoding::new(DEFAULT_BUDGET)),
         }
     }
 }
@@ -353,7 +357,7 @@ impl ImageFs {
                 mtime: UNIX_EPOCH,
                 ctime: ctime_of(UNIX_EPOCH, ino),
                 blksize: super::BLOCK_SIZE,
-                immutable: true,
+                ttl: IMMUTABLE_TTL,
             });
         }
         let root = self.tree_of(slot)?;
@@ -392,7 +396,7 @@ impl ImageFs {
             // Distinct per inode (see `ctime_of`): files of one layer often share their mtime.
             ctime: ctime_of(mtime, ino),
             blksize: super::BLOCK_SIZE,
-            immutable: true,
+            ttl: IMMUTABLE_TTL,
         })
     }
 

@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 pub use access::Caller;
 pub use error::FsError;
@@ -45,6 +45,10 @@ use tree::Node;
 use upload::Upload;
 
 use crate::store::Store;
+
+/// The kernel's attribute and entry cache time for nodes that can change: short, because tags
+/// move and imports land.
+pub(crate) const CHANGING_TTL: Duration = Duration::from_secs(1);
 
 /// `st_blksize`: coreutils sizes its buffers by it (`max(128 KiB, st_blksize)`), so `cp` and
 /// `cat` read 1 MiB per call, the largest FUSE request.
@@ -78,9 +82,10 @@ pub struct Attr {
     pub blksize: u32,
     /// A device node's number (`makedev`); 0 for the rest.
     pub rdev: u32,
-    /// Nothing about this inode number, nor the names under it, ever changes (a node inside an
-    /// image's root filesystem, which its number is derived from): the kernel may cache it long.
-    pub immutable: bool,
+    /// How long the kernel may keep this node's attributes and the name that led to it: a
+    /// second where tags move and imports land; long inside an image's root filesystem, where
+    /// nothing under an inode number ever changes (the number is derived from the content).
+    pub ttl: Duration,
 }
 
 #[derive(Clone, Debug)]

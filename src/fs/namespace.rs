@@ -363,7 +363,7 @@ impl ImageFs {
             ctime: ctime_of(mtime, node.ino()),
             blksize: BLOCK_SIZE,
             rdev: 0,
-            immutable: false,
+            ttl: super::CHANGING_TTL,
         })
     }
 

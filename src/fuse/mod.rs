@@ -13,7 +13,7 @@ use std::ffi::OsStr;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use fuser::{
     AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
@@ -26,9 +26,6 @@ use fuser::{
 use crate::fs::{Attr, Caller, FileKind, FsError, ImageFs, Invalidation, Opened};
 
 /// Attribute and entry cache time: short, because tags move and imports land.
-const TTL: Duration = Duration::from_secs(1);
-/// See `ttl`. Image removal still shows at once: the live view invalidates the image's name.
-const IMMUTABLE_TTL: Duration = Duration::from_secs(600);
 /// 1 MiB requests: the kernel's `max_pages` limit (256 pages).
 const MAX_WRITE: u32 = 1 << 20;
 /// Background requests in flight (async readahead): mountpoint-s3 measured the curve
@@ -116,12 +113,6 @@ fn file_type(kind: FileKind) -> FileType {
     }
 }
 
-/// How long the kernel may keep an entry or attributes: a node inside an image never changes
-/// under its number (the number is derived from the image's content), the rest may.
-fn ttl(a: &Attr) -> Duration {
-    if a.immutable { IMMUTABLE_TTL } else { TTL }
-}
-
 fn fopen_flags(o: &Opened) -> FopenFlags {
     let mut f = FopenFlags::empty();
     if o.direct_io {
@@ -189,7 +180,7 @@ impl Filesystem for FuseAdapter {
     fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         log::debug!(target: "fuse", "lookup parent={parent} name={name:?}");
         match self.fs.lookup(parent.0, name, &caller(req)) {
-            Ok(a) => reply.entry(&ttl(&a), &file_attr(&a), Generation(0)),
+            Ok(a) => reply.entry(&a.ttl, &file_attr(&a), Generation(0)),
             Err(e) => reply.error(fail("lookup", format_args!("{parent} {name:?}"), &e)),
         }
     }
@@ -197,7 +188,7 @@ impl Filesystem for FuseAdapter {
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         log::debug!(target: "fuse", "getattr ino={ino}");
         match self.fs.getattr(ino.0) {
-            Ok(a) => reply.attr(&ttl(&a), &file_attr(&a)),
+            Ok(a) => reply.attr(&a.ttl, &file_attr(&a)),
             Err(e) => reply.error(fail("getattr", format_args!("{ino}"), &e)),
         }
     }
@@ -226,7 +217,7 @@ impl Filesystem for FuseAdapter {
             .fs
             .setattr(ino.0, size, mtime.map(time), other, &caller(req))
         {
-            Ok(a) => reply.attr(&TTL, &file_attr(&a)),
+            Ok(a) => reply.attr(&a.ttl, &file_attr(&a)),
             Err(e) => reply.error(fail("setattr", format_args!("{ino}"), &e)),
         }
     }
@@ -357,7 +348,7 @@ impl Filesystem for FuseAdapter {
         log::debug!(target: "fuse", "create parent={parent} name={name:?}");
         match self.fs.create(parent.0, name, flags, &caller(req)) {
             Ok((a, o)) => reply.created(
-                &TTL,
+                &a.ttl,
                 &file_attr(&a),
                 Generation(0),
                 FileHandle(o.fh),
@@ -378,7 +369,7 @@ impl Filesystem for FuseAdapter {
     ) {
         log::debug!(target: "fuse", "mkdir parent={parent} name={name:?}");
         match self.fs.mkdir(parent.0, name, &caller(req)) {
-            Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(0)),
+            Ok(a) => reply.entry(&a.ttl, &file_attr(&a), Generation(0)),
             Err(e) => reply.error(fail("mkdir", format_args!("{parent} {name:?}"), &e)),
         }
     }

@@ -13,9 +13,9 @@ use crate::digest::Digest;
 /// files; 256 KiB keeps a small file's chunk small while a sequential read takes few chunks).
 pub const CHUNK: u64 = 256 << 10;
 
-/// The default budget: enough for the spans several concurrent readers walk through, well
-/// under the mount's memory target.
-pub const DEFAULT_BUDGET: usize = 64 << 20;
+/// The default budget: two spans (4 MiB each) for each of four concurrent readers walking
+/// through layers, well under the mount's memory target (BENCHMARKS.md "rootfs": 8 readers).
+pub const DEFAULT_BUDGET: usize = 32 << 20;
 
 /// See the module docs. All methods take `&self`; one lock guards the maps (a lookup is a hash
 /// probe and a tree update, far cheaper than the inflate it saves).

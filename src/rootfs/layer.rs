@@ -3,11 +3,12 @@
 //! needs (a gzip checkpoint index, a zstd frame table, nothing for a plain tar), kept in the
 //! store as a layer index so that it is built once, and a reader over it.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::decoded_cache::{CHUNK, DecodedCache};
 use super::zran::{DEFAULT_SPAN, GzipIndex, GzipReader, IndexingReader, ZranError};
@@ -246,8 +247,64 @@ fn decode(compression: Compression, bytes: &[u8]) -> Result<SeekIndex, LayerErro
 pub struct LayerReader {
     decoder: Decoder,
     size: u64,
-    /// Decoded chunks shared by every reader of the mount, and this layer's key in it.
-    cache: Option<(Arc<DecodedCache>, Digest)>,
+    /// What every reader of the mount shares, and this layer's key in it.
+    cache: Option<(Arc<SharedDecoding>, Digest)>,
+}
+
+/// What the readers of a mount share: decoded chunks, and the decoders of closed files, parked
+/// where they stopped, so that the next file of the same layer (`tar` of a tree walks a layer
+/// roughly in its own order) continues from there instead of from a checkpoint.
+pub struct SharedDecoding {
+    chunks: DecodedCache,
+    /// Most recently parked last.
+    parked: Mutex<VecDeque<(Digest, Decoder)>>,
+}
+
+/// Decoders kept parked in all: a few per layer of the platforms being read.
+const MAX_PARKED: usize = 16;
+
+impl SharedDecoding {
+    /// Sharing with a chunk cache of `chunk_budget` bytes.
+    pub fn new(chunk_budget: usize) -> SharedDecoding {
+        SharedDecoding {
+            chunks: DecodedCache::new(chunk_budget),
+            parked: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn chunks(&self) -> &DecodedCache {
+        &self.chunks
+    }
+
+    fn park(&self, layer: Digest, decoder: Decoder) {
+        let mut parked = self.parked.lock().expect("parked decoders lock poisoned");
+        parked.push_back((layer, decoder));
+        if parked.len() > MAX_PARKED {
+            parked.pop_front();
+        }
+    }
+
+    /// The parked decoder of `layer` that stands furthest into `from..=to` (it continues to
+    /// `to` without restarting), taken out of the pool.
+    fn take(&self, layer: &Digest, from: u64, to: u64) -> Option<Decoder> {
+        let mut parked = self.parked.lock().expect("parked decoders lock poisoned");
+        let (i, _) = parked
+            .iter()
+            .enumerate()
+            .filter(|(_, (d, _))| d == layer)
+            .filter_map(|(i, (_, dec))| dec.position().map(|p| (i, p)))
+            .filter(|&(_, p)| from <= p && p <= to)
+            .max_by_key(|&(_, p)| p)?;
+        parked.remove(i).map(|(_, d)| d)
+    }
+}
+
+impl std::fmt::Debug for SharedDecoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedDecoding")
+            .field("chunks", &self.chunks)
+            .finish_non_exhaustive()
+    }
 }
 
 enum Decoder {
@@ -256,6 +313,33 @@ enum Decoder {
     Plain(Arc<File>),
     /// A decompressed copy ([`DECOMPRESSED_COPY`]): read like a plain layer.
     Copy(Arc<IndexFile>),
+    /// Handed to the pool when its reader was dropped.
+    Parked,
+}
+
+impl Decoder {
+    /// The decompressed offset a live decoder produces next.
+    fn position(&self) -> Option<u64> {
+        match self {
+            Decoder::Gzip(r) => r.position(),
+            Decoder::Zstd(r) => r.position(),
+            Decoder::Plain(_) | Decoder::Copy(_) | Decoder::Parked => None,
+        }
+    }
+}
+
+impl Drop for LayerReader {
+    /// A decoder that has decoded something goes to the pool for the next reader.
+    fn drop(&mut self) {
+        if let Some((shared, layer)) = &self.cache
+            && self.decoder.position().is_some()
+        {
+            shared.park(
+                *layer,
+                std::mem::replace(&mut self.decoder, Decoder::Parked),
+            );
+        }
+    }
 }
 
 impl LayerReader {
@@ -283,9 +367,10 @@ impl LayerReader {
         }
     }
 
-    /// Reads through `cache` (layer `digest`'s chunks): decoded bytes one reader produced serve
-    /// the others, so opening many small files of one span decodes it once, not once per file.
-    pub fn cached(mut self, cache: Arc<DecodedCache>, digest: Digest) -> LayerReader {
+    /// Reads through `cache` (layer `digest`'s chunks and parked decoders): decoded bytes one
+    /// reader produced serve the others, so opening many small files of one span decodes it
+    /// once, not once per file.
+    pub fn cached(mut self, cache: Arc<SharedDecoding>, digest: Digest) -> LayerReader {
         if !matches!(self.decoder, Decoder::Plain(_) | Decoder::Copy(_)) {
             self.cache = Some((cache, digest));
         }
@@ -302,7 +387,7 @@ impl LayerReader {
         while filled < want {
             let at = offset + filled as u64;
             let chunk_no = at / CHUNK;
-            let chunk = match cache.get(&digest, chunk_no) {
+            let chunk = match cache.chunks.get(&digest, chunk_no) {
                 Some(c) => c,
                 None => self.decode_chunks(&cache, &digest, chunk_no)?,
             };
@@ -322,15 +407,24 @@ impl LayerReader {
     /// chunk (the chunks between are decoded anyway; caching them makes a neighbour's read free).
     fn decode_chunks(
         &mut self,
-        cache: &DecodedCache,
+        shared: &SharedDecoding,
         digest: &Digest,
         target: u64,
     ) -> io::Result<Arc<[u8]>> {
+        let cache = &shared.chunks;
         let start = target * CHUNK;
         let entry = self.index_entry_point(start);
+        // A parked decoder between the entry point and here saves restarting at the entry.
+        if !self.position().is_some_and(|p| entry <= p && p <= start)
+            && let Some(parked) = shared.take(digest, entry, start)
+        {
+            self.decoder = parked;
+        }
         let mut first = entry.div_ceil(CHUNK).min(target);
+        // Continue this reader's decoder where it stands, from the first whole chunk there
+        // (reading a chunk behind it would restart it).
         if let Some(p) = self.position().filter(|&p| p >= entry && p <= start) {
-            first = first.max(p / CHUNK);
+            first = first.max(p.div_ceil(CHUNK));
         }
         let mut last = None;
         for n in first..=target {
@@ -354,20 +448,17 @@ impl LayerReader {
         match &self.decoder {
             Decoder::Gzip(r) => r.index().entry_point(offset),
             Decoder::Zstd(r) => r.table().entry_point(offset),
-            Decoder::Plain(_) | Decoder::Copy(_) => offset,
+            Decoder::Plain(_) | Decoder::Copy(_) | Decoder::Parked => offset,
         }
     }
 
     fn position(&self) -> Option<u64> {
-        match &self.decoder {
-            Decoder::Gzip(r) => r.position(),
-            Decoder::Zstd(r) => r.position(),
-            Decoder::Plain(_) | Decoder::Copy(_) => None,
-        }
+        self.decoder.position()
     }
 
     fn decode_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.decoder {
+            Decoder::Parked => unreachable!("a reader is parked only when dropped"),
             Decoder::Gzip(r) => Ok(r.read_at(offset, buf)?),
             Decoder::Zstd(r) => r.read_at(offset, buf),
             Decoder::Copy(c) => {
@@ -418,6 +509,18 @@ pub fn decompressed_copy(
         return None;
     }
     let size = table.decompressed_size();
+    // A layer that decompresses to more than all copies may take (a zstd bomb of a few bytes
+    // can claim terabytes) gets none, nor one the store's free space could not hold with a
+    // margin: readers decode it as before.
+    let free = store
+        .statvfs()
+        .map(|st| st.f_bavail.saturating_mul(st.f_frsize))
+        .unwrap_or(0);
+    if size > DECOMPRESSED_COPIES_BUDGET || size.saturating_add(1 << 30) > free {
+        log::info!(target: "rootfs",
+            "no decompressed copy of layer {} ({size} bytes; {free} bytes free)", layer.digest);
+        return None;
+    }
     match store.open_index(&layer.digest, DECOMPRESSED_COPY) {
         Ok(Some(copy)) if copy.payload_digest() == *diff_id && copy.len() == size => {
             copy.touch();

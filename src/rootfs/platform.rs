@@ -6,8 +6,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use super::decoded_cache::DecodedCache;
-use super::layer::{self, LayerError, LayerReader, SeekIndex};
+use super::layer::{self, LayerError, LayerReader, SeekIndex, SharedDecoding};
 use super::merge::{MergeError, MergeNote, MergedTree, NodeId};
 use super::toc::{LayerToc, TocError, TocLimits};
 use crate::digest::Digest;
@@ -202,7 +201,7 @@ impl PlatformRoot {
         store: &Store,
         node: NodeId,
         path: &str,
-        cache: Option<&Arc<DecodedCache>>,
+        cache: Option<&Arc<SharedDecoding>>,
     ) -> Result<Option<FileReader>, RootfsError> {
         let view = self.tree.node(node);
         let Some((layer, entry)) = view.content else {

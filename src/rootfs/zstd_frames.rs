@@ -58,12 +58,32 @@ pub enum ZstdIndexError {
     BadTable {
         reason: &'static str,
     },
+    /// More output per input byte than deflate can ever give (see `MAX_EXPANSION`): a
+    /// decompression bomb, refused before it costs more time.
+    TooExpansive {
+        compressed: u64,
+        decompressed: u64,
+    },
 }
+
+/// The most output a zstd layer may give per compressed byte, plus `EXPANSION_SLACK`: what
+/// deflate, and so any gzip layer, gives at most (about 1032 to 1). zstd can go far beyond, and a
+/// layer of a few kilobytes could then keep the index build busy for hours.
+const MAX_EXPANSION: u64 = 1032;
+const EXPANSION_SLACK: u64 = 64 << 20;
 
 impl fmt::Display for ZstdIndexError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ZstdIndexError::Io(_) => write!(f, "reading the zstd layer"),
+            ZstdIndexError::TooExpansive {
+                compressed,
+                decompressed,
+            } => write!(
+                f,
+                "zstd layer gives {decompressed} bytes from its first {compressed}: more than \
+                 {MAX_EXPANSION} to 1, which no layer needs; not indexed"
+            ),
             ZstdIndexError::Corrupt { offset, reason } => {
                 write!(
                     f,
@@ -87,7 +107,8 @@ impl std::error::Error for ZstdIndexError {
             ZstdIndexError::Io(e) => Some(e),
             ZstdIndexError::Corrupt { .. }
             | ZstdIndexError::Truncated { .. }
-            | ZstdIndexError::BadTable { .. } => None,
+            | ZstdIndexError::BadTable { .. }
+            | ZstdIndexError::TooExpansive { .. } => None,
         }
     }
 }
@@ -148,6 +169,13 @@ impl FrameTable {
                     frames.push(frame_start);
                 }
                 decompressed += produced;
+                let read = compressed + src.pos as u64;
+                if decompressed > read.saturating_mul(MAX_EXPANSION) + EXPANSION_SLACK {
+                    return Err(ZstdIndexError::TooExpansive {
+                        compressed: read,
+                        decompressed,
+                    });
+                }
                 if hint == 0 {
                     between = true;
                 }

@@ -156,15 +156,17 @@ fn readers_sharing_decoded_chunks_read_the_same_bytes_from_several_threads() {
     for blob in [gzip(&plain), zstd_frames(&plain), plain.to_vec()] {
         let layer = stored(&store, &blob);
         let index = seek_index(&store, &layer).unwrap();
-        let cache = Arc::new(DecodedCache::new(8 << 20));
+        let shared = Arc::new(SharedDecoding::new(8 << 20));
+        let cache = shared.chunks();
         std::thread::scope(|scope| {
             for t in 0..4u64 {
-                let (store, layer, index, cache, plain) = (&store, &layer, &index, &cache, &plain);
+                let (store, layer, index, shared, plain) =
+                    (&store, &layer, &index, &shared, &plain);
                 scope.spawn(move || {
                     let file = Arc::new(store.open_blob(layer).unwrap());
                     let mut reader = LayerReader::new(index, file)
                         .unwrap()
-                        .cached(cache.clone(), layer.digest);
+                        .cached(shared.clone(), layer.digest);
                     let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ t;
                     for _ in 0..60 {
                         seed ^= seed << 13;
@@ -194,7 +196,7 @@ fn readers_sharing_decoded_chunks_read_the_same_bytes_from_several_threads() {
         let file = Arc::new(store.open_blob(&layer).unwrap());
         let mut fresh = LayerReader::new(&index, file)
             .unwrap()
-            .cached(cache.clone(), layer.digest);
+            .cached(shared.clone(), layer.digest);
         let (hits, _) = cache.hits_and_misses();
         let mut buf = vec![0u8; 100];
         let kept = (0..plain.len() as u64 / CHUNK)
@@ -262,4 +264,42 @@ fn a_single_frame_zstd_layer_gets_a_decompressed_copy_checked_against_its_diff_i
     assert_eq!(removed.count, 1);
     assert!(copy_of(&one).is_none(), "the least recently used went");
     assert!(copy_of(&two).is_some());
+}
+
+/// A reader's decoder is parked when the reader goes, and the next reader of the same layer
+/// that misses at or past where it stopped takes it and continues (no restart), reading the
+/// right bytes; a decoder past the offset, or of another layer, is left where it is.
+#[test]
+fn a_dropped_readers_decoder_is_taken_by_the_next_reader_further_on() {
+    let (_dir, store) = temp_store();
+    let plain = payload();
+    let layer = stored(&store, &gzip(&plain));
+    let index = seek_index(&store, &layer).unwrap();
+    let shared = Arc::new(SharedDecoding::new(1 << 20));
+    let reader = || {
+        LayerReader::new(&index, Arc::new(store.open_blob(&layer).unwrap()))
+            .unwrap()
+            .cached(shared.clone(), layer.digest)
+    };
+    let mut buf = vec![0u8; 100];
+    let mut first = reader();
+    first.read_at(CHUNK + 5, &mut buf).unwrap();
+    let stopped = first.position().unwrap();
+    drop(first);
+    assert_eq!(shared.parked.lock().unwrap().len(), 1);
+    // Another layer's reader, or one that would need to go back, leaves it parked.
+    assert!(shared.take(&Digest::of(b"other"), 0, u64::MAX).is_none());
+    assert!(shared.take(&layer.digest, 0, stopped - 1).is_none());
+    let mut second = reader();
+    let at = stopped + 3 * CHUNK + 11;
+    second.read_at(at, &mut buf).unwrap();
+    assert!(buf[..] == plain[at as usize..at as usize + 100]);
+    assert!(
+        shared.parked.lock().unwrap().is_empty(),
+        "taken by the second reader"
+    );
+    match &second.decoder {
+        Decoder::Gzip(r) => assert_eq!(r.restarts(), 1, "continued: only its first start"),
+        _ => unreachable!("a gzip layer"),
+    }
 }

@@ -147,3 +147,18 @@ fn the_table_round_trips_and_damage_is_refused() {
     rand::rngs::StdRng::seed_from_u64(9).fill_bytes(&mut noise);
     assert!(FrameTable::from_bytes(&noise).is_err());
 }
+
+/// A zstd bomb (a few hundred bytes that would decode to gigabytes) is refused while the table
+/// is built, after decoding no more than deflate's ratio allows, not decoded to its end.
+#[test]
+fn a_decompression_bomb_is_refused_early() {
+    let zeros = vec![0u8; 256 << 20];
+    let bomb = zstd::encode_all(&zeros[..], 19).unwrap();
+    assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
+    match FrameTable::build(&bomb[..]) {
+        Err(ZstdIndexError::TooExpansive { decompressed, .. }) => {
+            assert!(decompressed < 256 << 20, "stopped early at {decompressed}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
