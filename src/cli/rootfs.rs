@@ -215,6 +215,7 @@ pub(super) fn index(store: &Store, args: &IndexArgs) -> CliResult {
             continue;
         }
         let root = PlatformRoot::open(store, &m.children)?;
+        root.prepare_reading(store)?;
         let platform = m.platform.as_ref().map_or_else(
             || m.descriptor.digest.to_string(),
             |p| p.normalize().format_all(),

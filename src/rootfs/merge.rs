@@ -209,6 +209,12 @@ struct Builder<'a> {
     steps_left: u64,
     steps_limit: u64,
     max_nodes: usize,
+    /// Counts the changes that can change where a path resolves (a name replaced or removed,
+    /// a directory emptied): adding a name never does.
+    generation: u64,
+    /// The last parent path resolved for an entry, at which generation, to which directory:
+    /// entries of a tar come directory by directory, so most resolve like the one before.
+    last_parent: Option<(&'a [u8], u64, u32)>,
 }
 
 #[derive(Clone, Copy)]
@@ -256,6 +262,8 @@ impl MergedTree {
             steps_left: steps_limit,
             steps_limit,
             max_nodes,
+            generation: 0,
+            last_parent: None,
         };
         for (l, toc) in layers.iter().enumerate() {
             let l = l as u16;
@@ -452,13 +460,19 @@ impl<'a> Builder<'a> {
     }
 
     fn put(&mut self, dir: u32, name: &'a [u8], node: u32) {
-        self.map
+        let old = self
+            .map
             .insert((self.nodes[dir as usize].dir_key, name), node);
+        if old.is_some_and(|old| old != node) {
+            self.generation += 1;
+        }
     }
 
     fn remove(&mut self, dir: u32, name: &'a [u8]) {
         let key = (self.nodes[dir as usize].dir_key, name);
-        self.map.remove(&key);
+        if self.map.remove(&key).is_some() {
+            self.generation += 1;
+        }
     }
 
     fn new_node(
@@ -581,6 +595,7 @@ impl<'a> Builder<'a> {
             };
             self.next_dir_key += 1;
             self.nodes[dir as usize].dir_key = self.next_dir_key - 1;
+            self.generation += 1;
             return Ok(());
         }
         let (parent, name) = split_last(path);
@@ -598,12 +613,18 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         let (parent, name) = split_last(path);
-        let dir = match self.resolve_dir(parent.split(|&b| b == b'/'), true)? {
-            Ok(dir) => dir,
-            Err(problem) => {
-                self.note(layer, index, problem);
-                return Ok(());
-            }
+        let dir = match self.last_parent {
+            Some((p, generation, dir)) if p == parent && generation == self.generation => dir,
+            _ => match self.resolve_dir(parent.split(|&b| b == b'/'), true)? {
+                Ok(dir) => {
+                    self.last_parent = Some((parent, self.generation, dir));
+                    dir
+                }
+                Err(problem) => {
+                    self.note(layer, index, problem);
+                    return Ok(());
+                }
+            },
         };
         let existing = self.get(dir, name);
         match e.kind() {

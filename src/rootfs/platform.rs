@@ -1,10 +1,11 @@
-//! One platform's root filesystem, ready to browse: for each layer its seek index and table of
-//! contents (from the store's layer indexes, else built in one pass each and stored, never as
-//! part of an import), the layers merged, and a file's bytes read from the layer holding them.
+//! One platform's root filesystem, ready to browse: for each layer its table of contents and
+//! seek index (from the store's layer indexes, else built in one pass each and stored, never as
+//! part of an import; a stored seek index is loaded on the layer's first read), the layers
+//! merged, and a file's bytes read from the layer holding them.
 
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::layer::{self, LayerError, LayerReader, SeekIndex, SharedDecoding};
 use super::merge::{MergeError, MergeNote, MergedTree, NodeId};
@@ -32,14 +33,40 @@ impl fmt::Debug for PlatformRoot {
     }
 }
 
-/// One layer, ready to read: its blob's descriptor, its seek index and its table of contents.
+/// One layer: its blob's descriptor and its table of contents, and what reading its bytes
+/// takes, loaded on the first read (a tree is browsed far more often than its files are read,
+/// and the seek indexes are most of what a platform's indexes weigh).
 #[derive(Debug)]
 pub struct OpenedLayer {
     pub descriptor: Descriptor,
-    pub seek: SeekIndex,
     pub toc: Arc<LayerToc>,
-    /// A single-frame zstd layer's decompressed copy, read instead of decoding from its start.
-    pub copy: Option<Arc<IndexFile>>,
+    diff_id: Option<Digest>,
+    reading: Mutex<Option<Arc<LayerReading>>>,
+}
+
+/// A layer's seek index and, for a single-frame zstd layer, its decompressed copy (read
+/// instead of decoding from its start).
+#[derive(Debug)]
+struct LayerReading {
+    seek: SeekIndex,
+    copy: Option<Arc<IndexFile>>,
+}
+
+impl OpenedLayer {
+    /// The seek index (from the store, else built and stored) and decompressed copy, once.
+    fn reading(&self, store: &Store) -> Result<Arc<LayerReading>, LayerError> {
+        let mut reading = self.reading.lock().expect("layer reading lock poisoned");
+        if let Some(r) = &*reading {
+            return Ok(r.clone());
+        }
+        let seek = layer::seek_index(store, &self.descriptor)?;
+        let made = Arc::new(LayerReading {
+            copy: layer::decompressed_copy(store, &self.descriptor, self.diff_id.as_ref(), &seek),
+            seek,
+        });
+        *reading = Some(made.clone());
+        Ok(made)
+    }
 }
 
 /// One regular file's bytes, read at any offset through its own decoder (one per open file,
@@ -216,13 +243,14 @@ impl PlatformRoot {
             path: path.to_string(),
             source,
         };
-        let reader = match &opened.copy {
+        let reading = opened.reading(store).map_err(RootfsError::Layer)?;
+        let reader = match &reading.copy {
             Some(copy) => LayerReader::from_copy(copy.clone()),
             None => {
                 let file = store
                     .open_blob(&opened.descriptor)
                     .map_err(|e| read_err(io::Error::other(crate::error::chain(&e))))?;
-                let reader = LayerReader::new(&opened.seek, Arc::new(file))
+                let reader = LayerReader::new(&reading.seek, Arc::new(file))
                     .map_err(|e| read_err(io::Error::other(e.to_string())))?;
                 match cache {
                     Some(cache) => reader.cached(cache.clone(), opened.descriptor.digest),
@@ -235,6 +263,15 @@ impl PlatformRoot {
             start: entry.data_offset(),
             size: entry.size(),
         }))
+    }
+
+    /// Loads (or builds and stores) what reading every layer takes, which reads otherwise load
+    /// on first use: `imagefs index` builds everything ahead.
+    pub fn prepare_reading(&self, store: &Store) -> Result<(), RootfsError> {
+        for layer in &self.layers {
+            layer.reading(store).map_err(RootfsError::Layer)?;
+        }
+        Ok(())
     }
 
     /// Copies a regular file's bytes to `out`, streaming from its layer; returns the count.
@@ -277,10 +314,7 @@ fn open_layer(
         source,
     };
     let (seek, toc) = match layer::load_index(store, d, TOC_INDEX, LayerToc::from_bytes) {
-        Some(toc) => (
-            layer::seek_index(store, d).map_err(RootfsError::Layer)?,
-            toc,
-        ),
+        Some(toc) => (None, toc),
         None => {
             let (seek, read) = layer::seek_index_reading(store, d, |input| {
                 LayerToc::read(input, &TocLimits::default())
@@ -291,13 +325,20 @@ fn open_layer(
                 log::info!(target: "rootfs", "layer {}: skipped {s:?}", d.digest);
             }
             layer::keep(store, d, TOC_INDEX, &toc.to_bytes());
-            (seek, toc)
+            (Some(seek), toc)
         }
     };
+    // A seek index built with the table is kept; one in the store is loaded on first read.
+    let reading = seek.map(|seek| {
+        Arc::new(LayerReading {
+            copy: layer::decompressed_copy(store, d, diff_id, &seek),
+            seek,
+        })
+    });
     Ok(OpenedLayer {
-        copy: layer::decompressed_copy(store, d, diff_id, &seek),
         descriptor: d.clone(),
-        seek,
         toc: Arc::new(toc),
+        diff_id: diff_id.copied(),
+        reading: Mutex::new(reading),
     })
 }
