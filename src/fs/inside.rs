@@ -361,9 +361,7 @@ impl ImageFs {
             });
         }
         let root = self.tree_of(slot)?;
-        let tree = root.tree();
-        let id = tree.node_at(place).ok_or(FsError::UnknownInode(ino))?;
-        let v = tree.node(id);
+        let v = root.tree().node(node_id(&root, slot, place)?);
         let size = match v.kind {
             NodeKind::Regular => v.size,
             // POSIX: a symlink's size is its target's length (readlink buffers rely on it).
@@ -400,6 +398,20 @@ impl ImageFs {
         })
     }
 
+    /// The tree of `slot` and its directory `place` (ENOTDIR when it is none).
+    fn tree_dir(
+        &self,
+        slot: &TreeSlot,
+        place: u32,
+    ) -> Result<(Arc<PlatformRoot>, NodeId), FsError> {
+        let root = self.tree_of(slot)?;
+        let dir = node_id(&root, slot, place)?;
+        if root.tree().node(dir).kind != NodeKind::Directory {
+            return Err(FsError::NotADirectory);
+        }
+        Ok((root, dir))
+    }
+
     /// The child `name` of tree directory `place`.
     pub(super) fn tree_child(
         &self,
@@ -407,17 +419,13 @@ impl ImageFs {
         place: u32,
         name: &[u8],
     ) -> Result<Node, FsError> {
-        let root = self.tree_of(slot)?;
-        let tree = root.tree();
-        let dir = tree
-            .node_at(place)
-            .ok_or(FsError::UnknownInode(slot.ino(place)))?;
-        if tree.node(dir).kind != NodeKind::Directory {
-            return Err(FsError::NotADirectory);
-        }
-        let child = tree.lookup(dir, name).ok_or_else(|| FsError::NotFound {
-            name: String::from_utf8_lossy(name).into_owned(),
-        })?;
+        let (root, dir) = self.tree_dir(slot, place)?;
+        let child = root
+            .tree()
+            .lookup(dir, name)
+            .ok_or_else(|| FsError::NotFound {
+                name: String::from_utf8_lossy(name).into_owned(),
+            })?;
         Ok(Node::InTree(slot.clone(), child.index()))
     }
 
@@ -428,14 +436,8 @@ impl ImageFs {
         place: u32,
         skip: usize,
     ) -> Result<Vec<DirEntry>, FsError> {
-        let root = self.tree_of(slot)?;
+        let (root, dir) = self.tree_dir(slot, place)?;
         let tree = root.tree();
-        let dir = tree
-            .node_at(place)
-            .ok_or(FsError::UnknownInode(slot.ino(place)))?;
-        if tree.node(dir).kind != NodeKind::Directory {
-            return Err(FsError::NotADirectory);
-        }
         Ok(tree
             .children_from(dir, skip)
             .map(|(name, id)| DirEntry {
@@ -450,10 +452,7 @@ impl ImageFs {
     /// directory holding it.
     pub(super) fn tree_parent(&self, slot: &TreeSlot, place: u32) -> Result<u32, FsError> {
         let root = self.tree_of(slot)?;
-        let id = root
-            .tree()
-            .node_at(place)
-            .ok_or(FsError::UnknownInode(slot.ino(place)))?;
+        let id = node_id(&root, slot, place)?;
         Ok(root.tree().parent(id).index())
     }
 

@@ -11,6 +11,7 @@ use super::handles::Handle;
 use super::tree::Node;
 use super::{FsError, ImageFs, Opened, flag, is_write_open, writable};
 use crate::archive::ArchivePlan;
+use crate::rootfs::layer::fill_at;
 
 /// Where the bytes of an open archive file come from. The mount reads them from the file's
 /// [`ArchivePlan`]; a benchmark can mount with a reader that does no archive work, to measure
@@ -237,24 +238,13 @@ impl ImageFs {
                     })?;
                 Ok(got)
             }
-            Handle::Blob(file) => {
-                let target = reserve(buf, size as usize);
-                let mut filled = 0;
-                while filled < target.len() {
-                    match file.read_at(&mut target[filled..], offset + filled as u64) {
-                        Ok(0) => break,
-                        Ok(n) => filled += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(source) => {
-                            return Err(FsError::Io {
-                                op: "read a layer blob",
-                                source,
-                            });
-                        }
-                    }
-                }
-                Ok(filled)
-            }
+            Handle::Blob(file) => fill_at(reserve(buf, size as usize), offset, |b, at| {
+                file.read_at(b, at)
+            })
+            .map_err(|source| FsError::Io {
+                op: "read a layer blob",
+                source,
+            }),
             Handle::Upload { .. } => Err(FsError::WriteOnly),
         }
     }

@@ -461,30 +461,8 @@ impl LayerReader {
             Decoder::Parked => unreachable!("a reader is parked only when dropped"),
             Decoder::Gzip(r) => Ok(r.read_at(offset, buf)?),
             Decoder::Zstd(r) => r.read_at(offset, buf),
-            Decoder::Copy(c) => {
-                let mut filled = 0;
-                while filled < buf.len() {
-                    match c.read_at(&mut buf[filled..], offset + filled as u64) {
-                        Ok(0) => break,
-                        Ok(n) => filled += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(filled)
-            }
-            Decoder::Plain(f) => {
-                let mut filled = 0;
-                while filled < buf.len() {
-                    match f.read_at(&mut buf[filled..], offset + filled as u64) {
-                        Ok(0) => break,
-                        Ok(n) => filled += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(filled)
-            }
+            Decoder::Copy(c) => fill_at(buf, offset, |b, at| c.read_at(b, at)),
+            Decoder::Plain(f) => fill_at(buf, offset, |b, at| f.read_at(b, at)),
         }
     }
 }
@@ -567,6 +545,25 @@ pub fn decompressed_copy(
             None
         }
     }
+}
+
+/// Fills `buf` from `offset` with positioned reads (`read_at(buf, offset)`, as `pread`), as
+/// many as it takes; short only where the data ends.
+pub fn fill_at(
+    buf: &mut [u8],
+    offset: u64,
+    mut read_at: impl FnMut(&mut [u8], u64) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// A `Read` over a whole layer's decompressed bytes from the start (for building a table of

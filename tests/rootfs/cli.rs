@@ -37,15 +37,8 @@ fn ls_files_and_cat_show_what_umoci_unpacks() {
         &Default::default(),
     );
 
-    let archive = dir.path().join("image.tar");
-    run(Command::new("tar")
-        .arg("-C")
-        .arg(&layout)
-        .arg("-cf")
-        .arg(&archive)
-        .arg("."));
     let store = dir.path().join("store");
-    run(imagefs(&store).arg("import").arg(&archive));
+    super::import_layout(&store, &layout);
     // Indexing ahead stores a table per layer, and the seek index of each gzip layer.
     let said = text(&ok(cli(&store, &["index", NAME])));
     assert!(

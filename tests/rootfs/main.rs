@@ -276,6 +276,18 @@ fn write_layout_with(
     std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
 }
 
+/// Imports the OCI layout at `layout` into `store` (as a tar of it, written beside the layout).
+fn import_layout(store: &Path, layout: &Path) {
+    let archive = layout.with_extension("tar");
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(layout)
+        .arg("-cf")
+        .arg(&archive)
+        .arg("."));
+    run(imagefs(store).arg("import").arg(&archive));
+}
+
 /// What is compared of one path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Seen {

@@ -16,8 +16,8 @@ use imagefs::rootfs::{LayerToc, MergedTree, TocLimits};
 use tar::EntryType;
 
 use super::{
-    Layer, Seen, assert_same, known_differences, layers, sha256, spec, walk_tree, walk_unpacked,
-    write_layout_with,
+    Layer, Seen, assert_same, import_layout, known_differences, layers, sha256, spec, walk_tree,
+    walk_unpacked, write_layout_with,
 };
 use crate::common::*;
 
@@ -148,14 +148,7 @@ fn stored() -> Stored {
         write_layout_with(&layout, &s.layers, Some(&name(variant)), |i, l| {
             compress(variant, i, l)
         });
-        let archive = s.dir.path().join(format!("{variant}.tar"));
-        run(Command::new("tar")
-            .arg("-C")
-            .arg(&layout)
-            .arg("-cf")
-            .arg(&archive)
-            .arg("."));
-        run(imagefs(&s.store).arg("import").arg(&archive));
+        import_layout(&s.store, &layout);
     }
     s
 }
@@ -573,15 +566,8 @@ fn names_are_bytes_and_a_large_directory_lists_every_entry() {
         Some("example.com/rootfs/names:1"),
         |_, l| (gzip(l), GZIP),
     );
-    let archive = dir.path().join("names.tar");
-    run(Command::new("tar")
-        .arg("-C")
-        .arg(&layout)
-        .arg("-cf")
-        .arg(&archive)
-        .arg("."));
     let store = dir.path().join("store");
-    run(imagefs(&store).arg("import").arg(&archive));
+    import_layout(&store, &layout);
     let m = Mount::start(
         &store,
         &dir.path().join("mnt"),
