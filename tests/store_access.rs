@@ -92,6 +92,7 @@ fn a_read_only_bind_mounted_store_is_served_and_writes_say_read_only() {
         vec!["rm", "app"],
         vec!["restore", "app"],
         vec!["gc"],
+        vec!["index", "app"],
         vec!["fsck", "--repair"],
     ] {
         let out = cli(ro, &args);

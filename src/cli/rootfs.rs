@@ -205,6 +205,8 @@ pub(super) fn cat(store: &Store, args: &CatArgs) -> CliResult {
 /// Builds (and stores) the tables of contents and seek indexes of the selected platforms'
 /// layers ahead of their first use; layers already indexed are only checked.
 pub(super) fn index(store: &Store, args: &IndexArgs) -> CliResult {
+    // Indexes that cannot be stored would be built for nothing (reads build what they need).
+    store.check_writable("store layer indexes")?;
     let records = ImageQuery::parse(&args.reference, false)?.find(store, &args.reference)?;
     let record = &records[0];
     let graph = ImageGraph::of_record(store, record)?;

@@ -202,8 +202,9 @@ impl Store {
         self.read_only
     }
 
-    /// Fails with [`StoreError::ReadOnly`] before a write is attempted on a read-only store.
-    fn check_writable(&self, op: &'static str) -> Result<(), StoreError> {
+    /// Fails with [`StoreError::ReadOnly`], naming `op`, before a write is attempted on a
+    /// read-only store.
+    pub fn check_writable(&self, op: &'static str) -> Result<(), StoreError> {
         if self.read_only {
             return Err(StoreError::ReadOnly {
                 root: self.root.clone(),
