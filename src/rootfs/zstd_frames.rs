@@ -356,11 +356,27 @@ impl<T: Borrow<FrameTable>, F: Borrow<File>> FrameReader<T, F> {
             let frame = table.frame_for(offset).ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidData, "zstd frame table has no frames")
             })?;
+            // A restart keeps the decoder's memory (its window can be large): only the frame
+            // it was in is dropped.
+            let (dctx, input) = match self.live.take() {
+                Some(mut old) => {
+                    old.dctx
+                        .reset(zstd::zstd_safe::ResetDirective::SessionOnly)
+                        .map_err(|code| {
+                            io::Error::other(format!(
+                                "zstd: {}",
+                                zstd::zstd_safe::get_error_name(code)
+                            ))
+                        })?;
+                    (old.dctx, old.input)
+                }
+                None => (new_dctx(), vec![0u8; INPUT_CHUNK]),
+            };
             self.live = Some(Live {
-                dctx: new_dctx(),
+                dctx,
                 compressed: frame.compressed,
                 position: frame.decompressed,
-                input: vec![0u8; INPUT_CHUNK],
+                input,
                 input_start: 0,
                 input_end: 0,
             });
