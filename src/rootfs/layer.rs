@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use super::decoded_cache::{CHUNK, DecodedCache};
 use super::zran::{DEFAULT_SPAN, GzipIndex, GzipReader, IndexingReader, ZranError};
-use super::zstd_frames::{FrameReader, FrameTable, ZstdIndexError};
+use super::zstd_frames::{FrameReader, FrameTable, IndexingDecoder, ZstdIndexError};
 use crate::digest::Digest;
 use crate::oci::Descriptor;
 use crate::store::{IndexFile, IndexKind, Store, StoreError};
@@ -121,7 +121,8 @@ pub fn seek_index(store: &Store, layer: &Descriptor) -> Result<SeekIndex, LayerE
 }
 
 /// `seek_index`, and `read` run over the layer's decompressed bytes (to build its table of
-/// contents): when a gzip index must be built too, both come from one inflation of the layer.
+/// contents): when a gzip index or zstd frame table must be built too, both come from one
+/// decompression of the layer.
 pub fn seek_index_reading<T>(
     store: &Store,
     layer: &Descriptor,
@@ -133,13 +134,13 @@ pub fn seek_index_reading<T>(
         let mut input = decompressed(file).map_err(read_err)?;
         return Ok((index, read(&mut input)));
     }
-    if compression != Compression::Gzip {
-        // zstd: the frame table, then the bytes (a second pass; zstd decodes fast). A fresh
-        // open, since a cloned descriptor would share the first pass's file position.
-        let index = build(store, layer, file, compression)?;
-        let (file, _) = open(store, layer)?;
-        let mut input = decompressed(file).map_err(read_err)?;
-        return Ok((index, read(&mut input)));
+    // One pass gives the seek index and the bytes `read` wants (plain layers were served above).
+    if compression == Compression::Zstd {
+        let mut decoding = IndexingDecoder::new(io::BufReader::with_capacity(1 << 20, file));
+        let got = read(&mut decoding);
+        let table = decoding.finish().map_err(LayerError::Zstd)?;
+        keep(store, layer, ZSTD_INDEX, &table.to_bytes());
+        return Ok((SeekIndex::Zstd(Arc::new(table)), got));
     }
     let mut inflating =
         IndexingReader::new(io::BufReader::with_capacity(1 << 20, file), DEFAULT_SPAN);

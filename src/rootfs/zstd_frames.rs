@@ -3,12 +3,13 @@
 //! writes it: thousands of frames plus skippable ones) is indexed by where each frame starts in
 //! the compressed and in the decompressed stream, and a read decodes from the frame holding its
 //! offset. A single-frame layer has one entry: reading it means decoding from the start, which
-//! is what a cache of decoded layers (not written yet) is for: today each such read decodes.
+//! is why such a layer is read through a decompressed copy (`layer::decompressed_copy`).
 //!
 //! The table is built in one pass with the streaming decoder, which stops at each frame's end
 //! (`ZSTD_decompressStream` returns 0 there), so frame bounds come from zstd itself rather than
-//! from parsing block headers here. A reader keeps one live decoder: consecutive reads continue
-//! where the last one stopped instead of restarting at a frame start.
+//! from parsing block headers here; `IndexingDecoder` yields the decompressed bytes of that
+//! same pass, so a layer's table of contents comes with it. A reader keeps one live decoder:
+//! consecutive reads continue where the last one stopped instead of restarting at a frame start.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -131,65 +132,8 @@ fn new_dctx() -> DCtx<'static> {
 impl FrameTable {
     /// One pass over a zstd stream: decodes it all (discarding the output) and notes where
     /// each frame starts.
-    pub fn build(mut input: impl Read) -> Result<FrameTable, ZstdIndexError> {
-        let mut dctx = new_dctx();
-        let mut inbuf = vec![0u8; INPUT_CHUNK];
-        let mut outbuf = vec![0u8; 1 << 17];
-        let mut frames = Vec::new();
-        let (mut compressed, mut decompressed) = (0u64, 0u64);
-        // Start of the frame being decoded, and whether the decoder is between frames.
-        let mut frame_start = Frame {
-            compressed: 0,
-            decompressed: 0,
-        };
-        let mut between = true;
-        loop {
-            let n = read_some(&mut input, &mut inbuf).map_err(ZstdIndexError::Io)?;
-            if n == 0 {
-                break;
-            }
-            let mut src = InBuffer::around(&inbuf[..n]);
-            while src.pos < n {
-                if between {
-                    frame_start = Frame {
-                        compressed: compressed + src.pos as u64,
-                        decompressed,
-                    };
-                    between = false;
-                }
-                let mut dst = OutBuffer::around(&mut outbuf[..]);
-                let hint = dctx.decompress_stream(&mut dst, &mut src).map_err(|code| {
-                    ZstdIndexError::Corrupt {
-                        offset: compressed + src.pos as u64,
-                        reason: zstd::zstd_safe::get_error_name(code),
-                    }
-                })?;
-                let produced = dst.pos() as u64;
-                if produced > 0 && frames.last() != Some(&frame_start) {
-                    frames.push(frame_start);
-                }
-                decompressed += produced;
-                let read = compressed + src.pos as u64;
-                if decompressed > read.saturating_mul(MAX_EXPANSION) + EXPANSION_SLACK {
-                    return Err(ZstdIndexError::TooExpansive {
-                        compressed: read,
-                        decompressed,
-                    });
-                }
-                if hint == 0 {
-                    between = true;
-                }
-            }
-            compressed += n as u64;
-        }
-        if !between {
-            return Err(ZstdIndexError::Truncated { offset: compressed });
-        }
-        Ok(FrameTable {
-            frames,
-            compressed_size: compressed,
-            decompressed_size: decompressed,
-        })
+    pub fn build(input: impl Read) -> Result<FrameTable, ZstdIndexError> {
+        IndexingDecoder::new(input).finish()
     }
 
     pub fn decompressed_size(&self) -> u64 {
@@ -289,6 +233,133 @@ fn read_some(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+/// Decodes a zstd stream as a `Read` of its decompressed bytes while noting where each frame
+/// starts, so that one pass gives both a layer's table of contents (whoever reads the bytes)
+/// and its [`FrameTable`] ([`IndexingDecoder::finish`]). A decoding error reads as
+/// `InvalidData`; `finish` returns it typed.
+pub struct IndexingDecoder<R> {
+    input: R,
+    dctx: DCtx<'static>,
+    inbuf: Vec<u8>,
+    in_start: usize,
+    in_end: usize,
+    /// Compressed offset of `inbuf[0]`.
+    base: u64,
+    decompressed: u64,
+    frames: Vec<Frame>,
+    /// Start of the frame being decoded, and whether the decoder is between frames.
+    frame_start: Frame,
+    between: bool,
+    error: Option<ZstdIndexError>,
+}
+
+impl<R: Read> IndexingDecoder<R> {
+    pub fn new(input: R) -> IndexingDecoder<R> {
+        IndexingDecoder {
+            input,
+            dctx: new_dctx(),
+            inbuf: vec![0u8; INPUT_CHUNK],
+            in_start: 0,
+            in_end: 0,
+            base: 0,
+            decompressed: 0,
+            frames: Vec::new(),
+            frame_start: Frame {
+                compressed: 0,
+                decompressed: 0,
+            },
+            between: true,
+            error: None,
+        }
+    }
+
+    /// Decodes what the reader left, and returns the table (or the first error).
+    pub fn finish(mut self) -> Result<FrameTable, ZstdIndexError> {
+        if let Err(e) = io::copy(&mut self, &mut io::sink()) {
+            return Err(self.error.take().unwrap_or(ZstdIndexError::Io(e)));
+        }
+        let compressed = self.base + self.in_end as u64;
+        if !self.between {
+            return Err(ZstdIndexError::Truncated { offset: compressed });
+        }
+        Ok(FrameTable {
+            frames: self.frames,
+            compressed_size: compressed,
+            decompressed_size: self.decompressed,
+        })
+    }
+
+    fn fail(&mut self, e: ZstdIndexError) -> io::Error {
+        let as_io = io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+        self.error = Some(e);
+        as_io
+    }
+}
+
+impl<R: Read> Read for IndexingDecoder<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if self.error.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the zstd stream failed earlier",
+            ));
+        }
+        loop {
+            if self.in_start == self.in_end {
+                self.base += self.in_end as u64;
+                let n = read_some(&mut self.input, &mut self.inbuf)
+                    .map_err(|e| io::Error::new(e.kind(), e.to_string()))?;
+                (self.in_start, self.in_end) = (0, n);
+                if n == 0 {
+                    return Ok(0);
+                }
+            }
+            if self.between {
+                self.frame_start = Frame {
+                    compressed: self.base + self.in_start as u64,
+                    decompressed: self.decompressed,
+                };
+                self.between = false;
+            }
+            let mut src = InBuffer::around(&self.inbuf[self.in_start..self.in_end]);
+            let mut dst = OutBuffer::around(&mut out[..]);
+            let hint = match self.dctx.decompress_stream(&mut dst, &mut src) {
+                Ok(hint) => hint,
+                Err(code) => {
+                    let offset = self.base + (self.in_start + src.pos) as u64;
+                    return Err(self.fail(ZstdIndexError::Corrupt {
+                        offset,
+                        reason: zstd::zstd_safe::get_error_name(code),
+                    }));
+                }
+            };
+            self.in_start += src.pos;
+            let produced = dst.pos() as u64;
+            if produced > 0 && self.frames.last() != Some(&self.frame_start) {
+                self.frames.push(self.frame_start);
+            }
+            self.decompressed += produced;
+            let read = self.base + self.in_start as u64;
+            if self.decompressed > read.saturating_mul(MAX_EXPANSION) + EXPANSION_SLACK {
+                let decompressed = self.decompressed;
+                return Err(self.fail(ZstdIndexError::TooExpansive {
+                    compressed: read,
+                    decompressed,
+                }));
+            }
+            if hint == 0 {
+                self.between = true;
+            }
+            if produced > 0 {
+                return Ok(produced as usize);
+            }
+        }
+    }
 }
 
 /// Reads a zstd layer at any decompressed offset, through its frame table, with `pread` on

@@ -162,3 +162,32 @@ fn a_decompression_bomb_is_refused_early() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Reading through the indexing decoder gives the decompressed bytes and, at `finish`, the
+/// same table a separate build gives (one pass for a layer's table of contents and its frames);
+/// a truncated stream reads its bytes, then `finish` says where it ended.
+#[test]
+fn the_indexing_decoder_gives_the_bytes_and_the_same_table() {
+    let plain: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let stream: Vec<u8> = plain
+        .chunks(700_000)
+        .flat_map(|c| zstd::encode_all(c, 3).unwrap())
+        .collect();
+    let mut decoding = IndexingDecoder::new(&stream[..]);
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut decoding, &mut got).unwrap();
+    assert!(got == plain);
+    let table = decoding.finish().unwrap();
+    let built = FrameTable::build(&stream[..]).unwrap();
+    assert_eq!(table.frames(), built.frames());
+    assert_eq!(table.frames().len(), 5);
+    assert_eq!(
+        (table.compressed_size(), table.decompressed_size()),
+        (stream.len() as u64, plain.len() as u64)
+    );
+    let cut = &stream[..stream.len() - 10];
+    match IndexingDecoder::new(cut).finish() {
+        Err(ZstdIndexError::Truncated { offset }) => assert_eq!(offset, cut.len() as u64),
+        other => panic!("{other:?}"),
+    }
+}
