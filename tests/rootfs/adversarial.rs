@@ -1155,3 +1155,71 @@ fn a_name_with_a_nul_byte_is_not_served() {
     }
     assert_eq!(listed.len(), 3, "nothing else (no name cut at the NUL)");
 }
+
+/// Claims ("At most 8 platforms stay loaded; another is loaded from its stored indexes when
+/// asked again"): a platform pushed out by looking inside 10 others keeps serving what was
+/// opened before: a directory handle in the middle of a 3000-entry listing goes on with each
+/// entry once, an open file reads its bytes, inodes the kernel holds still `stat`, and
+/// `getxattr` and `readlink` on them still answer.
+#[test]
+fn a_platform_pushed_out_by_ten_others_keeps_serving_open_handles() {
+    needs!("fuse", "root");
+    let mut l0 = Layer::new();
+    l0.dir("many", 0o755);
+    for i in 0..3000 {
+        l0.file(&format!("many/e{i:05}"), 0o644, format!("{i}").as_bytes());
+    }
+    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+    let xattr = Spec {
+        pax: vec![("SCHILY.xattr.user.k", &b"v"[..])],
+        ..spec(EntryType::Regular, 0o644)
+    };
+    l0.file("big", 0o644, &data).add("x", &xattr, b"x");
+    symlink(&mut l0, "sym", "big");
+    let imgs = Images::new();
+    imgs.add("first", &[l0.finish()], gz);
+    for i in 0..10 {
+        imgs.add(
+            &format!("other{i}"),
+            &[one_file(&format!("f{i}"), b"other")],
+            gz,
+        );
+    }
+    let m = imgs.mount(&[]);
+    let root = m.path(&rootfs_rel("first"));
+    let f = std::fs::File::open(root.join("big")).unwrap();
+    let mut buf = vec![0u8; 4096];
+    f.read_at(&mut buf, 0).unwrap();
+    let meta_before = std::fs::metadata(root.join("x")).unwrap();
+    let mut dir = std::fs::read_dir(root.join("many")).unwrap();
+    let mut seen: Vec<Vec<u8>> = (&mut dir)
+        .take(500)
+        .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+        .collect();
+    for i in 0..10 {
+        let other = m.path(&rootfs_rel(&format!("other{i}")));
+        assert_eq!(
+            std::fs::read(other.join(format!("f{i}"))).unwrap(),
+            b"other"
+        );
+    }
+    seen.extend(dir.map(|e| e.unwrap().file_name().as_bytes().to_vec()));
+    let unique: BTreeSet<&Vec<u8>> = seen.iter().collect();
+    assert_eq!(
+        (seen.len(), unique.len()),
+        (3000, 3000),
+        "each entry once across the push-out"
+    );
+    let offset = 1_234_567;
+    assert_eq!(f.read_at(&mut buf, offset as u64).unwrap(), 4096);
+    assert_eq!(&buf[..], &data[offset..offset + 4096]);
+    let meta_after = std::fs::metadata(root.join("x")).unwrap();
+    assert_eq!(meta_after.ino(), meta_before.ino());
+    let mut v = [0u8; 16];
+    assert_eq!(lgetxattr(&root.join("x"), "user.k", &mut v), 1);
+    assert_eq!(
+        std::fs::read_link(root.join("sym")).unwrap(),
+        Path::new("big")
+    );
+    assert_eq!(std::fs::read(root.join("many/e02999")).unwrap(), b"2999");
+}
