@@ -4,6 +4,7 @@
 //! numbers, xattrs, the sha256 of every file (read at the table's offset in the decompressed
 //! layer) and the hard-link groups. `random` does the same for seeded random layer stacks.
 
+mod adversarial;
 mod cli;
 #[path = "../common/mod.rs"]
 mod common;
