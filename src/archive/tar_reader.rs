@@ -79,6 +79,10 @@ pub(crate) struct Attrs {
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
     /// The first header field or PAX record that did not parse, if any.
     pub bad_field: Option<&'static str>,
+    /// PAX `GNU.sparse.*` records: the member's data is a sparse map and its segments (GNU
+    /// tar's PAX sparse formats), not the file's bytes, and its path a placeholder
+    /// (`GNUSparseFile.<pid>/<name>`).
+    pub sparse: bool,
 }
 
 /// Why a header could not be read.
@@ -331,6 +335,7 @@ struct PaxAttrs {
     gid: Option<Option<u64>>,
     mtime: Option<Option<(i64, u32)>>,
     xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    sparse: bool,
 }
 
 impl PaxAttrs {
@@ -354,6 +359,7 @@ impl PaxAttrs {
             None => {}
         }
         attrs.xattrs = self.xattrs;
+        attrs.sparse = self.sparse;
     }
 }
 
@@ -377,6 +383,11 @@ impl Pax {
             let eq = record.iter().position(|&b| b == b'=').ok_or_else(bad)?;
             let (key, value) = (&record[..eq], &record[eq + 1..]);
             match key {
+                // Go refuses these with a NUL (`validPAXRecord`): a name the kernel would cut
+                // short there could show as another.
+                b"path" | b"linkpath" if value.contains(&0) => {
+                    return Err(malformed("PAX path or linkpath record contains a NUL byte"));
+                }
                 b"path" => pax.path = Some(value.to_vec()),
                 b"linkpath" => pax.linkpath = Some(value.to_vec()),
                 b"size" => {
@@ -390,6 +401,7 @@ impl Pax {
                 b"uid" => pax.attrs.uid = Some(parse_decimal(value)),
                 b"gid" => pax.attrs.gid = Some(parse_decimal(value)),
                 b"mtime" => pax.attrs.mtime = Some(parse_pax_time(value)),
+                _ if key.starts_with(b"GNU.sparse.") => pax.attrs.sparse = true,
                 _ => {
                     if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
                         pax.attrs.xattrs.push((name.to_vec(), value.to_vec()));
@@ -690,6 +702,14 @@ mod tests {
         for bad in [&b"5 a=b"[..], b"x path=y\n", b"99 path=y\n", b"7 path\n"] {
             assert!(Pax::parse(bad).is_err(), "{bad:?}");
         }
+        // A NUL in a name record, as Go refuses it (`validPAXRecord`); elsewhere it is data.
+        for bad in [&b"12 path=a\0b\n"[..], b"16 linkpath=a\0b\n"] {
+            assert!(Pax::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Pax::parse(b"25 SCHILY.xattr.user.k=\0\n").is_ok());
+        // GNU tar's PAX sparse records mark the member, whatever their values.
+        let sparse = Pax::parse(b"22 GNU.sparse.major=1\n").unwrap();
+        assert!(sparse.attrs.sparse);
         let mut h = header(b"f", b'0', 0);
         h[0] ^= 1;
         assert!(matches!(

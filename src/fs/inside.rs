@@ -275,7 +275,10 @@ impl ImageFs {
                     load.set_progress(|p| {
                         p.building_since = None;
                         p.seconds = seconds;
-                        p.built = Some((root.tree().len(), root.tree().notes_total()));
+                        // Entries left out while reading the layers, and those the merge
+                        // could not apply: both are missing from the tree.
+                        let skipped: u64 = root.layers().iter().map(|l| l.toc.skipped()).sum();
+                        p.built = Some((root.tree().len(), root.tree().notes_total() + skipped));
                     });
                     loaded.merged = Some(Arc::new(root));
                     loaded.failed = None;

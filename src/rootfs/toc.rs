@@ -231,6 +231,9 @@ pub enum SkipReason {
     UnsupportedType(u8),
     /// AUFS metadata (`.wh..wh.<x>` other than the opaque marker), which no runtime applies.
     AufsMetadata,
+    /// A GNU sparse file in PAX form (`GNU.sparse.*` records): its data is a map and segments,
+    /// which this table cannot serve as the file's bytes.
+    Sparse,
 }
 
 impl fmt::Display for SkipReason {
@@ -245,6 +248,7 @@ impl fmt::Display for SkipReason {
                 write!(f, "unsupported tar type flag {:?}", char::from(*flag))
             }
             SkipReason::AufsMetadata => f.write_str("AUFS metadata entry"),
+            SkipReason::Sparse => f.write_str("GNU sparse file (PAX format), not supported"),
         }
     }
 }
@@ -373,6 +377,9 @@ impl LayerToc {
         let attrs = &member.attrs;
         if let Some(field) = attrs.bad_field {
             return Ok(Err(SkipReason::BadField(field)));
+        }
+        if attrs.sparse {
+            return Ok(Err(SkipReason::Sparse));
         }
         let mut path = match normalise(&member.path) {
             Ok(path) => path,

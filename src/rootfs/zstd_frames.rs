@@ -67,11 +67,13 @@ pub enum ZstdIndexError {
     },
 }
 
-/// The most output a zstd layer may give per compressed byte, plus `EXPANSION_SLACK`: what
-/// deflate, and so any gzip layer, gives at most (about 1032 to 1). zstd can go far beyond, and a
-/// layer of a few kilobytes could then keep the index build busy for hours.
+/// The most output a zstd layer may give: `MAX_EXPANSION` bytes per compressed byte (what
+/// deflate, and so any gzip layer, gives at most: about 1032 to 1) plus `EXPANSION_SLACK`.
+/// zstd goes far beyond deflate on runs of zeros, honestly (a preallocated file in a layer) and
+/// not (a few kilobytes claiming terabytes would keep the index build busy for hours): the
+/// slack lets honest layers through and bounds a bomb to seconds of decoding.
 const MAX_EXPANSION: u64 = 1032;
-const EXPANSION_SLACK: u64 = 64 << 20;
+const EXPANSION_SLACK: u64 = 16 << 30;
 
 impl fmt::Display for ZstdIndexError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,7 +85,8 @@ impl fmt::Display for ZstdIndexError {
             } => write!(
                 f,
                 "zstd layer gives {decompressed} bytes from its first {compressed}: more than \
-                 {MAX_EXPANSION} to 1, which no layer needs; not indexed"
+                 {MAX_EXPANSION} to 1 plus {} GiB, which no layer needs; not indexed",
+                EXPANSION_SLACK >> 30
             ),
             ZstdIndexError::Corrupt { offset, reason } => {
                 write!(
@@ -253,11 +256,19 @@ pub struct IndexingDecoder<R> {
     frame_start: Frame,
     between: bool,
     error: Option<ZstdIndexError>,
+    /// Output allowed beyond `MAX_EXPANSION` per input byte.
+    slack: u64,
 }
 
 impl<R: Read> IndexingDecoder<R> {
     pub fn new(input: R) -> IndexingDecoder<R> {
+        Self::with_slack(input, EXPANSION_SLACK)
+    }
+
+    /// `new`, with another slack than [`EXPANSION_SLACK`] (tests).
+    pub fn with_slack(input: R, slack: u64) -> IndexingDecoder<R> {
         IndexingDecoder {
+            slack,
             input,
             dctx: new_dctx(),
             inbuf: vec![0u8; INPUT_CHUNK],
@@ -345,7 +356,7 @@ impl<R: Read> Read for IndexingDecoder<R> {
             }
             self.decompressed += produced;
             let read = self.base + self.in_start as u64;
-            if self.decompressed > read.saturating_mul(MAX_EXPANSION) + EXPANSION_SLACK {
+            if self.decompressed > read.saturating_mul(MAX_EXPANSION) + self.slack {
                 let decompressed = self.decompressed;
                 return Err(self.fail(ZstdIndexError::TooExpansive {
                     compressed: read,

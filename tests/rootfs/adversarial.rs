@@ -503,12 +503,12 @@ fn one_file(name: &str, data: &[u8]) -> Vec<u8> {
     l.finish()
 }
 
-/// Claims: a truncated gzip layer, a gzip layer whose CRC is wrong and a zstd layer that
-/// decompresses to far more than deflate could (a bomb) each make their platform's `rootfs/`
-/// fail with EIO, quickly, with `rootfs-status.json` saying `failed` and why; another image of
-/// the same store keeps working, and so does the daemon. Note: the "bomb" is an honest tar of
-/// one 80 MiB file of zeros; the same layer gzip-compressed is served (see the report: zstd
-/// layers of legitimately sparse content are refused by the 1032:1 rule).
+/// Claims: a truncated gzip layer and a gzip layer whose CRC is wrong each make their
+/// platform's `rootfs/` fail with EIO, quickly, with `rootfs-status.json` saying `failed` and
+/// why; another image of the same store keeps working, and so does the daemon. An honest layer
+/// that zstd compresses far past deflate's 1032:1 (one 80 MiB file of zeros) is served, as its
+/// gzip form is: the bomb bound lets 16 GiB past that ratio through (a real bomb is refused
+/// past it: unit test `rootfs::zstd_frames::tests::a_decompression_bomb_is_refused_early`).
 #[test]
 fn damaged_and_bomb_layers_fail_their_rootfs_with_eio_only() {
     needs!("fuse", "root", "pigz");
@@ -527,25 +527,24 @@ fn damaged_and_bomb_layers_fail_their_rootfs_with_eio_only() {
         z[n - 8] ^= 0xff; // CRC32 of the trailer
         (z, GZIP)
     });
-    // 80 MiB of zeros: zstd keeps it in a few KiB (far past 1032:1, and 64 MiB past it).
+    // 80 MiB of zeros: zstd keeps it in a few KiB (far past 1032:1), gzip in 80 KiB.
     let zeros = one_file("zeros", &vec![0u8; 80 << 20]);
-    imgs.add("bomb", std::slice::from_ref(&zeros), |_, l| {
+    imgs.add("zeros-zst", std::slice::from_ref(&zeros), |_, l| {
         (zstd::encode_all(l, 3).unwrap(), ZSTD)
     });
-    // The same layer, gzip-compressed (which stays under 1032:1), is served.
     imgs.add("zeros-gz", std::slice::from_ref(&zeros), |_, l| {
         (pigz(l), GZIP)
     });
     drop(zeros);
     let m = imgs.mount(&[]);
-    for short in ["truncated", "badcrc", "bomb"] {
+    for short in ["truncated", "badcrc"] {
         let started = std::time::Instant::now();
         let root = m.path(&rootfs_rel(short));
         let listed = std::fs::read_dir(&root).and_then(|d| {
             d.map(|e| e.map(|e| e.file_name()))
                 .collect::<Result<Vec<_>, _>>()
         });
-        let read = std::fs::read(root.join(if short == "bomb" { "zeros" } else { "data" }));
+        let read = std::fs::read(root.join("data"));
         let st = status(&m, short);
         eprintln!(
             "{short}: readdir {listed:?}, read {:?}, status {st}, {:?}",
@@ -566,11 +565,13 @@ fn damaged_and_bomb_layers_fail_their_rootfs_with_eio_only() {
         b"hello"
     );
     assert_eq!(status(&m, "good")["state"], "ready");
-    let f = std::fs::File::open(m.path(&format!("{}/zeros", rootfs_rel("zeros-gz")))).unwrap();
-    assert_eq!(f.metadata().unwrap().len(), 80 << 20);
-    let mut buf = vec![1u8; 4096];
-    assert_eq!(f.read_at(&mut buf, (80 << 20) - 4096).unwrap(), 4096);
-    assert!(buf.iter().all(|&b| b == 0));
+    for zeros in ["zeros-gz", "zeros-zst"] {
+        let f = std::fs::File::open(m.path(&format!("{}/zeros", rootfs_rel(zeros)))).unwrap();
+        assert_eq!(f.metadata().unwrap().len(), 80 << 20, "{zeros}");
+        let mut buf = vec![1u8; 4096];
+        assert_eq!(f.read_at(&mut buf, (80 << 20) - 4096).unwrap(), 4096);
+        assert!(buf.iter().all(|&b| b == 0), "{zeros}");
+    }
 }
 
 fn pigz(data: &[u8]) -> Vec<u8> {
@@ -909,17 +910,12 @@ fn sparse_content() -> Vec<u8> {
     want
 }
 
-/// Claim (SEMANTICS: `rootfs/` is what `umoci raw unpack` makes of the layers): a file GNU tar
-/// stored sparse in PAX format 1.0 (the default of `tar --format=pax --sparse`, and what
-/// Go's archive/tar, hence umoci and containerd, expand) shows as `holes`, 3 MiB, zeros and
-/// "middle". Checked against umoci's unpack of the same layer.
+/// Claim (SEMANTICS "Inside images", a known difference): a file GNU tar stored sparse in PAX
+/// format 1.0 (`tar --format=pax --sparse`; its data is a map and segments, its path the
+/// placeholder `GNUSparseFile.<pid>/holes`) is left out and counted, never shown raw; umoci
+/// (Go's archive/tar) expands it to `holes`. The rest of the layer is shown.
 #[test]
-#[ignore = "bug: PAX sparse 1.0 entries (GNU.sparse.major=1) are shown raw: the file appears \
-            as `GNUSparseFile.<pid>/holes`, 4608 bytes starting with the map text \
-            `2\\n1499136\\n4096\\n…` then the data blocks, not \
-            as `holes` (3 MiB with holes) as umoci unpacks it; src/rootfs/toc.rs reads \
-            neither GNU.sparse.name/realsize nor the map"]
-fn a_pax_sparse_file_is_shown_expanded_as_umoci_unpacks_it() {
+fn a_pax_sparse_file_is_left_out_and_counted_never_shown_raw() {
     needs!("fuse", "root", "umoci");
     let imgs = Images::new();
     let layout = imgs.add("sparse-pax", &[sparse_layer("pax")], gz);
@@ -928,27 +924,18 @@ fn a_pax_sparse_file_is_shown_expanded_as_umoci_unpacks_it() {
         .args(["raw", "unpack", "--image"])
         .arg(format!("{}:tag", layout.display()))
         .arg(&bundle));
-    let theirs = walk(&bundle);
+    // What umoci makes of it, so that the layer is known to hold the sparse file.
     assert_eq!(
         std::fs::read(bundle.join("holes")).unwrap(),
         sparse_content()
     );
     let m = imgs.mount(&[]);
     let root = m.path(&rootfs_rel("sparse-pax"));
-    let ours = walk(&root);
-    let keys = |m: &BTreeMap<String, super::Seen>| m.keys().cloned().collect::<Vec<_>>();
-    eprintln!("ours  {:?}\numoci {:?}", keys(&ours), keys(&theirs));
-    for (path, seen) in ours.iter().filter(|(p, _)| p.ends_with("/holes")) {
-        let data = std::fs::read(root.join(path)).unwrap();
-        eprintln!(
-            "{path}: {} bytes, starts {:?}",
-            seen.size,
-            String::from_utf8_lossy(&data[..data.len().min(40)])
-        );
-    }
-    assert_eq!(keys(&ours), keys(&theirs));
-    assert_eq!(std::fs::read(root.join("holes")).unwrap(), sparse_content());
-    assert_eq!(ours, theirs);
+    assert_eq!(listing(&root), vec![b"plain".to_vec()]);
+    assert_eq!(std::fs::read(root.join("plain")).unwrap(), b"plain\n");
+    let st = status(&m, "sparse-pax");
+    assert_eq!(st["state"], "ready", "{st}");
+    assert_eq!(st["entries_not_applied"], 1, "{st}");
 }
 
 /// The same file in GNU format (type `S`): umoci refuses the layer, the tables skip the entry
@@ -1107,10 +1094,6 @@ fn hard_link_edge_cases_match_umoci() {
 /// skipped (the directory lists its other entries, each once) or the layer fails as in Go
 /// (EIO, status `failed`). Never a name cut at the NUL, listed twice.
 #[test]
-#[ignore = "bug: a PAX path with a NUL byte (`d/nul\\0hidden`) is served; readdir of `d` \
-            lists `nul` twice (the kernel cuts the name at the NUL), beside the real `d/nul`; \
-            src/archive/tar_reader.rs:380 takes PAX path/linkpath values with NUL (Go rejects \
-            them) and src/rootfs/toc.rs `normalise` (line 698) does not refuse NUL"]
 fn a_name_with_a_nul_byte_is_not_served() {
     needs!("fuse", "root");
     let mut l0 = Layer::new();
@@ -1126,10 +1109,10 @@ fn a_name_with_a_nul_byte_is_not_served() {
     imgs.add("nul", &[l0.finish()], gz);
     let m = imgs.mount(&[]);
     let root = m.path(&rootfs_rel("nul"));
-    let listed = std::fs::read_dir(root.join("d"))
-        .unwrap()
-        .map(|e| e.map(|e| e.file_name().as_bytes().to_vec()))
-        .collect::<Result<Vec<_>, _>>();
+    let listed = std::fs::read_dir(root.join("d")).and_then(|d| {
+        d.map(|e| e.map(|e| e.file_name().as_bytes().to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+    });
     eprintln!(
         "listed {:?}; status {}",
         listed.as_ref().map(|l| l
