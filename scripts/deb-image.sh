@@ -27,10 +27,23 @@ size=${2:-small}
 out=$(realpath -m "$out")
 cache=${DEB_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/imagefs-deb-image}
 epoch=${SOURCE_DATE_EPOCH:-1795000000}
-# Pinned because the upgrade layer needs two versions of one package; when Debian drops one of
-# these from its archive, set both from `apt-cache madison tzdata`.
+# Pinned because the upgrade layer needs two versions of one package. Debian's mirror keeps a
+# few versions of tzdata and drops old ones as updates come: when a pinned one is neither
+# cached nor listed by `apt-cache madison tzdata` (and none was set), the oldest and newest
+# listed are used instead, so that an update does not break the build (the digests change).
 tz_old=${TZDATA_OLD:-2025b-0+deb12u1}
 tz_new=${TZDATA_NEW:-2026f-0+deb12u1}
+if [[ -z ${TZDATA_OLD:-}${TZDATA_NEW:-} ]]; then
+    mapfile -t tz_listed < <(apt-cache madison tzdata 2>/dev/null | awk -F'|' '{gsub(/ /, "", $2); print $2}' | sort -uV)
+    tz_available() {
+        compgen -G "$cache/tzdata_${1//:/%3a}_*.deb" >/dev/null ||
+            printf '%s\n' "${tz_listed[@]}" | grep -qxF -- "$1"
+    }
+    if { ! tz_available "$tz_old" || ! tz_available "$tz_new"; } && ((${#tz_listed[@]} >= 2)); then
+        tz_old=${tz_listed[0]} tz_new=${tz_listed[-1]}
+        echo "deb-image: tzdata $tz_old and $tz_new (the pinned versions are gone)" >&2
+    fi
+fi
 
 # Layers: "description|package ...". The packages are unpinned (the candidate version) except
 # tzdata; the .deb cache keeps a re-run byte-identical, and the config's history names each
