@@ -385,12 +385,7 @@ fn whiteout_edge_cases_match_umoci() {
     let imgs = Images::new();
     let layout = imgs.add("wh", &layers, gz);
     let bundle = imgs.dir.path().join("umoci");
-    let u = output(
-        Command::new(tool("umoci"))
-            .args(["raw", "unpack", "--image"])
-            .arg(format!("{}:tag", layout.display()))
-            .arg(&bundle),
-    );
+    let u = super::umoci_raw_unpack(&layout, "tag", &bundle);
     assert!(
         u.status.success(),
         "umoci: {:?} {:?}",
@@ -470,12 +465,7 @@ fn whiteouts_through_symlinked_parents_match_umoci() {
     let imgs = Images::new();
     let layout = imgs.add("whsym", &layers, gz);
     let bundle = imgs.dir.path().join("umoci");
-    let u = output(
-        Command::new(tool("umoci"))
-            .args(["raw", "unpack", "--image"])
-            .arg(format!("{}:tag", layout.display()))
-            .arg(&bundle),
-    );
+    let u = super::umoci_raw_unpack(&layout, "tag", &bundle);
     assert!(u.status.success(), "umoci: {:?}", text(&u.stderr));
     let theirs = walk(&bundle);
     let m = imgs.mount(&[]);
@@ -533,7 +523,7 @@ fn damaged_and_bomb_layers_fail_their_rootfs_with_eio_only() {
         (zstd::encode_all(l, 3).unwrap(), ZSTD)
     });
     imgs.add("zeros-gz", std::slice::from_ref(&zeros), |_, l| {
-        (pigz(l), GZIP)
+        (super::pigz(l, &[]), GZIP)
     });
     drop(zeros);
     let m = imgs.mount(&[]);
@@ -572,23 +562,6 @@ fn damaged_and_bomb_layers_fail_their_rootfs_with_eio_only() {
         assert_eq!(f.read_at(&mut buf, (80 << 20) - 4096).unwrap(), 4096);
         assert!(buf.iter().all(|&b| b == 0), "{zeros}");
     }
-}
-
-fn pigz(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new(tool("pigz"))
-        .arg("-c")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("pigz");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = data.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success());
-    out.stdout
 }
 
 /// Claims: 8 threads opening, reading (at random offsets) and closing random files of one
@@ -920,10 +893,8 @@ fn a_pax_sparse_file_is_left_out_and_counted_never_shown_raw() {
     let imgs = Images::new();
     let layout = imgs.add("sparse-pax", &[sparse_layer("pax")], gz);
     let bundle = imgs.dir.path().join("umoci");
-    run(Command::new(tool("umoci"))
-        .args(["raw", "unpack", "--image"])
-        .arg(format!("{}:tag", layout.display()))
-        .arg(&bundle));
+    let u = super::umoci_raw_unpack(&layout, "tag", &bundle);
+    assert!(u.status.success(), "umoci: {:?}", text(&u.stderr));
     // What umoci makes of it, so that the layer is known to hold the sparse file.
     assert_eq!(
         std::fs::read(bundle.join("holes")).unwrap(),
@@ -945,12 +916,7 @@ fn a_gnu_sparse_file_is_skipped_and_the_rest_shown() {
     needs!("fuse", "root", "umoci");
     let imgs = Images::new();
     let layout = imgs.add("sparse-gnu", &[sparse_layer("gnu")], gz);
-    let u = output(
-        Command::new(tool("umoci"))
-            .args(["raw", "unpack", "--image"])
-            .arg(format!("{}:tag", layout.display()))
-            .arg(imgs.dir.path().join("umoci")),
-    );
+    let u = super::umoci_raw_unpack(&layout, "tag", &imgs.dir.path().join("umoci"));
     eprintln!("umoci: {} {}", u.status, text(&u.stderr));
     let m = imgs.mount(&[]);
     let root = m.path(&rootfs_rel("sparse-gnu"));
@@ -981,7 +947,7 @@ fn a_daemon_killed_mid_build_leaves_no_damaged_index() {
     let layer = l0.finish();
     let imgs = Images::new();
     imgs.add("killgz", std::slice::from_ref(&layer), |_, l| {
-        (pigz(l), GZIP)
+        (super::pigz(l, &[]), GZIP)
     });
     imgs.add("killzst", std::slice::from_ref(&layer), |_, l| {
         (zstd::encode_all(l, 3).unwrap(), ZSTD)
@@ -1060,12 +1026,7 @@ fn hard_link_edge_cases_match_umoci() {
     let imgs = Images::new();
     let layout = imgs.add("hl", &layers, gz);
     let bundle = imgs.dir.path().join("umoci");
-    let u = output(
-        Command::new(tool("umoci"))
-            .args(["raw", "unpack", "--image"])
-            .arg(format!("{}:tag", layout.display()))
-            .arg(&bundle),
-    );
+    let u = super::umoci_raw_unpack(&layout, "tag", &bundle);
     assert!(u.status.success(), "umoci: {:?}", text(&u.stderr));
     let (mut theirs, mut inodes) = (BTreeMap::new(), BTreeMap::new());
     walk_unpacked(&bundle, "", &mut theirs, &mut inodes, &BTreeSet::new());

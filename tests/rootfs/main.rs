@@ -289,6 +289,36 @@ fn import_layout(store: &Path, layout: &Path) {
     run(imagefs(store).arg("import").arg(&archive));
 }
 
+/// `umoci raw unpack` (as the caller: root keeps owners and device nodes) of the image tagged
+/// `tag` in the OCI layout `layout`, into `bundle`; its output, for the caller to judge.
+fn umoci_raw_unpack(layout: &Path, tag: &str, bundle: &Path) -> std::process::Output {
+    output(
+        Command::new(tool("umoci"))
+            .args(["raw", "unpack", "--image"])
+            .arg(format!("{}:{tag}", layout.display()))
+            .arg(bundle),
+    )
+}
+
+/// `data` compressed by pigz with `args` (`-b 128`: blocks of 128 KiB, each ended by a flush).
+fn pigz(data: &[u8], args: &[&str]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new(tool("pigz"))
+        .args(args)
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pigz");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
 /// What is compared of one path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Seen {

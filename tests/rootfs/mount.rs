@@ -16,8 +16,8 @@ use imagefs::rootfs::{LayerToc, MergedTree, TocLimits};
 use tar::EntryType;
 
 use super::{
-    Layer, Seen, assert_same, import_layout, known_differences, layers, sha256, spec, walk_tree,
-    walk_unpacked, write_layout_with,
+    Layer, Seen, assert_same, import_layout, known_differences, layers, pigz, sha256, spec,
+    umoci_raw_unpack, walk_tree, walk_unpacked, write_layout_with,
 };
 use crate::common::*;
 
@@ -75,23 +75,6 @@ fn all_layers() -> Vec<Vec<u8>> {
     all
 }
 
-fn pigz(data: &[u8]) -> Vec<u8> {
-    // Blocks of 128 KiB, each ended by a flush: many deflate blocks, as pigz writes layers.
-    let mut child = Command::new(tool("pigz"))
-        .args(["-b", "128", "-c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("pigz");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = data.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success());
-    out.stdout
-}
-
 /// Layer `i` as `variant` stores it. "pigz" also makes every odd layer a multi-member gzip
 /// (two members split mid-tar), which gzip readers must read as one stream.
 fn compress(variant: &str, i: usize, layer: &[u8]) -> (Vec<u8>, &'static str) {
@@ -99,9 +82,12 @@ fn compress(variant: &str, i: usize, layer: &[u8]) -> (Vec<u8>, &'static str) {
         "gzip" => (gzip(layer), GZIP),
         "pigz" if i % 2 == 1 => {
             let (a, b) = layer.split_at(layer.len() / 2 + 7);
-            ([pigz(a), pigz(b)].concat(), GZIP)
+            (
+                [pigz(a, &["-b", "128"]), pigz(b, &["-b", "128"])].concat(),
+                GZIP,
+            )
         }
-        "pigz" => (pigz(layer), GZIP),
+        "pigz" => (pigz(layer, &["-b", "128"]), GZIP),
         "zstd-one-frame" => (zstd::encode_all(layer, 3).unwrap(), ZSTD),
         "zstd-frames" => (
             layer
@@ -156,10 +142,8 @@ fn stored() -> Stored {
 /// umoci's unpack of the gzip layout (as root: owners and device nodes kept), walked.
 fn umoci_unpack(s: &Stored) -> (BTreeMap<String, Seen>, BTreeMap<u64, BTreeSet<String>>) {
     let bundle = s.dir.path().join("umoci");
-    run(Command::new(tool("umoci"))
-        .args(["raw", "unpack", "--image"])
-        .arg(format!("{}:tag", s.layout("gzip").display()))
-        .arg(&bundle));
+    let u = umoci_raw_unpack(&s.layout("gzip"), "tag", &bundle);
+    assert!(u.status.success(), "umoci: {}", text(&u.stderr));
     let (mut theirs, mut inodes) = (BTreeMap::new(), BTreeMap::new());
     walk_unpacked(&bundle, "", &mut theirs, &mut inodes, &implicit(&s.layers));
     (theirs, inodes)
@@ -612,10 +596,8 @@ fn a_real_image_made_from_debian_packages_is_what_umoci_unpacks() {
         .arg("import")
         .arg(image.with_extension("tar")));
     let bundle = dir.path().join("umoci");
-    run(Command::new(tool("umoci"))
-        .args(["raw", "unpack", "--image"])
-        .arg(format!("{}:1", image.display()))
-        .arg(&bundle));
+    let u = umoci_raw_unpack(&image, "1", &bundle);
+    assert!(u.status.success(), "umoci: {}", text(&u.stderr));
     let (mut theirs, mut inodes) = (BTreeMap::new(), BTreeMap::new());
     walk_unpacked(&bundle, "", &mut theirs, &mut inodes, &BTreeSet::new());
     let m = Mount::start(
