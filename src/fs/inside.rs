@@ -47,6 +47,9 @@ const MAX_LOADED: usize = 8;
 /// number there ever changes); an image removed from the store still leaves at once, since the
 /// live view invalidates its name.
 const IMMUTABLE_TTL: Duration = Duration::from_secs(600);
+/// Entries one readdir reply inside an image carries at most: more than a request's buffer
+/// (4 KiB to 128 KiB of names) holds.
+const READDIR_PAGE: usize = 4096;
 /// A failed build is not retried on every lookup, only after this long.
 const RETRY_FAILED: Duration = Duration::from_secs(30);
 
@@ -86,6 +89,8 @@ struct PlatformLoad {
 struct Loaded {
     merged: Option<Arc<PlatformRoot>>,
     alone: HashMap<usize, Arc<PlatformRoot>>,
+    /// `.whiteouts` listings by layer, made once (`stat` and `open` both need the bytes).
+    whiteouts: HashMap<usize, Arc<[u8]>>,
     failed: Option<(Instant, Arc<RootfsError>)>,
 }
 
@@ -336,6 +341,7 @@ impl ImageFs {
             let mut root = dropped.root.lock().expect("tree load lock poisoned");
             root.merged = None;
             root.alone.clear();
+            root.whiteouts.clear();
         }
     }
 
@@ -433,6 +439,8 @@ impl ImageFs {
     }
 
     /// Tree directory `place`'s entries from the `skip`th child on, with their kinds.
+    /// At most `READDIR_PAGE` of them: the kernel asks again from where a reply ended, so a
+    /// directory of n entries costs O(n) in all, not a list of what remains per request.
     pub(super) fn tree_entries(
         &self,
         slot: &TreeSlot,
@@ -443,6 +451,7 @@ impl ImageFs {
         let tree = root.tree();
         Ok(tree
             .children_from(dir, skip)
+            .take(READDIR_PAGE)
             .map(|(name, id)| DirEntry {
                 ino: slot.ino(id.index()),
                 kind: file_kind(tree.node(id).kind),
@@ -477,6 +486,23 @@ impl ImageFs {
             .flatten()
             .map(|(n, v)| (n.to_vec(), v.to_vec()))
             .collect())
+    }
+
+    /// The value of tree node `place`'s extended attribute `name`, if the layer recorded one
+    /// (`ls -l` asks each file for its ACLs: no copy of the others).
+    pub(super) fn tree_xattr(
+        &self,
+        slot: &TreeSlot,
+        place: u32,
+        name: &[u8],
+    ) -> Result<Option<Vec<u8>>, FsError> {
+        let root = self.tree_of(slot)?;
+        let v = root.tree().node(node_id(&root, slot, place)?);
+        Ok(v.xattrs
+            .into_iter()
+            .flatten()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| value.to_vec()))
     }
 
     /// A reader of regular file `place`'s bytes, through the mount's decoded-chunk cache.
@@ -529,6 +555,39 @@ impl ImageFs {
         Ok(out)
     }
 
+    /// The entry `name` of `by-platform/<p>/layers/`, looking at the one layer its number
+    /// names (a lookup opens one blob to name its suffix, not every layer's).
+    pub(super) fn layers_child(
+        &self,
+        e: &Arc<ImageEntry>,
+        p: &Platform,
+        name: &str,
+    ) -> Result<Option<Node>, FsError> {
+        let Some(index) = name
+            .split_once('-')
+            .and_then(|(n, _)| n.parse::<usize>().ok())
+            .and_then(|n| n.checked_sub(1))
+        else {
+            return Ok(None);
+        };
+        let layers = self.layers_of(e, p)?;
+        let Some(layer) = layers.get(index) else {
+            return Ok(None);
+        };
+        let stem = layer_name(index, layers.len(), layer);
+        let Some(rest) = name.strip_prefix(stem.as_str()) else {
+            return Ok(None);
+        };
+        Ok(match rest {
+            "" => Some(Node::InTree(self.tree_slot(e, p, View::Layer(index))?, 0)),
+            WHITEOUTS_SUFFIX => Some(Node::Whiteouts(e.clone(), p.clone(), index)),
+            suffix if suffix == blob_suffix(self, layer) => {
+                Some(Node::LayerBlob(e.clone(), p.clone(), index))
+            }
+            _ => None,
+        })
+    }
+
     /// The layer blob `index` of `e`'s platform `p`.
     pub(super) fn layer_blob(
         &self,
@@ -553,9 +612,13 @@ impl ImageFs {
         e: &Arc<ImageEntry>,
         p: &Platform,
         index: usize,
-    ) -> Result<Vec<u8>, FsError> {
+    ) -> Result<Arc<[u8]>, FsError> {
         let slot = self.tree_slot(e, p, View::Merged)?;
         let root = self.tree_of(&slot)?;
+        let mut loaded = slot.load.root.lock().expect("tree load lock poisoned");
+        if let Some(bytes) = loaded.whiteouts.get(&index) {
+            return Ok(bytes.clone());
+        }
         let layer = root.layers().get(index).ok_or_else(|| FsError::NotFound {
             name: format!("layer {}", index + 1),
         })?;
@@ -579,7 +642,9 @@ impl ImageFs {
             }
             out.push(b'\n');
         }
-        Ok(out)
+        let bytes: Arc<[u8]> = out.into();
+        loaded.whiteouts.insert(index, bytes.clone());
+        Ok(bytes)
     }
 
     /// `rootfs-status.json`: whether the platform's tree is built, how far a build got.

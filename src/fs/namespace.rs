@@ -109,10 +109,7 @@ impl ImageFs {
         };
         match self.node(ino)? {
             Node::InTree(slot, place) => self
-                .tree_xattrs(&slot, place)?
-                .into_iter()
-                .find(|(n, _)| n.as_slice() == name.as_bytes())
-                .map(|(_, v)| v)
+                .tree_xattr(&slot, place, name.as_bytes())?
                 .ok_or_else(missing),
             _ => Err(missing()),
         }
@@ -257,12 +254,7 @@ impl ImageFs {
                 inside::ROOTFS_STATUS => Ok(Node::RootfsStatus(e.clone(), p.clone())),
                 _ => Err(not_found()),
             },
-            Node::LayersDir(e, p) => self
-                .layers_listing(e, p)?
-                .into_iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, node)| node)
-                .ok_or_else(not_found),
+            Node::LayersDir(e, p) => self.layers_child(e, p, name)?.ok_or_else(not_found),
             Node::ImportDir(dir) => {
                 if name == tree::STATUS_DIR {
                     return Ok(Node::StatusDir(dir.clone()));
@@ -433,13 +425,21 @@ impl ImageFs {
         .map_err(|e| FsError::AccessRefused(Box::new(e)))
     }
 
-    /// Every entry of directory `ino`, `.` and `..` first.
+    /// Every entry of directory `ino`, `.` and `..` first (every page of it).
     pub fn readdir(&self, ino: u64, caller: &Caller) -> Result<Vec<DirEntry>, FsError> {
-        self.readdir_from(ino, 0, caller)
+        let mut all = self.readdir_from(ino, 0, caller)?;
+        loop {
+            let more = self.readdir_from(ino, all.len(), caller)?;
+            if more.is_empty() {
+                return Ok(all);
+            }
+            all.extend(more);
+        }
     }
 
-    /// The entries of directory `ino` from the `skip`th on (`.` and `..` are the first two):
-    /// a large directory inside an image is listed in pieces without building it whole each time.
+    /// The entries of directory `ino` from the `skip`th on (`.` and `..` are the first two);
+    /// inside an image, a page of them (ask again from where it ended), so that a large
+    /// directory is listed in pieces without building it whole each time.
     pub fn readdir_from(
         &self,
         ino: u64,

@@ -177,7 +177,11 @@ impl ImageFs {
                     keep_cache: true,
                 })
             }
-            Node::Whiteouts(e, p, n) if !writing => document(self.whiteouts(e, p, *n)?),
+            Node::Whiteouts(e, p, n) if !writing => Ok(Opened {
+                fh: self.add_handle(Handle::Bytes(self.whiteouts(e, p, *n)?)),
+                direct_io: false,
+                keep_cache: true,
+            }),
             Node::RootfsStatus(e, p) if !writing => Ok(Opened {
                 fh: self.add_handle(Handle::Bytes(self.rootfs_status_bytes(e, p)?.into())),
                 // It changes while a build runs: never serve stale cached pages.
